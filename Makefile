@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: demo test lint format venv full figures report clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+demo: venv
+	$(BIN)/snakemake --cores $(CORES) --configfile config.demo.yaml
+
+full: venv
+	$(BIN)/snakemake --cores $(CORES)
+
+figures: venv
+	$(BIN)/snakemake --cores $(CORES) figures
+
+report: venv
+	$(BIN)/snakemake --report results/report.html
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --configfile config.demo.yaml
+	$(BIN)/snakemake --lint
+
+test: lint
+	$(BIN)/python -m pytest
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt .
+
+clean:
+	rm -rf results .snakemake

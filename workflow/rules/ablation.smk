@@ -1,0 +1,1 @@
+# Rules of the ablation stage (see workflow/rules/common.smk for helpers).

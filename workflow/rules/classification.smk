@@ -1,0 +1,1 @@
+# Rules of the classification stage (see workflow/rules/common.smk for helpers).

@@ -1,0 +1,1 @@
+# Rules of the fit stage (see workflow/rules/common.smk for helpers).

@@ -1,0 +1,1 @@
+# Rules of the imaging stage (see workflow/rules/common.smk for helpers).
