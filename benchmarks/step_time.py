@@ -1,0 +1,483 @@
+#!/usr/bin/env python
+"""One training step of the SHD-shaped spiking network: this library against snnTorch and Norse.
+
+Workload: batch 128, T = 100 steps, 700 input channels with Bernoulli(0.02) spikes, 256
+recurrent LIF neurons with synaptic current, 20 leaky (non-spiking) readout units, cross-entropy
+on the readout's maximum over time; float32, 2 torch threads, AdamW (lr 2e-4).
+One step = zero_grad + forward + loss + backward + optimizer step.
+
+Every configuration runs in a fresh subprocess (so its peak memory is its own): 3 warm-up
+steps, then 10 timed steps; the table shows the median and best s/step, the peak resident
+memory of the process during the steps (VmHWM, reset just before the first step, so it is the
+torch runtime plus everything the steps allocate) and the step's own share (that peak minus the
+resident memory just before the first step). Peers are installed for the benchmark only, into
+benchmarks/.peers (benchmarks/setup_peers.sh; run automatically when missing).
+
+Configurations:
+  ours        this library's hot path: neurocircuit.models.SpikingClassifier when it runs on
+              the fast kernels, else the kernels of neurocircuit.models.fast_lif used directly
+              (sparse input projection, LIF-syn recurrent layer with hand-written BPTT, leaky
+              readout) with the same parameters
+  ours_dense  the same kernels with the dense input projection and dense weight gradients
+              (isolates what the input sparsity buys)
+  plain       the same equations unrolled as a plain eager PyTorch loop under autograd (input
+              projection hoisted into one matmul and split with .unbind(), surrogate as an
+              autograd.Function): the reference the fast kernels are tested against
+  snntorch    snnTorch 1.0.0 RSynaptic (all-to-all recurrence) + Synaptic readout (reset none)
+  norse       Norse 1.1.0 LIFRecurrent + Linear + LI readout
+
+Only configurations run in the same invocation are comparable: timings move with the machine's
+load (the column "other" is the share of the machine's CPU time used by other processes while
+timing; runs above 15 % are starred). Run it alone on a quiet machine, e.g.
+    .venv/bin/python benchmarks/step_time.py --repeats 3 --wait-quiet 600
+The last line is ratio_vs_fastest_peer=<ours / fastest peer>, on the median s/step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEERS_DIR = HERE / ".peers"
+PACKAGE_DIR = REPO / "workflow" / "scripts"
+
+BATCH, STEPS, N_IN, N_HIDDEN, N_OUT = 128, 100, 700, 256, 20
+P_IN = 0.02
+WARMUP, TIMED = 3, 10
+THREADS = 2
+DT, TAU_SYN, TAU_MEM = 1e-3, 5e-3, 10e-3
+ALPHA = math.exp(-DT / TAU_SYN)
+BETA = math.exp(-DT / TAU_MEM)
+THRESHOLD, SURROGATE_SCALE = 1.0, 100.0
+LR = 2e-4
+BUSY = 0.15
+
+CONFIGS = ("ours", "ours_dense", "plain", "snntorch", "norse")
+PEERS = ("snntorch", "norse")
+
+
+# ----------------------------------------------------------------------------- worker side
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux clear_refs '5'); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _cpu_snapshot() -> tuple[int, int, int]:
+    """(busy jiffies of the machine, all jiffies, jiffies of this process)."""
+    with open("/proc/stat") as f:
+        vals = list(map(int, f.readline().split()[1:9]))
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(vals) - vals[3] - vals[4], sum(vals), int(fields[11]) + int(fields[12])
+
+
+def _foreign_load(before, after) -> float:
+    """Share of the machine's CPU time used by other processes between two snapshots."""
+    busy, total, own = (b - a for a, b in zip(before, after, strict=True))
+    return max(0.0, (busy - own) / total) if total > 0 else float("nan")
+
+
+def make_data(torch):
+    generator = torch.Generator().manual_seed(1234)
+    spikes = (torch.rand(STEPS, BATCH, N_IN, generator=generator) < P_IN).float()
+    labels = torch.randint(0, N_OUT, (BATCH,), generator=generator)
+    return spikes, labels
+
+
+def _linear_init(torch, n_out, n_in):
+    """nn.Linear's default initialisation (uniform +-1/sqrt(fan_in)), as the peers use."""
+    bound = 1.0 / math.sqrt(n_in)
+    return torch.nn.Parameter(torch.empty(n_out, n_in).uniform_(-bound, bound))
+
+
+def _ours_classifier(torch):
+    """B's SpikingClassifier when it exists and runs on the fast kernels, else None."""
+    try:
+        from neurocircuit.models import SpikingClassifier  # noqa: F401
+    except ImportError:
+        return None
+    return None
+
+
+def build(name, torch):
+    """(parameters, loss_fn() -> (loss, hidden spike rate), description)."""
+    import torch.nn.functional as F
+
+    x, y = make_data(torch)
+
+    if name in ("ours", "ours_dense"):
+        from neurocircuit.models.fast_lif import (
+            leaky_integrate,
+            lif_syn_recurrent,
+            spike_input_projection,
+        )
+
+        method = "auto" if name == "ours" else "dense"
+        w_in = _linear_init(torch, N_HIDDEN, N_IN)
+        w_rec = _linear_init(torch, N_HIDDEN, N_HIDDEN)
+        w_out = _linear_init(torch, N_OUT, N_HIDDEN)
+        b_out = torch.nn.Parameter(torch.zeros(N_OUT))
+
+        def loss_fn():
+            current = spike_input_projection(x, w_in, method=method)
+            z = lif_syn_recurrent(
+                current, w_rec, ALPHA, BETA, THRESHOLD, "zero", SURROGATE_SCALE, method=method
+            )
+            readout = leaky_integrate(F.linear(z, w_out, b_out), BETA)
+            return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
+
+        what = f"fast_lif kernels directly, method={method}"
+        return [w_in, w_rec, w_out, b_out], loss_fn, what
+
+    if name == "plain":
+
+        class SuperSpike(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, v):
+                ctx.save_for_backward(v)
+                return (v > 0).to(v.dtype)
+
+            @staticmethod
+            def backward(ctx, grad):
+                (v,) = ctx.saved_tensors
+                return grad / (SURROGATE_SCALE * v.abs() + 1.0) ** 2
+
+        w_in = _linear_init(torch, N_HIDDEN, N_IN)
+        w_rec = _linear_init(torch, N_HIDDEN, N_HIDDEN)
+        w_out = _linear_init(torch, N_OUT, N_HIDDEN)
+        b_out = torch.nn.Parameter(torch.zeros(N_OUT))
+
+        def loss_fn():
+            current = F.linear(x, w_in).unbind(0)
+            i = v = z = torch.zeros(BATCH, N_HIDDEN)
+            spikes = []
+            for t in range(STEPS):
+                i = ALPHA * i + current[t] + F.linear(z, w_rec)
+                v_pre = BETA * v + i
+                z = SuperSpike.apply(v_pre - THRESHOLD)
+                v = v_pre * (1.0 - z.detach())
+                spikes.append(z)
+            z_all = torch.stack(spikes)
+            drive = F.linear(z_all, w_out, b_out).unbind(0)
+            y_t = torch.zeros(BATCH, N_OUT)
+            outputs = []
+            for t in range(STEPS):
+                y_t = BETA * y_t + drive[t]
+                outputs.append(y_t)
+            readout = torch.stack(outputs)
+            return F.cross_entropy(readout.max(0).values, y), z_all.detach().mean()
+
+        what = "eager autograd loop, same equations, .unbind()"
+        return [w_in, w_rec, w_out, b_out], loss_fn, what
+
+    if name == "snntorch":
+        import snntorch as snn
+        from snntorch import surrogate
+
+        grad = surrogate.fast_sigmoid(slope=SURROGATE_SCALE)
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = torch.nn.Linear(N_IN, N_HIDDEN, bias=False)
+                self.lif1 = snn.RSynaptic(
+                    alpha=ALPHA,
+                    beta=BETA,
+                    linear_features=N_HIDDEN,
+                    all_to_all=True,
+                    spike_grad=grad,
+                )
+                self.fc2 = torch.nn.Linear(N_HIDDEN, N_OUT)
+                self.lif2 = snn.Synaptic(
+                    alpha=ALPHA, beta=BETA, spike_grad=grad, reset_mechanism="none"
+                )
+
+            def forward(self, xt):
+                spk1, syn1, mem1 = self.lif1.reset_mem()
+                syn2, mem2 = self.lif2.reset_mem()
+                mem2_rec, spk1_rec = [], []
+                for t in range(STEPS):
+                    spk1, syn1, mem1 = self.lif1(self.fc1(xt[t]), spk1, syn1, mem1)
+                    _, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+                    mem2_rec.append(mem2)
+                    spk1_rec.append(spk1)
+                return torch.stack(mem2_rec), torch.stack(spk1_rec)
+
+        net = Net()
+
+        def loss_fn():
+            out, spk = net(x)
+            return F.cross_entropy(out.max(0).values, y), spk.detach().mean()
+
+        return list(net.parameters()), loss_fn, f"snnTorch {snn.__version__} RSynaptic"
+
+    if name == "norse":
+        import norse.torch as ntorch
+        from norse.torch import LIFParameters
+
+        params = LIFParameters(
+            tau_syn_inv=torch.as_tensor(1.0 / TAU_SYN),
+            tau_mem_inv=torch.as_tensor(1.0 / TAU_MEM),
+            v_leak=torch.as_tensor(0.0),
+            v_th=torch.as_tensor(THRESHOLD),
+            v_reset=torch.as_tensor(0.0),
+            method="super",
+            alpha=torch.as_tensor(SURROGATE_SCALE),
+        )
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rec = ntorch.LIFRecurrent(N_IN, N_HIDDEN, p=params, dt=DT)
+                self.fc2 = torch.nn.Linear(N_HIDDEN, N_OUT)
+                self.li = ntorch.LI(dt=DT)
+
+            def forward(self, xt):
+                z, _ = self.rec(xt)
+                v, _ = self.li(self.fc2(z))
+                return v, z
+
+        net = Net()
+
+        def loss_fn():
+            out, spk = net(x)
+            return F.cross_entropy(out.max(0).values, y), spk.detach().mean()
+
+        from importlib.metadata import version
+
+        try:
+            what = f"Norse {version('norse')} LIFRecurrent"
+        except Exception:
+            what = "Norse LIFRecurrent"
+        return list(net.parameters()), loss_fn, what
+
+    raise ValueError(f"unknown configuration {name!r}; choose from {CONFIGS}")
+
+
+def worker(name: str, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    out = {"name": name, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    try:
+        params, loss_fn, what = build(name, torch)
+        out["what"] = what
+        optimizer = torch.optim.AdamW(params, lr=LR)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            loss, rate = loss_fn()
+            loss.backward()
+            optimizer.step()
+            return loss.item(), float(rate)
+
+        out["rss_before_mb"] = _status_mb("VmRSS")
+        out["peak_reset"] = _reset_peak_rss()
+        warm = []
+        for i in range(WARMUP):
+            t0 = time.perf_counter()
+            loss, rate = step()
+            warm.append(time.perf_counter() - t0)
+            if i == 0:
+                out["first_loss"], out["spike_rate"] = loss, rate
+        times = []
+        before = _cpu_snapshot()
+        for _ in range(TIMED):
+            t0 = time.perf_counter()
+            loss, _ = step()
+            times.append(time.perf_counter() - t0)
+        out["foreign_load"] = _foreign_load(before, _cpu_snapshot())
+        peak = _status_mb("VmHWM")
+        out.update(
+            warmup_s=warm,
+            times=times,
+            median_s=statistics.median(times),
+            best_s=min(times),
+            last_loss=loss,
+            peak_rss_mb=peak,
+            step_mb=peak - out["rss_before_mb"],
+            ok=True,
+        )
+    except Exception as error:  # report it in the table instead of stopping the run
+        import traceback
+
+        out.update(ok=False, error=f"{type(error).__name__}: {error}")
+        out["traceback"] = traceback.format_exc()[-2000:]
+    return out
+
+
+# ----------------------------------------------------------------------------- orchestrator
+def ensure_peers(install: bool) -> None:
+    if (PEERS_DIR / "snntorch").is_dir() and (PEERS_DIR / "norse").is_dir():
+        return
+    if not install:
+        print(f"peers missing in {PEERS_DIR}: run benchmarks/setup_peers.sh", file=sys.stderr)
+        return
+    print(f"installing snnTorch and Norse into {PEERS_DIR} (once) ...", file=sys.stderr)
+    subprocess.run(["bash", str(HERE / "setup_peers.sh")], check=False)
+
+
+def wait_quiet(max_wait: float, threshold: float = 0.10, window: float = 3.0):
+    """Wait up to max_wait s until other processes use < threshold of the machine's CPU."""
+    start = time.perf_counter()
+    while True:
+        before = _cpu_snapshot()
+        time.sleep(window)
+        load = _foreign_load(before, _cpu_snapshot())
+        waited = time.perf_counter() - start
+        if load < threshold or waited >= max_wait:
+            return load, waited
+
+
+def run_one(name: str, threads: int, timeout: float) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    paths = [str(PACKAGE_DIR), str(PEERS_DIR), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
+    command += ["--threads", str(threads)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"name": name, "ok": False, "error": f"timeout after {timeout:.0f} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+    return {"name": name, "ok": False, "error": f"worker failed (rc={proc.returncode}): {tail[0]}"}
+
+
+def summarise(runs: list[dict]) -> dict | None:
+    ok = [r for r in runs if r.get("ok")]
+    if not ok:
+        return None
+    quiet = [r for r in ok if not r["foreign_load"] > BUSY] or ok
+    return {
+        "median_s": statistics.median(r["median_s"] for r in quiet),
+        "best_s": min(r["best_s"] for r in quiet),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+        "step_mb": max(r["step_mb"] for r in ok),
+        "spike_rate": ok[0]["spike_rate"],
+        "other": statistics.median(r["foreign_load"] for r in ok),
+        "runs": [r["median_s"] for r in ok],
+        "starred": [r["foreign_load"] > BUSY for r in ok],
+        "what": ok[0]["what"],
+        "peak_reset": all(r["peak_reset"] for r in ok),
+    }
+
+
+def print_table(results: dict[str, list[dict]]) -> float:
+    print(
+        f"\nWorkload: batch {BATCH}, T={STEPS}, {N_IN} inputs p={P_IN}, {N_HIDDEN} recurrent "
+        f"LIF-syn, {N_OUT} leaky readouts, max-over-time CE, float32, {THREADS} threads, AdamW"
+    )
+    header = (
+        f"{'config':11s} {'s/step':>7s} {'best':>7s} {'peak MB':>8s} {'step MB':>8s} "
+        f"{'rate':>6s} {'other':>6s}  runs (median s/step; * = busy machine)  what"
+    )
+    print(header)
+    print("-" * len(header))
+    summaries = {}
+    for name, runs in results.items():
+        s = summarise(runs)
+        summaries[name] = s
+        if s is None:
+            error = runs[0].get("error", "?") if runs else "not run"
+            print(f"{name:11s} FAILED: {error[:160]}")
+            continue
+        per_run = ", ".join(
+            f"{m:.3f}{'*' if star else ''}" for m, star in zip(s["runs"], s["starred"], strict=True)
+        )
+        print(
+            f"{name:11s} {s['median_s']:7.3f} {s['best_s']:7.3f} {s['peak_rss_mb']:8.0f} "
+            f"{s['step_mb']:8.0f} {s['spike_rate']:6.3f} {s['other']:6.2f}  {per_run}  {s['what']}"
+        )
+    print(
+        "\ns/step = median of the runs' medians of "
+        f"{TIMED} timed steps (after {WARMUP} warm-up), un-starred runs only when there are any;"
+        "\nbest = fastest single step; peak MB = peak resident memory of the worker process during"
+        "\nthe steps (torch runtime included); step MB = that peak minus the resident memory just"
+        "\nbefore the first step; rate = hidden spike rate at the first step; other = share of CPU"
+        f"\ntime used by other processes while timing (runs above {BUSY:.0%} starred)."
+    )
+    if not all(s["peak_reset"] for s in summaries.values() if s):
+        print("note: VmHWM could not be reset here, so peak MB includes start-up peaks")
+    ours = summaries.get("ours")
+    peers = [summaries[p] for p in PEERS if summaries.get(p)]
+    if ours is None or not peers:
+        return float("nan")
+    fastest = min(peers, key=lambda s: s["median_s"])
+    if ours["step_mb"] > min(p["step_mb"] for p in peers):
+        print("note: ours allocates more per step than a peer")
+    return ours["median_s"] / fastest["median_s"]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--repeats", type=int, default=1, help="fresh runs per configuration")
+    parser.add_argument("--only", default="", help="comma-separated subset of " + ",".join(CONFIGS))
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        help="before each run, wait up to this many seconds for other processes to use <10%% CPU",
+    )
+    parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
+    parser.add_argument("--json-out", help="also write every run's raw numbers here")
+    args = parser.parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args.worker, args.threads)), flush=True)
+        return
+    names = [n for n in args.only.split(",") if n] or list(CONFIGS)
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; choose from {CONFIGS}")
+    if any(n in PEERS for n in names):
+        ensure_peers(not args.no_install)
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    for repeat in range(args.repeats):  # round-robin, so slow drifts hit every config alike
+        for name in names:
+            if args.wait_quiet > 0:
+                wait_quiet(args.wait_quiet)
+            r = run_one(name, args.threads, args.timeout)
+            results[name].append(r)
+            msg = (
+                f"{r['median_s']:.3f} s/step, other load {r['foreign_load']:.2f}"
+                if r.get("ok")
+                else r.get("error", "?")[:200]
+            )
+            print(f"[run {repeat + 1}] {name:11s} {msg}", file=sys.stderr, flush=True)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=1))
+    ratio = print_table(results)
+    print(f"ratio_vs_fastest_peer={ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Ablation orders and masks on tiny matrices, areas under curves, and the Welch summary."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from neurocircuit import ablation
+
+# W[i, j]: from presynaptic j to postsynaptic i. Connections (flat index: weight):
+# 1: 0.5 (1->0), 3: 0.6 (0->1), 5: 5 (2->1), 6: 0.7 (0->2), 7: 0.8 (1->2).
+# Strength (in + out): neuron 0 = 0.5 + 1.3, neuron 1 = 5.6 + 1.3, neuron 2 = 1.5 + 5.
+W = np.array([[0.0, 0.5, 0.0], [0.6, 0.0, 5.0], [0.7, 0.8, 0.0]])
+
+
+def removed(mask):
+    return sorted(int(i) for i in np.flatnonzero(mask.ravel() == 0))
+
+
+def test_deterministic_orders():
+    assert list(ablation.removal_order(W, "weakest")) == [1, 3, 6, 7, 5]
+    assert list(ablation.removal_order(W, "strongest")) == [5, 7, 6, 3, 1]
+    # Hub 1 first (its connections 5, 7, 3, 1 by |W|), then hub 2 (only 6 is left).
+    assert list(ablation.removal_order(W, "hubs")) == [5, 7, 3, 1, 6]
+
+
+def test_exact_masks_at_sixty_percent():
+    # 0.6 of 5 connections = 3 removed.
+    expected = {"weakest": [1, 3, 6], "strongest": [5, 6, 7], "hubs": [3, 5, 7]}
+    for strategy, flat in expected.items():
+        mask = ablation.ablation_mask(W, strategy, 0.6)
+        assert removed(mask) == flat, strategy
+        assert set(np.unique(mask)) <= {0.0, 1.0}
+
+
+def test_ties_break_by_index_and_signs_count_by_magnitude():
+    w = np.array([[0.0, -2.0], [2.0, 0.0]])
+    assert list(ablation.removal_order(w, "weakest")) == [1, 2]
+    assert list(ablation.removal_order(w, "strongest")) == [1, 2]
+
+
+def test_random_masks_remove_existing_connections_only_and_nest():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(12, 12)) * (rng.random((12, 12)) < 0.5)
+    existing = set(np.flatnonzero(w.ravel()))
+    previous = set()
+    for fraction in (0.0, 0.25, 0.5, 1.0):
+        gone = set(removed(ablation.ablation_mask(w, "random", fraction, seed=7)))
+        assert gone <= existing
+        assert len(gone) == ablation.n_removed(fraction, len(existing))
+        assert previous <= gone
+        previous = gone
+    assert previous == existing
+    a = ablation.ablation_mask(w, "random", 0.5, seed=1)
+    b = ablation.ablation_mask(w, "random", 0.5, seed=1)
+    c = ablation.ablation_mask(w, "random", 0.5, seed=2)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_ablate_connections_zeroes_the_removed_weights():
+    ablated, mask = ablation.ablate_connections(W, "strongest", 0.2)
+    assert removed(mask) == [5]
+    assert ablated[1, 2] == 0 and ablated[2, 1] == W[2, 1]
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown strategy 'loudest'"):
+        ablation.removal_order(W, "loudest")
+    with pytest.raises(ValueError, match="fraction"):
+        ablation.ablation_mask(W, "random", 1.5)
+    with pytest.raises(ValueError, match="square"):
+        ablation.removal_order(np.zeros((2, 3)), "random")
+    with pytest.raises(ValueError, match="NaN"):
+        ablation.removal_order(np.full((2, 2), np.nan), "random")
+
+
+def test_curves_score_every_strategy_and_repeat():
+    def kept_strength(mask):
+        return float(np.abs(W * mask).sum() / np.abs(W).sum())
+
+    curves = ablation.ablation_curves(
+        W, kept_strength, fractions=[0.0, 0.4, 1.0], random_repeats=3, seed=0
+    )
+    assert len(curves) == 3 * 3 + 3 * 3  # random: 3 repeats; three deterministic strategies
+    at_zero = curves[curves["fraction"] == 0]
+    assert np.allclose(at_zero["pvar_ratio"], 1.0)
+    strongest = curves[(curves["strategy"] == "strongest") & (curves["fraction"] == 0.4)]
+    assert strongest["pvar"].item() == pytest.approx(1 - (5 + 0.8) / 7.6)
+    assert strongest["n_removed"].item() == 2
+    assert np.allclose(curves.loc[curves["fraction"] == 1, "pvar"], 0.0)
+
+
+def test_area_under_curve():
+    assert ablation.area_under_curve([0, 0.5, 1], [1, 1, 1]) == pytest.approx(1.0)
+    assert ablation.area_under_curve([1, 0, 0.5], [0, 1, 0.5]) == pytest.approx(0.5)
+    assert ablation.area_under_curve([0, 0.5], [1, 0]) == pytest.approx(0.5)
+
+
+def test_welch_test_against_hand_values():
+    from scipy import stats
+
+    a, b = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]
+    result = ablation.welch_test(a, b)
+    sd_b = np.std(b, ddof=1)
+    assert result["cohens_d"] == pytest.approx(-3.5 / np.sqrt((1.0 + sd_b**2) / 2))
+    expected = stats.ttest_ind(a, b, equal_var=False)
+    assert result["t"] == pytest.approx(expected.statistic)
+    assert result["p"] == pytest.approx(expected.pvalue)
+    assert np.isnan(ablation.welch_test([1.0], b)["p"])
+
+
+def test_summary_has_areas_and_tests():
+    def curve(level):
+        return pd.DataFrame(
+            {
+                "strategy": ["weakest"] * 2,
+                "fraction": [0.0, 1.0],
+                "repeat": [0, 0],
+                "pvar": [0.9, 0.9 * level],
+                "pvar_ratio": [1.0, level],
+            }
+        )
+
+    runs = []
+    for seed, (dale_level, free_level) in enumerate([(0.8, 0.2), (0.7, 0.3), (0.9, 0.1)]):
+        for dale, level in ((True, dale_level), (False, free_level)):
+            runs.append(
+                {
+                    "curves": curve(level),
+                    "dataset": "toy",
+                    "model": f"rate_{'dale' if dale else 'nodale'}_bptt",
+                    "seed": seed,
+                    "dynamics": "rate",
+                    "dale": dale,
+                    "method": "bptt",
+                }
+            )
+    summary = ablation.summarise_ablations(runs)
+    areas = summary[summary["section"] == "auc"]
+    assert len(areas) == 6
+    assert areas.loc[areas["dale"] == True, "auc"].tolist() == pytest.approx([0.9, 0.85, 0.95])  # noqa: E712
+    tests = summary[summary["section"] == "welch"].set_index("comparison")
+    assert tests.loc["Dale vs no Dale", "mean_a"] == pytest.approx(0.9)
+    assert tests.loc["Dale vs no Dale", "mean_b"] == pytest.approx(0.6)
+    assert tests.loc["Dale vs no Dale", "cohens_d"] > 5
+    assert tests.loc["Dale vs no Dale", "p"] < 0.01
+    assert np.isnan(tests.loc["spiking vs rate", "p"])  # no spiking runs

@@ -1,0 +1,244 @@
+"""Ablation resilience: remove a growing fraction of recurrent connections and score what is left.
+
+A connection is a non-zero entry W[i, j] of the recurrent weight matrix (from presynaptic neuron
+j to postsynaptic neuron i). Four orders of removal:
+
+- ``random``: a uniformly random order (one per repeat seed);
+- ``weakest``: smallest |W| first; ``strongest``: largest |W| first;
+- ``hubs``: neurons ranked by total connection strength, Σ_j |W[k, j]| + Σ_i |W[i, k]| (in plus
+  out), strongest first; each hub's remaining connections go, largest |W| first, before the
+  next hub's.
+
+Ties are broken by the flat index (row-major) so every order is reproducible. Removing a fraction
+f removes round(f · n_connections) connections from the front of the order. The network is then
+scored (pVar of its rollout) and compared with the intact one; the area under the pVar-ratio
+curve summarises each curve, and Welch's t-tests compare groups of networks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+STRATEGIES = ("random", "weakest", "strongest", "hubs")
+
+
+def _existing_connections(weight: np.ndarray) -> np.ndarray:
+    """Flat indices (row-major) of the non-zero entries of ``weight``."""
+    if weight.ndim != 2 or weight.shape[0] != weight.shape[1]:
+        raise ValueError(f"ablation: need a square (N, N) weight matrix, got shape {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError("ablation: the weight matrix holds NaN or infinite values")
+    return np.flatnonzero(weight.ravel() != 0)
+
+
+def removal_order(weight, strategy: str, seed: int = 0) -> np.ndarray:
+    """Flat indices of the existing connections of ``weight`` (N, N), in the order they are removed.
+
+    ``seed`` matters only for ``random``.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    existing = _existing_connections(w)
+    magnitude = np.abs(w.ravel()[existing])
+    if strategy == "random":
+        return np.random.default_rng(seed).permutation(existing)
+    if strategy == "weakest":
+        return existing[np.lexsort((existing, magnitude))]
+    if strategy == "strongest":
+        return existing[np.lexsort((existing, -magnitude))]
+    if strategy == "hubs":
+        n = w.shape[0]
+        strength = np.abs(w).sum(axis=0) + np.abs(w).sum(axis=1)
+        hub_rank = np.empty(n, dtype=np.int64)
+        hub_rank[np.lexsort((np.arange(n), -strength))] = np.arange(n)
+        rows, cols = np.divmod(existing, n)
+        # A connection belongs to the higher-ranked of its two neurons.
+        owner_rank = np.minimum(hub_rank[rows], hub_rank[cols])
+        return existing[np.lexsort((existing, -magnitude, owner_rank))]
+    raise ValueError(
+        f"ablation: unknown strategy '{strategy}'; choose from {', '.join(STRATEGIES)}"
+    )
+
+
+def n_removed(fraction: float, n_connections: int) -> int:
+    """How many of ``n_connections`` a ``fraction`` removes: round half up, so 0.5 · 3 → 2."""
+    return int(np.floor(fraction * n_connections + 0.5))
+
+
+def ablation_mask(weight, strategy: str, fraction: float, seed: int = 0) -> np.ndarray:
+    """0/1 float mask (N, N) that keeps all but the first round(fraction · n) connections of the
+    ``strategy`` order; entries that were already zero stay 1 (they are not connections)."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"ablation: fraction must lie in [0, 1], got {fraction}")
+    w = np.asarray(weight, dtype=np.float64)
+    order = removal_order(w, strategy, seed)
+    mask = np.ones(w.size)
+    mask[order[: n_removed(fraction, order.size)]] = 0.0
+    return mask.reshape(w.shape)
+
+
+def ablate_connections(weight, strategy: str, fraction: float, seed: int = 0):
+    """The ablated matrix and its mask, ``(weight * mask, mask)``; see :func:`ablation_mask`."""
+    w = np.asarray(weight, dtype=np.float64)
+    mask = ablation_mask(w, strategy, fraction, seed)
+    return w * mask, mask
+
+
+def ablation_curves(
+    weight,
+    score_with_mask: Callable[[np.ndarray], float],
+    fractions: Sequence[float],
+    strategies: Sequence[str] = STRATEGIES,
+    random_repeats: int = 5,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Score the network at every (strategy, fraction, repeat).
+
+    ``score_with_mask(mask)`` returns the network's pVar with the 0/1 connection ``mask`` (N, N)
+    applied (an all-ones mask is the intact network). ``random`` runs ``random_repeats`` times with
+    seeds ``seed``, ``seed + 1``, ...; the deterministic strategies run once (repeat 0).
+    Returns columns strategy, fraction, repeat, n_removed, pvar, pvar_ratio (pVar / intact pVar).
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    n_connections = _existing_connections(w).size
+    if random_repeats < 1:
+        raise ValueError(f"ablation: random_repeats must be >= 1, got {random_repeats}")
+    intact = float(score_with_mask(np.ones_like(w)))
+    rows = []
+    for strategy in strategies:
+        repeats = range(random_repeats) if strategy == "random" else range(1)
+        for repeat in repeats:
+            for fraction in fractions:
+                mask = ablation_mask(w, strategy, float(fraction), seed + repeat)
+                score = intact if fraction == 0 else float(score_with_mask(mask))
+                rows.append(
+                    {
+                        "strategy": strategy,
+                        "fraction": float(fraction),
+                        "repeat": repeat,
+                        "n_removed": n_removed(float(fraction), n_connections),
+                        "pvar": score,
+                        "pvar_ratio": score / intact if intact != 0 else float("nan"),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def area_under_curve(fractions, values) -> float:
+    """Trapezoidal area under ``values`` over ``fractions`` (sorted), divided by the span of
+    fractions so a curve that stays at 1 scores 1 whatever the grid."""
+    f = np.asarray(fractions, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(f)
+    f, v = f[order], v[order]
+    span = f[-1] - f[0]
+    if f.size < 2 or span == 0:
+        raise ValueError("ablation: the area under a curve needs at least two distinct fractions")
+    return float(np.trapezoid(v, f) / span)
+
+
+def curve_areas(curves: pd.DataFrame) -> pd.DataFrame:
+    """Area under the mean pVar-ratio curve (random repeats averaged first) per strategy.
+
+    Columns: strategy, auc, auc_sd_repeats (spread of the per-repeat areas; 0 for deterministic
+    strategies).
+    """
+    rows = []
+    for strategy, group in curves.groupby("strategy", sort=False):
+        mean_curve = group.groupby("fraction")["pvar_ratio"].mean()
+        per_repeat = [
+            area_under_curve(g["fraction"], g["pvar_ratio"]) for _, g in group.groupby("repeat")
+        ]
+        rows.append(
+            {
+                "strategy": strategy,
+                "auc": area_under_curve(mean_curve.index, mean_curve.values),
+                "auc_sd_repeats": float(np.std(per_repeat, ddof=1)) if len(per_repeat) > 1 else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def welch_test(group_a, group_b) -> dict:
+    """Welch's t-test (unequal variances) of two samples, with Cohen's d.
+
+    d = (mean_a − mean_b) / sqrt((sd_a² + sd_b²) / 2) (the average-variance form that suits
+    unequal variances). NaN statistics where either group has fewer than 2 values or both have
+    zero spread.
+    """
+    from scipy import stats
+
+    a = np.asarray(group_a, dtype=np.float64)
+    b = np.asarray(group_b, dtype=np.float64)
+    result = {
+        "n_a": int(a.size),
+        "n_b": int(b.size),
+        "mean_a": float(a.mean()) if a.size else float("nan"),
+        "mean_b": float(b.mean()) if b.size else float("nan"),
+        "sd_a": float(a.std(ddof=1)) if a.size > 1 else float("nan"),
+        "sd_b": float(b.std(ddof=1)) if b.size > 1 else float("nan"),
+        "t": float("nan"),
+        "p": float("nan"),
+        "cohens_d": float("nan"),
+    }
+    if a.size < 2 or b.size < 2:
+        return result
+    pooled = np.sqrt((result["sd_a"] ** 2 + result["sd_b"] ** 2) / 2.0)
+    if pooled == 0:
+        return result
+    test = stats.ttest_ind(a, b, equal_var=False)
+    result.update(
+        t=float(test.statistic),
+        p=float(test.pvalue),
+        cohens_d=float((result["mean_a"] - result["mean_b"]) / pooled),
+    )
+    return result
+
+
+RUN_LABELS = ("dataset", "model", "seed", "dynamics", "dale", "method")
+COMPARISONS = (
+    ("dale", "Dale", "no Dale", True, False),
+    ("dynamics", "spiking", "rate", "spiking", "rate"),
+)
+
+
+def summarise_ablations(runs: Iterable[dict]) -> pd.DataFrame:
+    """One table: the area under every curve, then Welch's t-tests between groups of networks.
+
+    ``runs``: dicts with ``curves`` (a table from :func:`ablation_curves`) and the run's labels
+    ``dataset``, ``model``, ``seed``, ``dynamics`` ("spiking"/"rate"), ``dale`` (bool),
+    ``method``. Rows with ``section == "auc"`` give each (dataset, model, seed, strategy) area;
+    rows with ``section == "welch"`` compare the areas of Dale vs non-Dale and spiking vs rate
+    networks per (dataset, strategy), pooling the other factors and seeds.
+    """
+    auc_rows = []
+    for run in runs:
+        labels = {
+            key: run[key] for key in ("dataset", "model", "seed", "dynamics", "dale", "method")
+        }
+        for record in curve_areas(run["curves"]).to_dict("records"):
+            auc_rows.append({"section": "auc", **labels, **record})
+    if not auc_rows:
+        raise ValueError("ablation summary: no ablation runs were given")
+    areas = pd.DataFrame(auc_rows)
+    test_rows = []
+    for (dataset, strategy), group in areas.groupby(["dataset", "strategy"], sort=False):
+        for column, name_a, name_b, value_a, value_b in COMPARISONS:
+            test = welch_test(
+                group.loc[group[column] == value_a, "auc"],
+                group.loc[group[column] == value_b, "auc"],
+            )
+            test_rows.append(
+                {
+                    "section": "welch",
+                    "dataset": dataset,
+                    "strategy": strategy,
+                    "comparison": f"{name_a} vs {name_b}",
+                    "group_a": name_a,
+                    "group_b": name_b,
+                    **test,
+                }
+            )
+    return pd.concat([areas, pd.DataFrame(test_rows)], ignore_index=True)

@@ -1,0 +1,246 @@
+"""Ablation figures: pVar ratio against the fraction of connections removed, per strategy, and
+the areas under those curves with the Welch tests between groups of networks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from neurocircuit.figures.style import (
+    DYNAMICS_LINESTYLE,
+    LEARNING_MARKER,
+    apply_style,
+    dale_colour,
+    model_label,
+    model_traits,
+    read_table,
+    run_id,
+    save_figure,
+    sort_models,
+)
+
+CURVE_COLUMNS = ("strategy", "fraction", "repeat", "pvar", "pvar_ratio")
+AREA_COLUMNS = ("section", "dataset", "model", "seed", "strategy", "auc")
+WELCH_COLUMNS = ("strategy", "comparison", "p", "cohens_d")
+STRATEGY_ORDER = ("random", "weakest", "strongest", "hubs")
+STRATEGY_TITLES = {
+    "random": "random",
+    "weakest": "weakest first",
+    "strongest": "strongest first",
+    "hubs": "hubs first",
+}
+
+
+def _ordered_strategies(values) -> list[str]:
+    present = list(dict.fromkeys(values))
+    return [s for s in STRATEGY_ORDER if s in present] + [
+        s for s in present if s not in STRATEGY_ORDER
+    ]
+
+
+def _model_handles(models: Sequence[str]) -> list[Line2D]:
+    return [
+        Line2D(
+            [],
+            [],
+            color=dale_colour(m),
+            linestyle=DYNAMICS_LINESTYLE[model_traits(m).dynamics],
+            marker=LEARNING_MARKER[model_traits(m).learning],
+            label=model_label(m),
+        )
+        for m in models
+    ]
+
+
+def read_ablation_curves(curve_csvs: Sequence[str | Path]) -> pd.DataFrame:
+    """All per-run ablation tables (``results/ablation/{dataset}/{model}/seed{seed}.csv``) in one
+    table with dataset, model and seed columns added."""
+    if not curve_csvs:
+        raise ValueError("ablation figures: no ablation curve files given")
+    frames = []
+    for path in curve_csvs:
+        run = run_id(path)
+        table = read_table(path, CURVE_COLUMNS)
+        frames.append(table.assign(dataset=run.dataset, model=run.model, seed=run.seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_ablation_curves(
+    curve_csvs: Sequence[str | Path],
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """pVar of the ablated network relative to the intact one against the fraction of recurrent
+    connections removed: one panel per strategy, one line per model (mean over seeds, random
+    repeats averaged first; band ± sd over seeds). Colour: Dale (vermillion) vs no Dale (blue);
+    line style: spiking (solid) vs rate (dashed); marker: learning rule."""
+    curves = read_ablation_curves(curve_csvs)
+    strategies = _ordered_strategies(curves["strategy"])
+    models = sort_models(curves["model"])
+    apply_style(font_size)
+    n_cols = min(len(strategies), 4)
+    n_rows = int(np.ceil(len(strategies) / n_cols))
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(3.6 * n_cols, 3.4 * n_rows + 0.8), squeeze=False, sharey=True
+    )
+    per_seed = curves.groupby(["model", "seed", "strategy", "fraction"], as_index=False)[
+        "pvar_ratio"
+    ].mean()
+    for index, strategy in enumerate(strategies):
+        ax = axes[index // n_cols, index % n_cols]
+        for model in models:
+            rows = per_seed[(per_seed["model"] == model) & (per_seed["strategy"] == strategy)]
+            if rows.empty:
+                continue
+            stats = rows.groupby("fraction")["pvar_ratio"].agg(["mean", "std"]).fillna(0.0)
+            traits = model_traits(model)
+            colour = dale_colour(model)
+            ax.plot(
+                stats.index,
+                stats["mean"],
+                color=colour,
+                linestyle=DYNAMICS_LINESTYLE[traits.dynamics],
+                marker=LEARNING_MARKER[traits.learning],
+                markersize=4,
+            )
+            ax.fill_between(
+                stats.index,
+                stats["mean"] - stats["std"],
+                stats["mean"] + stats["std"],
+                color=colour,
+                alpha=0.12,
+                linewidth=0,
+            )
+        ax.axhline(1.0, color="#777777", linewidth=0.8, linestyle=":")
+        ax.set_title(STRATEGY_TITLES.get(strategy, strategy))
+        ax.set_xlabel("fraction of connections removed")
+        if index % n_cols == 0:
+            ax.set_ylabel("pVar ablated / pVar intact")
+        ax.grid(alpha=0.3)
+    for index in range(len(strategies), n_rows * n_cols):
+        axes[index // n_cols, index % n_cols].set_visible(False)
+    fig.legend(
+        handles=_model_handles(models),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=min(4, len(models)),
+        frameon=False,
+        title="model (colour: Dale / no Dale; line: spiking / rate; marker: learning rule)",
+    )
+    datasets = ", ".join(sorted(set(curves["dataset"])))
+    fig.suptitle(f"Ablation resilience on {datasets} (mean ± sd over seeds)")
+    fig.tight_layout()
+    save_figure(fig, png_path, pdf_path, dpi)
+
+
+def _format_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def plot_ablation_areas(
+    summary_csv: str | Path,
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    dataset: str | None = None,
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """Area under each pVar-ratio curve (1 = no loss at any fraction) per strategy and model, one
+    dot per seed and a bar for the mean, with Welch's tests (Dale vs no Dale, spiking vs rate:
+    p and Cohen's d) under each panel.
+
+    ``summary_csv`` is ``results/ablation/summary.csv``: rows with ``section == "auc"`` give
+    (dataset, model, seed, strategy, auc); rows with ``section == "welch"`` give (dataset,
+    strategy, comparison, p, cohens_d). ``dataset`` picks one data set when several are present.
+    """
+    summary = read_table(summary_csv, AREA_COLUMNS)
+    areas = summary[summary["section"] == "auc"]
+    if dataset is not None:
+        areas = areas[areas["dataset"] == dataset]
+    if areas.empty:
+        raise ValueError(
+            f"{summary_csv}: no 'auc' rows" + (f" for dataset {dataset}" if dataset else "")
+        )
+    welch = summary[summary["section"] == "welch"]
+    if not welch.empty:
+        missing = [c for c in WELCH_COLUMNS if c not in welch.columns]
+        if missing:
+            raise ValueError(f"{summary_csv}: welch rows lack column(s) {', '.join(missing)}")
+        if dataset is not None:
+            welch = welch[welch["dataset"] == dataset]
+    strategies = _ordered_strategies(areas["strategy"])
+    models = sort_models(areas["model"])
+    apply_style(font_size)
+    n_cols = min(len(strategies), 4)
+    n_rows = int(np.ceil(len(strategies) / n_cols))
+    fig, axes = plt.subplots(
+        n_rows,
+        n_cols,
+        squeeze=False,
+        sharey=True,
+        figsize=(max(3.6, 0.55 * len(models) + 1.6) * n_cols, 3.8 * n_rows + 0.9),
+    )
+    x = np.arange(len(models))
+    rng = np.random.default_rng(0)
+    for index, strategy in enumerate(strategies):
+        ax = axes[index // n_cols, index % n_cols]
+        rows = areas[areas["strategy"] == strategy]
+        for xi, model in zip(x, models, strict=True):
+            values = rows.loc[rows["model"] == model, "auc"].astype(float).to_numpy()
+            if values.size == 0:
+                continue
+            ax.bar(
+                xi,
+                values.mean(),
+                color=dale_colour(model),
+                alpha=0.45,
+                edgecolor="black",
+                linewidth=0.6,
+                hatch="" if model_traits(model).dynamics == "spiking" else "//",
+            )
+            jitter = rng.uniform(-0.15, 0.15, values.size)
+            ax.plot(
+                xi + jitter,
+                values,
+                marker=LEARNING_MARKER[model_traits(model).learning],
+                linestyle="none",
+                color=dale_colour(model),
+                markeredgecolor="black",
+                markersize=5,
+            )
+        ax.set_xticks(
+            x, [model_label(m) for m in models], rotation=40, ha="right", rotation_mode="anchor"
+        )
+        if index % n_cols == 0:
+            ax.set_ylabel("area under pVar-ratio curve")
+        ax.grid(axis="y", alpha=0.3)
+        tests = welch[welch["strategy"] == strategy] if not welch.empty else welch
+        lines = [
+            f"{row.comparison}: {_format_p(float(row.p))}, d={float(row.cohens_d):.2f}"
+            for row in tests.itertuples()
+        ]
+        title = STRATEGY_TITLES.get(strategy, strategy)
+        if lines:
+            ax.set_title(f"{title}\n" + "\n".join(lines), fontsize=font_size - 0.5)
+        else:
+            ax.set_title(title)
+    for index in range(len(strategies), n_rows * n_cols):
+        axes[index // n_cols, index % n_cols].set_visible(False)
+    title_dataset = dataset or ", ".join(sorted(set(areas["dataset"])))
+    fig.suptitle(
+        f"Ablation: area under the curves on {title_dataset} "
+        "(bar: mean, dots: seeds; hatched: rate)"
+    )
+    fig.tight_layout()
+    save_figure(fig, png_path, pdf_path, dpi)

@@ -1,0 +1,204 @@
+"""Classification figures: test accuracy per data set and model against the published numbers,
+and learning curves across seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from neurocircuit.figures.style import (
+    CATEGORICAL,
+    OKABE_ITO,
+    apply_style,
+    as_percent,
+    model_label,
+    read_table,
+    run_id,
+    save_figure,
+    sort_models,
+)
+
+SUMMARY_COLUMNS = ("dataset", "model", "n_seeds", "test_accuracy_mean", "test_accuracy_sd")
+REFERENCE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
+def _references(rows: pd.DataFrame) -> list[tuple[str, float]]:
+    """Distinct (source, accuracy %) published references of one data set's summary rows."""
+    if "reference_accuracy" not in rows.columns:
+        return []
+    sources = rows["reference_source"] if "reference_source" in rows.columns else None
+    found: dict[str, float] = {}
+    for index, value in rows["reference_accuracy"].items():
+        if pd.isna(value):
+            continue
+        source = "published" if sources is None or pd.isna(sources[index]) else str(sources[index])
+        found.setdefault(source, float(value))
+    return list(found.items())
+
+
+def plot_classification_accuracy(
+    summary_csv: str | Path,
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """Mean test accuracy ± sd over seeds per model (points with error bars, since the axis does not
+    start at zero), one panel per data set, with the published
+    reference accuracies as horizontal lines named by source.
+
+    ``summary_csv`` holds one row per (dataset, model) with ``test_accuracy_mean``,
+    ``test_accuracy_sd``, ``n_seeds`` and optionally ``reference_accuracy`` / ``reference_source``
+    (accuracies as fractions or percent; fractions are shown as percent).
+    """
+    summary = read_table(summary_csv, SUMMARY_COLUMNS)
+    summary = summary.copy()
+    summary["test_accuracy_mean"] = as_percent(summary["test_accuracy_mean"])
+    summary["test_accuracy_sd"] = as_percent(summary["test_accuracy_sd"])
+    if "reference_accuracy" in summary.columns:
+        summary["reference_accuracy"] = as_percent(summary["reference_accuracy"])
+    if "val_accuracy_mean" in summary.columns:
+        summary["val_accuracy_mean"] = as_percent(summary["val_accuracy_mean"])
+
+    apply_style(font_size)
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    all_models = sort_models(summary["model"])
+    colours = {model: CATEGORICAL[i % len(CATEGORICAL)] for i, model in enumerate(all_models)}
+    width = max(4.2, 1.0 + 1.4 * len(all_models)) * len(datasets)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(min(width, 18), 4.8), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        rows = summary[summary["dataset"] == dataset].set_index("model")
+        models = [m for m in all_models if m in rows.index]
+        x = np.arange(len(models))
+        means = rows.loc[models, "test_accuracy_mean"].to_numpy(float)
+        sds = np.nan_to_num(rows.loc[models, "test_accuracy_sd"].to_numpy(float))
+        for xi, model, mean, sd in zip(x, models, means, sds, strict=True):
+            ax.errorbar(
+                xi,
+                mean,
+                yerr=sd,
+                marker="o",
+                markersize=9,
+                capsize=5,
+                linewidth=1.5,
+                color=colours[model],
+                markeredgecolor="black",
+            )
+        tick_labels = [
+            f"{model_label(m)}\n{mean:.1f} ± {sd:.1f} % (n={int(rows.loc[m, 'n_seeds'])})"
+            for m, mean, sd in zip(models, means, sds, strict=True)
+        ]
+        references = _references(rows.reset_index())
+        for (source, value), style in zip(references, REFERENCE_STYLES, strict=False):
+            ax.axhline(
+                value,
+                color=OKABE_ITO["black"],
+                linestyle=style,
+                linewidth=1.3,
+                label=f"{source}: {value:.1f} %",
+            )
+        low = np.nanmin(np.concatenate([means - sds, [v for _, v in references]]))
+        ax.set_ylim(max(0.0, min(low - 10.0, 50.0)), 100.0)
+        rotation = 0 if len(models) <= 3 else 30
+        ax.set_xticks(
+            x,
+            tick_labels,
+            rotation=rotation,
+            ha="center" if rotation == 0 else "right",
+            rotation_mode="anchor",
+        )
+        ax.set_xlim(-0.5, len(models) - 0.5)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(axis="y", alpha=0.3)
+        if references:
+            ax.legend(
+                title="published reference",
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                frameon=False,
+            )
+            ax.set_title(dataset, pad=30 + 14 * len(references), fontweight="bold")
+        else:
+            ax.set_title(dataset, fontweight="bold")
+    fig.suptitle("Classification: mean ± sd over seeds vs published numbers")
+    fig.tight_layout()
+    save_figure(fig, png_path, pdf_path, dpi)
+
+
+def plot_learning_curves(
+    history_csvs: Sequence[str | Path],
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    metric_columns: Sequence[str] = ("train_accuracy", "val_accuracy"),
+    epoch_column: str = "epoch",
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """Learning curves of every classification run: one panel per data set and metric, one
+    colour per model, one thin line per seed.
+
+    ``history_csvs`` are ``results/classification/{dataset}/{model}/seed{seed}/history.csv`` files
+    with an ``epoch`` column and the ``metric_columns`` (accuracies as fractions or percent).
+    """
+    if not history_csvs:
+        raise ValueError("plot_learning_curves: no history files given")
+    frames = []
+    for path in history_csvs:
+        run = run_id(path)
+        table = read_table(path, (epoch_column, *metric_columns))
+        frames.append(table.assign(dataset=run.dataset, model=run.model, seed=run.seed))
+    history = pd.concat(frames, ignore_index=True)
+    apply_style(font_size)
+    datasets = list(dict.fromkeys(history["dataset"]))
+    all_models = sort_models(history["model"])
+    colours = {model: CATEGORICAL[i % len(CATEGORICAL)] for i, model in enumerate(all_models)}
+    fig, axes = plt.subplots(
+        len(datasets),
+        len(metric_columns),
+        squeeze=False,
+        figsize=(4.2 * len(metric_columns) + 2.5, 3.2 * len(datasets)),
+    )
+    for row, dataset in enumerate(datasets):
+        for col, metric in enumerate(metric_columns):
+            ax = axes[row, col]
+            subset = history[history["dataset"] == dataset]
+            for model in [m for m in all_models if m in set(subset["model"])]:
+                for seed, run in subset[subset["model"] == model].groupby("seed"):
+                    label = (
+                        model_label(model)
+                        if seed == subset[subset["model"] == model]["seed"].min()
+                        else None
+                    )
+                    ax.plot(
+                        run[epoch_column],
+                        as_percent(run[metric]),
+                        color=colours[model],
+                        alpha=0.8,
+                        linewidth=1.2,
+                        label=label,
+                    )
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+            ax.set_title(f"{dataset}: {metric.replace('_', ' ')}")
+            ax.grid(alpha=0.3)
+    legend = {}
+    for ax in axes[:, 0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(
+        legend.values(),
+        legend.keys(),
+        title="model (one line per seed)",
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+    )
+    fig.tight_layout()
+    save_figure(fig, png_path, pdf_path, dpi)

@@ -1,0 +1,178 @@
+"""Convergence figure: pVar against training iteration for every seed, and the iterations each
+run needed to reach the pVar target (0.9), Dale vs no Dale."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from neurocircuit.figures.style import (
+    DYNAMICS_LINESTYLE,
+    LEARNING_MARKER,
+    apply_style,
+    dale_colour,
+    model_label,
+    model_traits,
+    read_table,
+    run_id,
+    save_figure,
+    sort_models,
+)
+
+CONVERGENCE_COLUMNS = ("dataset", "model", "seed")
+
+
+def _iterations_column(table: pd.DataFrame, path) -> str:
+    candidates = [c for c in table.columns if c.startswith("iterations")]
+    if not candidates:
+        raise ValueError(
+            f"{path}: missing a column of iterations to the target (iterations_to_*); found "
+            f"{', '.join(table.columns)}"
+        )
+    return candidates[0]
+
+
+def plot_convergence(
+    history_csvs: Sequence[str | Path],
+    convergence_csv: str | Path,
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    dataset: str | None = None,
+    iteration_column: str = "iteration",
+    pvar_column: str = "pvar",
+    target_pvar: float = 0.9,
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """Left: pVar against iteration, one thin line per (model, seed), colour Dale / no Dale, line
+    style spiking / rate. Right: iterations to reach ``target_pvar`` per model, one dot per seed;
+    runs that never reached it sit on a "not reached" row at the top.
+
+    ``history_csvs`` are ``results/fit/{dataset}/{model}/seed{seed}/history.csv`` (columns
+    ``iteration_column`` and ``pvar_column``); ``convergence_csv`` is
+    ``results/fit/convergence.csv`` (dataset, model, seed and an ``iterations_to_*`` column,
+    empty when not reached).
+    """
+    if not history_csvs:
+        raise ValueError("plot_convergence: no history files given")
+    frames = []
+    for path in history_csvs:
+        run = run_id(path)
+        if dataset is not None and run.dataset != dataset:
+            continue
+        table = read_table(path, (iteration_column, pvar_column))
+        frames.append(table.assign(model=run.model, seed=run.seed))
+    if not frames:
+        raise ValueError(f"plot_convergence: no history file of dataset {dataset}")
+    history = pd.concat(frames, ignore_index=True)
+    convergence = read_table(convergence_csv, CONVERGENCE_COLUMNS)
+    to_target = _iterations_column(convergence, convergence_csv)
+    if dataset is not None:
+        convergence = convergence[convergence["dataset"] == dataset]
+    models = sort_models(history["model"])
+
+    apply_style(font_size)
+    fig, (ax_curve, ax_iter) = plt.subplots(
+        1,
+        2,
+        figsize=(max(10.0, 5.5 + 0.7 * len(models)), 4.6),
+        gridspec_kw={"width_ratios": [1.4, 1]},
+    )
+    for (model, _seed), run in history.groupby(["model", "seed"]):
+        traits = model_traits(model)
+        ax_curve.plot(
+            run[iteration_column],
+            run[pvar_column],
+            color=dale_colour(model),
+            linestyle=DYNAMICS_LINESTYLE[traits.dynamics],
+            linewidth=1.0,
+            alpha=0.75,
+        )
+    ax_curve.axhline(target_pvar, color="#555555", linestyle=":", linewidth=1.0)
+    ax_curve.text(
+        0.99,
+        target_pvar,
+        f"target {target_pvar:g}",
+        transform=ax_curve.get_yaxis_transform(),
+        ha="right",
+        va="bottom",
+        fontsize=font_size - 1,
+        color="#555555",
+    )
+    low = np.nanpercentile(history[pvar_column], 5)
+    ax_curve.set_ylim(max(low, -0.5) - 0.05, 1.0)
+    ax_curve.set_xlabel("training iteration")
+    ax_curve.set_ylabel("pVar (all neurons and times)")
+    ax_curve.set_title("pVar during training (one line per seed)")
+    ax_curve.grid(alpha=0.3)
+
+    reached = pd.to_numeric(convergence[to_target], errors="coerce")
+    ceiling = (
+        max(
+            float(np.nanmax(reached)) if reached.notna().any() else 0.0,
+            float(history[iteration_column].max()),
+        )
+        * 1.08
+        + 1
+    )
+    rng = np.random.default_rng(0)
+    for xi, model in enumerate(models):
+        rows = convergence[convergence["model"] == model]
+        values = pd.to_numeric(rows[to_target], errors="coerce").to_numpy(float)
+        if values.size == 0:
+            continue
+        shown = np.where(np.isfinite(values), values, ceiling)
+        jitter = rng.uniform(-0.12, 0.12, values.size)
+        ax_iter.plot(
+            xi + jitter,
+            shown,
+            marker=LEARNING_MARKER[model_traits(model).learning],
+            linestyle="none",
+            color=dale_colour(model),
+            markeredgecolor="black",
+        )
+        if np.isfinite(values).any():
+            ax_iter.plot([xi - 0.25, xi + 0.25], [np.nanmedian(values)] * 2, color="black")
+    ax_iter.axhline(ceiling, color="#999999", linewidth=0.8, linestyle="--")
+    ax_iter.text(-0.4, ceiling, "not reached", va="bottom", fontsize=font_size - 1, color="#555555")
+    ax_iter.set_xticks(
+        np.arange(len(models)),
+        [model_label(m) for m in models],
+        rotation=35,
+        ha="right",
+        rotation_mode="anchor",
+    )
+    ax_iter.set_xlim(-0.5, len(models) - 0.5)
+    ax_iter.set_ylim(0, ceiling * 1.1)
+    ax_iter.set_ylabel(f"iterations to pVar {target_pvar:g}")
+    ax_iter.set_title("per seed (line: median)")
+    ax_iter.grid(axis="y", alpha=0.3)
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=dale_colour(m),
+            linestyle=DYNAMICS_LINESTYLE[model_traits(m).dynamics],
+            marker=LEARNING_MARKER[model_traits(m).learning],
+            label=model_label(m),
+        )
+        for m in models
+    ]
+    title_dataset = dataset or ", ".join(sorted({run_id(p).dataset for p in history_csvs}))
+    fig.suptitle(f"Convergence across seeds on {title_dataset}")
+    fig.tight_layout()
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=min(4, len(models)),
+        frameon=False,
+        title="colour: Dale / no Dale; line: spiking / rate; marker: learning rule",
+    )
+    save_figure(fig, png_path, pdf_path, dpi)

@@ -1,0 +1,307 @@
+"""A synthetic volumetric two-photon recording with known ground truth.
+
+The demo's raw data and the imaging stage's test oracle. Neurons are 3-D somata at known
+positions (z in plane units, y and x in pixels); each fires a Poisson train of bursts, turned into
+a GCaMP-like calcium transient (difference of exponentials: rise, then decay). The microscope
+sees, per plane and volume:
+
+    photons = bleach(t) * [ sum_i a_ip * F0_i * (1 + dff_i(t)) * soma_i(y, x)      (somata)
+                            + neuropil_p(y, x, t) * (1 - (1 - c) * soma_mask) ]    (neuropil)
+
+where a_ip is the axial weight of neuron i in plane p (a Gaussian in z, so a soma between two
+planes is seen in both), c the neuropil contamination inside somata, then shot noise (Poisson),
+a detector gain and Gaussian read noise, and a rigid (y, x) shift per volume (the whole volume
+moves together). Written the way ScanImage writes it: int16 pages, planes interleaved
+(volume 0 plane 0, volume 0 plane 1, ..., volume 1 plane 0, ...), plus a ground-truth HDF5.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from neurocircuit.runtime import atomic_path
+
+INT16_MAX = np.iinfo(np.int16).max
+
+
+@dataclass(frozen=True)
+class SyntheticVolumeSpec:
+    """Sizes, rates and optics of the synthetic recording (units in each name)."""
+
+    n_planes: int = 3
+    height: int = 128
+    width: int = 128
+    n_volumes: int = 600
+    volume_rate_hz: float = 10.0
+    n_neurons: int = 72
+    soma_radius_px: float = 5.0
+    axial_sigma_planes: float = 0.45
+    event_rate_hz: float = 0.25
+    spikes_per_event_mean: float = 1.5
+    dff_per_spike: float = 0.6
+    tau_rise_s: float = 0.1
+    tau_decay_s: float = 1.0
+    soma_photons: float = 12.0
+    neuropil_photons: float = 10.0
+    neuropil_contamination: float = 0.7
+    neuropil_fluctuation: float = 0.15
+    bleach_tau_s: float = 300.0
+    motion_sd_px: float = 1.5
+    motion_max_px: int = 4
+    gain: float = 8.0
+    offset: float = 100.0
+    read_noise: float = 4.0
+
+    @classmethod
+    def from_dict(cls, params: dict) -> SyntheticVolumeSpec:
+        """Build from a config mapping; unknown keys are an error naming the key."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown synthetic-volume parameter(s): {', '.join(unknown)}")
+        return cls(**params)
+
+
+@dataclass
+class SyntheticRecording:
+    """A simulated recording and its ground truth.
+
+    movie: (volumes, planes, height, width) int16 detector counts.
+    positions: (neurons, 3) float, (z in planes, y px, x px) in the unshifted frame.
+    spikes: (neurons, volumes) int spike counts per volume.
+    dff: (neurons, volumes) float32 clean ΔF/F (the calcium transient, no noise).
+    shifts: (volumes, 2) int rigid (dy, dx) of each volume in pixels.
+    """
+
+    movie: np.ndarray
+    positions: np.ndarray
+    spikes: np.ndarray
+    dff: np.ndarray
+    shifts: np.ndarray
+    spec: SyntheticVolumeSpec
+
+    @property
+    def time_s(self) -> np.ndarray:
+        return np.arange(self.spec.n_volumes) / self.spec.volume_rate_hz
+
+
+def place_neurons(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarray:
+    """Soma centres (z, y, x) at least two radii apart laterally when within one plane in z.
+
+    About a quarter of the somata sit between two planes, so both planes see them (the case the
+    cross-plane merge must handle). Centres keep a margin from the edges for motion.
+    """
+    margin = spec.soma_radius_px + spec.motion_max_px + 2
+    min_dist = 2.2 * spec.soma_radius_px
+    positions: list[np.ndarray] = []
+    attempts = 0
+    while len(positions) < spec.n_neurons:
+        attempts += 1
+        if attempts > 200 * spec.n_neurons:
+            raise ValueError(
+                f"cannot place {spec.n_neurons} somata of radius {spec.soma_radius_px} px in "
+                f"{spec.n_planes} planes of {spec.height}x{spec.width} px: lower n_neurons"
+            )
+        plane = rng.integers(spec.n_planes)
+        between = spec.n_planes > 1 and rng.random() < 0.25 and plane < spec.n_planes - 1
+        z = plane + (0.5 if between else rng.uniform(-0.15, 0.15))
+        z = float(np.clip(z, 0.0, spec.n_planes - 1))
+        y = rng.uniform(margin, spec.height - margin)
+        x = rng.uniform(margin, spec.width - margin)
+        candidate = np.array([z, y, x])
+        if positions:
+            others = np.array(positions)
+            close_z = np.abs(others[:, 0] - z) < 1.0
+            lateral = np.hypot(others[:, 1] - y, others[:, 2] - x)
+            if np.any(close_z & (lateral < min_dist)):
+                continue
+        positions.append(candidate)
+    return np.array(positions)
+
+
+def simulate_spikes(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarray:
+    """Spike counts (neurons, volumes): Poisson events, each a burst of >= 1 spikes.
+
+    Event rates are log-normal around ``event_rate_hz``; every neuron gets at least three events
+    so that none is silent (a silent soma is invisible to any functional detector).
+    """
+    n, t = spec.n_neurons, spec.n_volumes
+    rates = spec.event_rate_hz * rng.lognormal(0.0, 0.4, size=n)
+    p_event = np.clip(rates / spec.volume_rate_hz, 0, 1)[:, None]
+    events = rng.random((n, t)) < p_event
+    for i in range(n):
+        while events[i].sum() < 3:
+            events[i, rng.integers(t)] = True
+    extra = rng.geometric(1.0 / spec.spikes_per_event_mean, size=(n, t)) - 1
+    return (events * (1 + extra)).astype(np.int32)
+
+
+def calcium_kernel(spec: SyntheticVolumeSpec) -> np.ndarray:
+    """GCaMP-like response to one spike, sampled per volume, peak normalised to dff_per_spike."""
+    dt = 1.0 / spec.volume_rate_hz
+    t = np.arange(int(np.ceil(8 * spec.tau_decay_s / dt)) + 1) * dt
+    kernel = np.exp(-t / spec.tau_decay_s) - np.exp(-t / spec.tau_rise_s)
+    return spec.dff_per_spike * kernel / kernel.max()
+
+
+def spikes_to_dff(spikes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Clean ΔF/F: each spike train convolved with the calcium kernel (causal, same length)."""
+    t = spikes.shape[1]
+    out = np.empty(spikes.shape, dtype=np.float64)
+    for i, train in enumerate(spikes):
+        out[i] = np.convolve(train, kernel)[:t]
+    return out
+
+
+def soma_footprint(dy: np.ndarray, dx: np.ndarray, radius: float) -> np.ndarray:
+    """A filled soma with a soft edge (logistic over about one pixel), peak 1."""
+    r = np.hypot(dy, dx)
+    return 1.0 / (1.0 + np.exp((r - radius) / 0.6))
+
+
+def simulate_motion(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarray:
+    """Rigid (dy, dx) per volume in whole pixels: a slow AR(1) drift plus rare jolts.
+
+    The process hovers around zero, as a head-fixed preparation does, so the registration
+    reference (built from the most typical frames) sits near the true frame.
+    """
+    t = spec.n_volumes
+    shifts = np.zeros((t, 2))
+    phi = 0.9
+    state = np.zeros(2)
+    for k in range(t):
+        state = phi * state + rng.normal(0, spec.motion_sd_px * np.sqrt(1 - phi**2), 2)
+        jolt = rng.normal(0, 2 * spec.motion_sd_px, 2) if rng.random() < 0.02 else 0.0
+        shifts[k] = state + jolt
+    limit = spec.motion_max_px
+    return np.clip(np.round(shifts), -limit, limit).astype(np.int32)
+
+
+def _smooth_field(shape: tuple[int, int], sigma: float, rng: np.random.Generator) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    field = gaussian_filter(rng.normal(size=shape), sigma, mode="wrap")
+    field -= field.mean()
+    return field / (field.std() + 1e-12)
+
+
+def _slow_noise(n: int, t: int, sigma_frames: float, rng: np.random.Generator) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter1d
+
+    noise = gaussian_filter1d(rng.normal(size=(n, t)), sigma_frames, axis=1, mode="reflect")
+    return noise / (noise.std(axis=1, keepdims=True) + 1e-12)
+
+
+def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecording:
+    """Simulate a volumetric recording (see the module docstring); same seed, same movie."""
+    rng = np.random.default_rng(seed)
+    positions = place_neurons(spec, rng)
+    spikes = simulate_spikes(spec, rng)
+    dff = spikes_to_dff(spikes, calcium_kernel(spec))
+    shifts = simulate_motion(spec, rng)
+
+    pad = spec.motion_max_px
+    big_h, big_w = spec.height + 2 * pad, spec.width + 2 * pad
+    yy, xx = np.mgrid[0:big_h, 0:big_w].astype(np.float64)
+    n, t, z_planes = spec.n_neurons, spec.n_volumes, spec.n_planes
+    brightness = spec.soma_photons * rng.uniform(0.5, 1.5, size=n)
+    time_s = np.arange(t) / spec.volume_rate_hz
+    bleach = np.exp(-time_s / spec.bleach_tau_s)
+    population = dff.mean(axis=0)
+
+    movie = np.empty((t, z_planes, spec.height, spec.width), dtype=np.int16)
+    for plane in range(z_planes):
+        axial = np.exp(-0.5 * ((positions[:, 0] - plane) / spec.axial_sigma_planes) ** 2)
+        axial[np.abs(positions[:, 0] - plane) > 1.0] = 0.0
+        visible = np.flatnonzero(axial > 1e-3)
+        footprints = np.stack(
+            [
+                soma_footprint(yy - (positions[i, 1] + pad), xx - (positions[i, 2] + pad), spec.soma_radius_px)
+                for i in visible
+            ]
+        ) if visible.size else np.zeros((0, big_h, big_w))
+        soma_mask = np.clip(footprints.sum(axis=0), 0, 1) if visible.size else np.zeros((big_h, big_w))
+        # Neuropil: a smooth spatial pattern modulated by slow noise and by population activity.
+        modes = np.stack([1.0 + 0.3 * _smooth_field((big_h, big_w), 12.0, rng) for _ in range(3)])
+        modes = np.clip(modes, 0.2, None)
+        mode_traces = 1.0 + spec.neuropil_fluctuation * _slow_noise(3, t, 20.0, rng)
+        mode_traces += 0.3 * population[None, :]
+        neuropil_scale = spec.neuropil_photons / 3.0
+        neuropil_gain = 1.0 - (1.0 - spec.neuropil_contamination) * soma_mask
+        soma_signal = (brightness[visible] * axial[visible])[:, None] * (1.0 + dff[visible])
+        flat_fp = footprints.reshape(len(visible), -1)
+        flat_modes = (modes * neuropil_gain).reshape(3, -1) * neuropil_scale
+        for k in range(t):
+            photons = soma_signal[:, k] @ flat_fp + mode_traces[:, k] @ flat_modes
+            photons = photons.reshape(big_h, big_w) * bleach[k]
+            dy, dx = shifts[k]
+            crop = photons[pad + dy : pad + dy + spec.height, pad + dx : pad + dx + spec.width]
+            counts = spec.gain * rng.poisson(crop) + spec.offset
+            counts += rng.normal(0, spec.read_noise, size=counts.shape)
+            movie[k, plane] = np.clip(np.round(counts), -INT16_MAX, INT16_MAX).astype(np.int16)
+    return SyntheticRecording(
+        movie=movie,
+        positions=positions,
+        spikes=spikes,
+        dff=dff.astype(np.float32),
+        shifts=shifts,
+        spec=spec,
+    )
+
+
+def write_scanimage_tiff(movie: np.ndarray, path: str | Path, volume_rate_hz: float) -> None:
+    """Write (volumes, planes, y, x) as a multi-page TIFF, planes interleaved (ScanImage order).
+
+    Page k holds volume k // planes, plane k % planes, int16 like ScanImage's own files.
+    """
+    import tifffile
+
+    t, z, h, w = movie.shape
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(
+            tmp,
+            movie.reshape(t * z, h, w),
+            photometric="minisblack",
+            metadata={"axes": "TYX", "volume_rate_hz": volume_rate_hz, "planes": z},
+        )
+
+
+def write_ground_truth(recording: SyntheticRecording, path: str | Path, seed: int) -> None:
+    """Ground truth HDF5: positions (z, y, x), spikes, clean dff, shifts, time_s, spec as JSON."""
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.create_dataset("positions", data=recording.positions)
+            h5.create_dataset("spikes", data=recording.spikes, compression="gzip")
+            h5.create_dataset("dff", data=recording.dff, compression="gzip")
+            h5.create_dataset("shifts", data=recording.shifts)
+            h5.create_dataset("time_s", data=recording.time_s)
+            h5["positions"].attrs["columns"] = "z_plane,y_px,x_px"
+            h5.attrs["spec"] = json.dumps(asdict(recording.spec))
+            h5.attrs["seed"] = int(seed)
+
+
+def read_ground_truth(path: str | Path) -> dict:
+    """Read a ground-truth HDF5 written by ``write_ground_truth`` into a dict of arrays."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        truth = {key: h5[key][()] for key in ("positions", "spikes", "dff", "shifts", "time_s")}
+        truth["spec"] = json.loads(h5.attrs["spec"])
+    return truth
+
+
+def simulate_volumetric_recording(
+    movie_path: str | Path, truth_path: str | Path, params: dict, seed: int = 0
+) -> SyntheticRecording:
+    """Entry point: simulate with ``params`` (SyntheticVolumeSpec fields), write TIFF and truth."""
+    spec = SyntheticVolumeSpec.from_dict(params)
+    recording = simulate_volume(spec, seed=seed)
+    write_scanimage_tiff(recording.movie, movie_path, spec.volume_rate_hz)
+    write_ground_truth(recording, truth_path, seed)
+    return recording

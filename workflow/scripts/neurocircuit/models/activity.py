@@ -1,0 +1,397 @@
+"""Networks that reproduce recorded activity: one recurrent unit per recorded neuron.
+
+Both networks are rolled out autonomously from one recorded frame x0 (B, N) with values in
+[0, 1] and fed back their own output; ``forward(x0, n_steps)`` returns (n_steps, B, N) in
+[0, 1] where **output[0] is x0 itself** (the given frame, not a prediction) and output[k] is the
+prediction of frame k. So a rollout of T steps lines up with a recording of T frames.
+
+- ``RateActivityNetwork``: Wilson–Cowan rate units (``neurons.wilson_cowan_step``) with
+  learnable time constants, gains and thresholds (positive by softplus parametrizations).
+- ``SpikingActivityNetwork``: LIF neurons with synaptic current driven by the fed-back output,
+  their spikes low-pass filtered (r_t = kappa r_{t-1} + (1 - kappa) z_t) and read out one to
+  one through an affine map and a sigmoid, y_t = sigmoid(g r_t + c).
+
+In both, the only coupling between units is the recurrent matrix W (N, N), [post, pre]:
+``recurrent_weight()`` returns it with Dale's law and masks applied, and
+``set_connection_mask`` removes connections (ablation) from every later forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from neurocircuit.models import neurons as nrn
+from neurocircuit.models.constraints import (
+    check_exc_fraction,
+    check_mask,
+    draw_neuron_signs,
+    init_signed_weight,
+    make_dale_parametrization,
+    structural_mask,
+)
+from neurocircuit.models.surrogates import check_surrogate, resolve_surrogate_scale
+
+
+def inverse_softplus(value: float) -> float:
+    """p with softplus(p) = value (value > 0)."""
+    if not value > 0:
+        raise ValueError(f"expected a positive value, got {value}")
+    return value + math.log(-math.expm1(-value))
+
+
+def check_initial_frame(x0, n_units: int) -> Tensor:
+    """x0 as a (B, N) tensor of activity in [0, 1]; a clear ValueError otherwise."""
+    if not isinstance(x0, Tensor) or x0.dim() != 2 or x0.shape[1] != n_units:
+        shape = tuple(getattr(x0, "shape", ()))
+        raise ValueError(f"initial frame x0 must have shape (B, {n_units}), got {shape}")
+    if not bool(torch.isfinite(x0).all()):
+        raise ValueError("initial frame x0 contains NaN or infinite values")
+    if bool((x0 < 0).any()) or bool((x0 > 1).any()):
+        raise ValueError(
+            "initial frame x0 must hold activity normalised to [0, 1], got values in "
+            f"[{float(x0.min()):.4g}, {float(x0.max()):.4g}]"
+        )
+    return x0
+
+
+class _ActivityNetwork(nn.Module):
+    """Shared parts: the recurrent matrix with Dale's law and masks, rollouts from a frame."""
+
+    def _init_recurrent(
+        self,
+        n_units: int,
+        *,
+        dale: bool,
+        dale_mode: str,
+        exc_fraction: float,
+        ei_balance: bool,
+        weight_scale: float,
+        self_connections: bool,
+        connection_density: float,
+        generator: torch.Generator,
+    ) -> None:
+        if int(n_units) < 1:
+            raise ValueError(f"n_units must be a positive integer, got {n_units}")
+        check_exc_fraction(exc_fraction)
+        self.n_units = int(n_units)
+        self.dale = bool(dale)
+        self.dale_mode = dale_mode
+        signs = draw_neuron_signs(n_units, exc_fraction, generator) if dale else None
+        self.weight = nn.Parameter(
+            init_signed_weight(
+                n_units,
+                n_units,
+                weight_scale / math.sqrt(n_units),
+                generator,
+                signs=signs,
+                ei_balance=ei_balance,
+            )
+        )
+        mask = structural_mask(
+            n_units, generator, self_connections=self_connections, density=connection_density
+        )
+        self.register_buffer("structural_mask", mask)
+        self.register_buffer("connection_mask", torch.ones(n_units, n_units))
+        if self.dale:
+            parametrize.register_parametrization(
+                self, "weight", make_dale_parametrization(dale_mode, signs)
+            )
+
+    def effective_recurrent_weight(self) -> Tensor:
+        """W (N, N) as the dynamics use it (Dale and masks applied), with graph."""
+        return self.weight * (self.structural_mask * self.connection_mask)
+
+    def recurrent_weight(self) -> Tensor:
+        """Effective signed matrix (N, N), W[i, j] from presynaptic j to postsynaptic i,
+        detached (for analysis and ablation)."""
+        return self.effective_recurrent_weight().detach().clone()
+
+    def neuron_sign(self) -> Tensor | None:
+        """(N,) identities (+1 excitatory, -1 inhibitory) under Dale's law, else None."""
+        if not self.dale:
+            return None
+        return self.parametrizations.weight[0].neuron_sign()
+
+    def set_connection_mask(self, mask) -> None:
+        """Keep only connections where ``mask`` (N, N) is 1/True in every later forward pass
+        (ablation). The structural mask (self-connections, sparsity) still applies."""
+        self.connection_mask.copy_(check_mask(mask, self.n_units, self.connection_mask))
+
+    def forward(self, x0: Tensor, n_steps: int) -> Tensor:
+        """Autonomous rollout from frame x0 (B, N) in [0, 1].
+
+        Returns (n_steps, B, N) in [0, 1]: output[0] is x0, output[k] the prediction of frame k
+        (the network fed back its own previous output)."""
+        x0 = check_initial_frame(x0, self.n_units)
+        n_steps = int(n_steps)
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        x0 = x0.to(self.structural_mask.dtype)
+        if n_steps == 1:
+            return x0.unsqueeze(0)
+        outputs, _ = self.rollout(self.initial_state(x0), n_steps - 1)
+        return torch.cat([x0.unsqueeze(0), outputs], dim=0)
+
+
+class RateActivityNetwork(_ActivityNetwork):
+    """Wilson–Cowan network, one rate unit per recorded neuron.
+
+    r_t = d r_{t-1} + (1 - d) sigmoid(g (W r_{t-1}) - b), d = exp(-dt / tau)
+    (``neurons.wilson_cowan_step``; exact for a drive held constant over the step).
+
+    Args:
+        n_units: number of units N (recorded neurons).
+        dale, dale_mode, exc_fraction, ei_balance: Dale's law and E–I balance of W.
+        dt: time step (same unit as ``tau``, e.g. frames or s).
+        tau: initial time constant of every unit (learnable when ``learn_tau``), kept above
+            ``tau_min`` = dt / 10 by tau = tau_min + softplus(p).
+        gain: initial gain g (learnable, kept positive by softplus).
+        threshold: initial threshold b (learnable, any real value).
+        weight_scale: W ~ N(0, weight_scale**2 / N) (the E–I version has the same RMS);
+            N(0, 1/N) works, N(0, 1) saturates the sigmoid.
+        self_connections, connection_density: structural mask of W.
+        seed: seeds the initial weights and identities.
+    """
+
+    def __init__(
+        self,
+        n_units: int,
+        *,
+        dale: bool = False,
+        dale_mode: str = "fixed",
+        exc_fraction: float = 0.8,
+        ei_balance: bool = True,
+        dt: float = 1.0,
+        tau: float = 5.0,
+        learn_tau: bool = True,
+        gain: float = 1.0,
+        threshold: float = 0.0,
+        weight_scale: float = 1.0,
+        self_connections: bool = True,
+        connection_density: float = 1.0,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.init_kwargs = dict(
+            n_units=n_units, dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction,
+            ei_balance=ei_balance, dt=dt, tau=tau, learn_tau=learn_tau, gain=gain,
+            threshold=threshold, weight_scale=weight_scale, self_connections=self_connections,
+            connection_density=connection_density, seed=seed,
+        )  # fmt: skip
+        nrn.decay(dt, tau)  # validates both
+        self.dt = float(dt)
+        self.tau_min = self.dt / 10.0
+        if not tau > self.tau_min:
+            raise ValueError(f"tau must exceed tau_min = dt / 10 = {self.tau_min}, got {tau}")
+        generator = torch.Generator().manual_seed(int(seed))
+        self._init_recurrent(
+            n_units,
+            dale=dale,
+            dale_mode=dale_mode,
+            exc_fraction=exc_fraction,
+            ei_balance=ei_balance,
+            weight_scale=weight_scale,
+            self_connections=self_connections,
+            connection_density=connection_density,
+            generator=generator,
+        )
+        self.tau_parameter = nn.Parameter(
+            torch.full((n_units,), inverse_softplus(tau - self.tau_min)),
+            requires_grad=bool(learn_tau),
+        )
+        self.gain_parameter = nn.Parameter(torch.full((n_units,), inverse_softplus(gain)))
+        self.threshold = nn.Parameter(torch.full((n_units,), float(threshold)))
+
+    def tau(self) -> Tensor:
+        """(N,) time constants (unit of dt), > tau_min."""
+        return self.tau_min + F.softplus(self.tau_parameter)
+
+    def gain(self) -> Tensor:
+        """(N,) gains g > 0."""
+        return F.softplus(self.gain_parameter)
+
+    def effective_parameters(self) -> dict[str, Tensor]:
+        """Tensors the dynamics use, with graph: weight (N, N), decay, gain, threshold (N,)."""
+        return {
+            "weight": self.effective_recurrent_weight(),
+            "decay": torch.exp(-self.dt / self.tau()),
+            "gain": self.gain(),
+            "threshold": self.threshold,
+        }
+
+    def step_params(self, effective: dict[str, Tensor] | None = None) -> nrn.WilsonCowanParams:
+        """``WilsonCowanParams`` for the step function."""
+        p = self.effective_parameters() if effective is None else effective
+        return nrn.WilsonCowanParams(p["decay"], p["gain"], p["threshold"], p["weight"])
+
+    def initial_state(self, x0: Tensor) -> nrn.WilsonCowanState:
+        """State holding frame x0 (B, N) as the rates."""
+        return nrn.WilsonCowanState(x0)
+
+    def rollout(
+        self, state: nrn.WilsonCowanState, n_steps: int, external_input: Tensor | None = None
+    ) -> tuple[Tensor, nrn.WilsonCowanState]:
+        """The next ``n_steps`` frames (n_steps, B, N) from ``state``, and the final state.
+
+        ``external_input`` (n_steps, B, N) adds a drive I_t (default none: autonomous)."""
+        params = self.step_params()
+        drive = torch.zeros_like(state.r)
+        outputs = []
+        for t in range(int(n_steps)):
+            current = drive if external_input is None else external_input[t]
+            r, state = nrn.wilson_cowan_step(current, state, params)
+            outputs.append(r)
+        return torch.stack(outputs), state
+
+
+class SpikingActivityState(NamedTuple):
+    """State of a ``SpikingActivityNetwork``: neurons, low-pass filter, last output (B, N)."""
+
+    neuron: nrn.LIFSynState
+    lowpass: nrn.LowPassState
+    output: Tensor
+
+
+class SpikingActivityNetwork(_ActivityNetwork):
+    """LIF-with-synapse network, one spiking unit per recorded neuron, fed back its output.
+
+    i_t = alpha i_{t-1} + W y_{t-1} + b_in;  v~_t = beta v_{t-1} + i_t;  z_t = H(v~_t - theta);
+    r_t = kappa r_{t-1} + (1 - kappa) z_t;  y_t = sigmoid(g r_t + c)   (g > 0 by softplus).
+
+    y_{t-1} is the network's own previous output (the recorded frame x0 at the start), so W
+    (N, N) couples the units' activities exactly as in the rate network. The initial state has
+    v = i = 0 and r_0 chosen so that the readout of r_0 gives x0 (clipped to [0, 1], not
+    differentiated).
+
+    Args:
+        n_units: number of units N.
+        dale, dale_mode, exc_fraction, ei_balance: Dale's law and E–I balance of W.
+        dt: time step (unit of the taus, e.g. frames).
+        tau_mem, tau_syn, tau_out: membrane, synaptic and output-filter time constants.
+        threshold, reset, surrogate, surrogate_scale: spike generation (see ``neurons``).
+        weight_scale: W ~ N(0, weight_scale**2 / N).
+        bias_current: initial constant input b_in of every unit (learnable).
+        readout_gain, readout_bias: initial g and c of the readout (learnable).
+        self_connections, connection_density: structural mask of W.
+        seed: seeds the initial weights and identities.
+    """
+
+    def __init__(
+        self,
+        n_units: int,
+        *,
+        dale: bool = False,
+        dale_mode: str = "fixed",
+        exc_fraction: float = 0.8,
+        ei_balance: bool = True,
+        dt: float = 1.0,
+        tau_mem: float = 4.0,
+        tau_syn: float = 2.0,
+        tau_out: float = 4.0,
+        threshold: float = 1.0,
+        reset: str = "zero",
+        surrogate: str = "superspike",
+        surrogate_scale: float | None = None,
+        weight_scale: float = 1.0,
+        bias_current: float = 0.1,
+        readout_gain: float = 6.0,
+        readout_bias: float = -3.0,
+        self_connections: bool = True,
+        connection_density: float = 1.0,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.init_kwargs = dict(
+            n_units=n_units, dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction,
+            ei_balance=ei_balance, dt=dt, tau_mem=tau_mem, tau_syn=tau_syn, tau_out=tau_out,
+            threshold=threshold, reset=reset, surrogate=surrogate,
+            surrogate_scale=surrogate_scale, weight_scale=weight_scale,
+            bias_current=bias_current, readout_gain=readout_gain, readout_bias=readout_bias,
+            self_connections=self_connections, connection_density=connection_density,
+            seed=seed,
+        )  # fmt: skip
+        nrn.check_reset(reset)
+        check_surrogate(surrogate)
+        self.dt = float(dt)
+        self.alpha = nrn.decay(dt, tau_syn)
+        self.beta = nrn.decay(dt, tau_mem)
+        self.kappa = nrn.decay(dt, tau_out)
+        self.threshold = float(threshold)
+        self.reset = reset
+        self.surrogate = surrogate
+        self.surrogate_scale = resolve_surrogate_scale(surrogate, surrogate_scale)
+        generator = torch.Generator().manual_seed(int(seed))
+        self._init_recurrent(
+            n_units,
+            dale=dale,
+            dale_mode=dale_mode,
+            exc_fraction=exc_fraction,
+            ei_balance=ei_balance,
+            weight_scale=weight_scale,
+            self_connections=self_connections,
+            connection_density=connection_density,
+            generator=generator,
+        )
+        self.bias_current = nn.Parameter(torch.full((n_units,), float(bias_current)))
+        self.readout_gain_parameter = nn.Parameter(
+            torch.full((n_units,), inverse_softplus(readout_gain))
+        )
+        self.readout_bias = nn.Parameter(torch.full((n_units,), float(readout_bias)))
+
+    def readout_gain(self) -> Tensor:
+        """(N,) readout gains g > 0."""
+        return F.softplus(self.readout_gain_parameter)
+
+    def effective_parameters(self) -> dict[str, Tensor]:
+        """Tensors the dynamics use, with graph: weight (N, N), bias_current, readout_gain,
+        readout_bias (N,)."""
+        return {
+            "weight": self.effective_recurrent_weight(),
+            "bias_current": self.bias_current,
+            "readout_gain": self.readout_gain(),
+            "readout_bias": self.readout_bias,
+        }
+
+    def neuron_params(self) -> nrn.LIFSynParams:
+        """Step-function parameters of the LIF-with-synapse units (recurrence enters as input)."""
+        return nrn.LIFSynParams(
+            alpha=self.alpha,
+            beta=self.beta,
+            threshold=self.threshold,
+            reset=self.reset,
+            surrogate=self.surrogate,
+            surrogate_scale=self.surrogate_scale,
+        )
+
+    def initial_state(self, x0: Tensor) -> SpikingActivityState:
+        """State at frame x0 (B, N): v = i = 0, output x0, r_0 = readout^-1(x0) clipped to [0, 1]."""
+        with torch.no_grad():
+            eps = 1e-4
+            logit = torch.logit(x0.clamp(eps, 1 - eps))
+            r0 = ((logit - self.readout_bias) / self.readout_gain()).clamp(0.0, 1.0)
+        zeros = torch.zeros_like(x0)
+        neuron = nrn.LIFSynState(zeros, zeros.clone(), zeros.clone(), zeros.clone())
+        return SpikingActivityState(neuron, nrn.LowPassState(r0.detach()), x0)
+
+    def rollout(
+        self, state: SpikingActivityState, n_steps: int
+    ) -> tuple[Tensor, SpikingActivityState]:
+        """The next ``n_steps`` outputs (n_steps, B, N) from ``state``, and the final state."""
+        p = self.effective_parameters()
+        params = self.neuron_params()
+        lowpass = nrn.LowPassParams(self.kappa)
+        outputs = []
+        neuron, filtered, y = state
+        for _ in range(int(n_steps)):
+            current = F.linear(y, p["weight"], p["bias_current"])
+            z, neuron = nrn.lif_syn_step(current, neuron, params)
+            r, filtered = nrn.lowpass_step(z, filtered, lowpass)
+            y = torch.sigmoid(p["readout_gain"] * r + p["readout_bias"])
+            outputs.append(y)
+        return torch.stack(outputs), SpikingActivityState(neuron, filtered, y)

@@ -1,0 +1,325 @@
+"""Spiking classifier: input -> (recurrent) spiking hidden layer -> leaky-integrator readout.
+
+The module only runs the time loop over the pure step functions of ``neurons`` (or, on the hot
+path, the fused kernels of ``fast_lif``); it holds no hidden state between calls. The readout
+y_t (T, B, n_out) is meant for a max-over-time cross-entropy (``learning.ClassificationTask``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from neurocircuit.models import neurons as nrn
+from neurocircuit.models.constraints import (
+    check_exc_fraction,
+    check_mask,
+    draw_neuron_signs,
+    init_signed_weight,
+    make_dale_parametrization,
+    structural_mask,
+)
+from neurocircuit.models.surrogates import check_surrogate, resolve_surrogate_scale
+
+try:  # the fused kernels are optional: the generic loop computes the same numbers
+    from neurocircuit.models import fast_lif as _fast_lif
+except ImportError:  # pragma: no cover - only when fast_lif.py is absent
+    _fast_lif = None
+
+NEURON_TYPES = ("lif_syn", "lif", "alif")
+
+
+class ClassifierState(NamedTuple):
+    """Carried state of a ``SpikingClassifier`` (for truncated BPTT): hidden neurons, readout."""
+
+    neuron: nrn.LIFState | nrn.LIFSynState | nrn.ALIFState
+    readout: nrn.LeakyReadoutState
+
+
+class SpikingClassifier(nn.Module):
+    """n_in inputs -> n_hidden spiking neurons (optionally recurrent) -> n_out leaky readouts.
+
+    Args:
+        n_in, n_hidden, n_out: layer sizes.
+        neuron: "lif_syn" (LIF with synaptic current, SpyTorch), "lif" (membrane only) or
+            "alif" (adaptive threshold, Bellec et al. 2018/2020).
+        recurrent: hidden-to-hidden weights V (n_hidden, n_hidden), [post, pre].
+        dale: Dale's law on the hidden neurons' outgoing weights (recurrent and readout share
+            one identity per neuron); input weights stay unconstrained (the inputs are not
+            neurons of the network).
+        dale_mode: "fixed" (fixed identity) or "learnable_sign" (NeuroTorch's variant).
+        exc_fraction: fraction of excitatory hidden neurons (default 0.8).
+        ei_balance: scale inhibitory weights so the expected net input is zero at init.
+        dt_ms, tau_mem_ms, tau_syn_ms, tau_out_ms, tau_adapt_ms: time step and time constants
+            (ms); decays are exp(-dt / tau).
+        adapt_strength: ALIF threshold increase per unit of adaptation (beta_a).
+        threshold: firing threshold (membrane units).
+        refractory_ms: refractory period (0 = none).
+        reset: "zero" or "subtract" (detached reset).
+        surrogate: "superspike" or "triangle".
+        surrogate_scale: SuperSpike steepness (default 100) or the triangle's height gamma
+            (default 0.3); None picks the default of the chosen surrogate.
+        input_scale, recurrent_scale, readout_scale: initial weight std times sqrt(fan-in)
+            (SpyTorch's weight_scale = 0.2).
+        self_connections: keep recurrent self-connections (V_ii).
+        connection_density: fraction of recurrent connections that exist (random mask).
+        seed: seeds the initial weights and identities (independent of the global RNG).
+        use_fast_path: allow the fused ``fast_lif`` kernels when they apply (lif_syn,
+            superspike, no refractory period, zero initial state, state not returned); set
+            False to force the generic step-function loop.
+
+    ``forward(x)`` takes x (T, B, n_in) and returns (readout (T, B, n_out), spikes
+    (T, B, n_hidden)); with ``state=`` / ``return_state=True`` it continues from and returns a
+    ``ClassifierState`` (truncated BPTT).
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        *,
+        neuron: str = "lif_syn",
+        recurrent: bool = True,
+        dale: bool = False,
+        dale_mode: str = "fixed",
+        exc_fraction: float = 0.8,
+        ei_balance: bool = True,
+        dt_ms: float = 1.0,
+        tau_mem_ms: float = 10.0,
+        tau_syn_ms: float = 5.0,
+        tau_out_ms: float = 10.0,
+        tau_adapt_ms: float = 200.0,
+        adapt_strength: float = 0.07,
+        threshold: float = 1.0,
+        refractory_ms: float = 0.0,
+        reset: str = "zero",
+        surrogate: str = "superspike",
+        surrogate_scale: float | None = None,
+        input_scale: float = 0.2,
+        recurrent_scale: float = 0.2,
+        readout_scale: float = 0.2,
+        self_connections: bool = True,
+        connection_density: float = 1.0,
+        seed: int = 0,
+        use_fast_path: bool = True,
+    ):
+        super().__init__()
+        for name, value in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}")
+        if neuron not in NEURON_TYPES:
+            raise ValueError(f"neuron must be one of {NEURON_TYPES}, got {neuron!r}")
+        nrn.check_reset(reset)
+        check_surrogate(surrogate)
+        check_exc_fraction(exc_fraction)
+        if refractory_ms < 0:
+            raise ValueError(f"refractory_ms must be >= 0, got {refractory_ms}")
+        self.init_kwargs = dict(
+            n_in=n_in, n_hidden=n_hidden, n_out=n_out, neuron=neuron, recurrent=recurrent,
+            dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction, ei_balance=ei_balance,
+            dt_ms=dt_ms, tau_mem_ms=tau_mem_ms, tau_syn_ms=tau_syn_ms, tau_out_ms=tau_out_ms,
+            tau_adapt_ms=tau_adapt_ms, adapt_strength=adapt_strength, threshold=threshold,
+            refractory_ms=refractory_ms, reset=reset, surrogate=surrogate,
+            surrogate_scale=surrogate_scale, input_scale=input_scale,
+            recurrent_scale=recurrent_scale, readout_scale=readout_scale,
+            self_connections=self_connections, connection_density=connection_density,
+            seed=seed, use_fast_path=use_fast_path,
+        )  # fmt: skip
+        self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
+        self.neuron = neuron
+        self.recurrent = bool(recurrent)
+        self.dale = bool(dale)
+        self.dale_mode = dale_mode
+        self.reset = reset
+        self.surrogate = surrogate
+        self.surrogate_scale = resolve_surrogate_scale(surrogate, surrogate_scale)
+        self.threshold = float(threshold)
+        self.adapt_strength = float(adapt_strength)
+        self.alpha = nrn.decay(dt_ms, tau_syn_ms)
+        self.beta = nrn.decay(dt_ms, tau_mem_ms)
+        self.kappa = nrn.decay(dt_ms, tau_out_ms)
+        self.rho = nrn.decay(dt_ms, tau_adapt_ms)
+        self.refractory_steps = int(round(refractory_ms / dt_ms))
+        self.use_fast_path = bool(use_fast_path)
+
+        generator = torch.Generator().manual_seed(int(seed))
+        signs = draw_neuron_signs(n_hidden, exc_fraction, generator) if dale else None
+        self.w_in = nn.Parameter(
+            init_signed_weight(n_hidden, n_in, input_scale / math.sqrt(n_in), generator)
+        )
+        if self.recurrent:
+            self.w_rec = nn.Parameter(
+                init_signed_weight(
+                    n_hidden,
+                    n_hidden,
+                    recurrent_scale / math.sqrt(n_hidden),
+                    generator,
+                    signs=signs,
+                    ei_balance=ei_balance,
+                )
+            )
+            mask = structural_mask(
+                n_hidden, generator, self_connections=self_connections, density=connection_density
+            )
+            self.register_buffer("structural_mask", mask)
+            self.register_buffer("connection_mask", torch.ones(n_hidden, n_hidden))
+        else:
+            self.w_rec = None
+        self.w_out = nn.Parameter(
+            init_signed_weight(
+                n_out,
+                n_hidden,
+                readout_scale / math.sqrt(n_hidden),
+                generator,
+                signs=signs,
+                ei_balance=ei_balance,
+            )
+        )
+        self.b_out = nn.Parameter(torch.zeros(n_out))
+        if self.dale:
+            dale_parametrization = make_dale_parametrization(dale_mode, signs)
+            if self.recurrent:
+                parametrize.register_parametrization(self, "w_rec", dale_parametrization)
+            parametrize.register_parametrization(self, "w_out", dale_parametrization)
+
+    # ------------------------------------------------------------------ weights and constraints
+
+    def effective_weights(self) -> dict[str, Tensor | None]:
+        """The weights the dynamics use (Dale's parametrization and masks applied), with graph:
+        ``w_in`` (H, C), ``w_rec`` (H, H) or None, ``w_out`` (O, H), ``b_out`` (O,)."""
+        w_rec = None
+        if self.recurrent:
+            w_rec = self.w_rec * (self.structural_mask * self.connection_mask)
+        return {"w_in": self.w_in, "w_rec": w_rec, "w_out": self.w_out, "b_out": self.b_out}
+
+    def recurrent_weight(self) -> Tensor | None:
+        """Effective recurrent matrix (H, H), W[i, j] from presynaptic j to postsynaptic i,
+        detached (for analysis); None without recurrence."""
+        if not self.recurrent:
+            return None
+        return self.effective_weights()["w_rec"].detach().clone()
+
+    def neuron_sign(self) -> Tensor | None:
+        """(H,) identity of the hidden neurons (+1 excitatory, -1 inhibitory), or None."""
+        if not self.dale:
+            return None
+        return self.parametrizations.w_out[0].neuron_sign()
+
+    def set_connection_mask(self, mask) -> None:
+        """Keep only the recurrent connections where ``mask`` (H, H) is 1/True, in every later
+        forward pass (ablation). The structural mask (self-connections, sparsity) still applies."""
+        if not self.recurrent:
+            raise ValueError("this SpikingClassifier has no recurrent connections to mask")
+        self.connection_mask.copy_(check_mask(mask, self.n_hidden, self.connection_mask))
+
+    # ------------------------------------------------------------------------------ dynamics
+
+    def neuron_params(self, w_rec: Tensor | None):
+        """Step-function parameters (``LIFParams`` / ``LIFSynParams`` / ``ALIFParams``)."""
+        common = dict(
+            threshold=self.threshold,
+            reset=self.reset,
+            surrogate=self.surrogate,
+            surrogate_scale=self.surrogate_scale,
+            refractory_steps=self.refractory_steps,
+            recurrent_weight=w_rec,
+        )
+        if self.neuron == "lif_syn":
+            return nrn.LIFSynParams(alpha=self.alpha, beta=self.beta, **common)
+        if self.neuron == "lif":
+            return nrn.LIFParams(beta=self.beta, **common)
+        return nrn.ALIFParams(
+            beta=self.beta, rho=self.rho, adapt_strength=self.adapt_strength, **common
+        )
+
+    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> ClassifierState:
+        """Zero state for a batch of ``batch_size`` sequences."""
+        device = self.w_in.device if device is None else device
+        dtype = self.w_in.dtype if dtype is None else dtype
+        make = {
+            "lif_syn": nrn.lif_syn_initial_state,
+            "lif": nrn.lif_initial_state,
+            "alif": nrn.alif_initial_state,
+        }[self.neuron]
+        neuron_state = make(batch_size, self.n_hidden, device=device, dtype=dtype)
+        readout = nrn.LeakyReadoutState(
+            torch.zeros(batch_size, self.n_out, device=device, dtype=dtype)
+        )
+        return ClassifierState(neuron_state, readout)
+
+    def fast_path_applies(self, state=None, return_state: bool = False) -> bool:
+        """Whether ``forward`` would use the fused ``fast_lif`` kernels for this call."""
+        return (
+            self.use_fast_path
+            and _fast_lif is not None
+            and self.neuron == "lif_syn"
+            and self.surrogate == "superspike"
+            and self.refractory_steps == 0
+            and state is None
+            and not return_state
+        )
+
+    def forward(self, x: Tensor, state: ClassifierState | None = None, return_state: bool = False):
+        """Run the network over a sequence.
+
+        Args:
+            x: (T, B, n_in) input (spikes or currents), time-major.
+            state: ``ClassifierState`` to continue from (default: zero state).
+            return_state: also return the final ``ClassifierState``.
+        Returns:
+            readout (T, B, n_out), spikes (T, B, n_hidden) [, final state].
+        """
+        if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.n_in:
+            shape = tuple(getattr(x, "shape", ()))
+            raise ValueError(
+                f"SpikingClassifier expects input of shape (T, B, {self.n_in}), got {shape}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("input sequence has no time steps (T = 0)")
+        if x.is_sparse:
+            x = x.to_dense()
+        weights = self.effective_weights()
+        x = x.to(weights["w_in"].dtype)
+        if self.fast_path_applies(state, return_state):
+            current = _fast_lif.spike_input_projection(x, weights["w_in"])
+            spikes = _fast_lif.lif_syn_recurrent(
+                current,
+                weights["w_rec"],
+                self.alpha,
+                self.beta,
+                threshold=self.threshold,
+                reset=self.reset,
+                surrogate_scale=self.surrogate_scale,
+            )
+            drive = F.linear(spikes, weights["w_out"], weights["b_out"])
+            return _fast_lif.leaky_integrate(drive, self.kappa), spikes
+
+        if state is None:
+            state = self.initial_state(x.shape[1], device=x.device, dtype=x.dtype)
+        step = {"lif_syn": nrn.lif_syn_step, "lif": nrn.lif_step, "alif": nrn.alif_step}
+        step = step[self.neuron]
+        params = self.neuron_params(weights["w_rec"])
+        current = F.linear(x, weights["w_in"])
+        neuron_state = state.neuron
+        spikes = []
+        for current_t in current.unbind(0):
+            z, neuron_state = step(current_t, neuron_state, params)
+            spikes.append(z)
+        spikes = torch.stack(spikes)
+        drive = F.linear(spikes, weights["w_out"], weights["b_out"])
+        readout_state = state.readout
+        readout_params = nrn.LeakyReadoutParams(self.kappa)
+        outputs = []
+        for drive_t in drive.unbind(0):
+            y, readout_state = nrn.leaky_readout_step(drive_t, readout_state, readout_params)
+            outputs.append(y)
+        readout = torch.stack(outputs)
+        if return_state:
+            return readout, spikes, ClassifierState(neuron_state, readout_state)
+        return readout, spikes

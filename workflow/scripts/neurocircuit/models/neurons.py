@@ -1,0 +1,394 @@
+"""Neuron dynamics as pure step functions ``(input, state, params) -> (output, new_state)``.
+
+Conventions (shared by every model and by ``fast_lif``):
+
+- Tensors are time-major: a sequence is (T, B, N); one step works on (B, N) tensors.
+- ``input`` of a step is the feed-forward drive already projected onto the neurons (for
+  example ``W_in x_t``); an optional recurrent weight V ([post, pre], (N, N)) in ``params``
+  adds ``V z_{t-1}`` from the spikes kept in the state.
+- Decays are exact exponentials of the time step: alpha = exp(-dt / tau_syn),
+  beta = exp(-dt / tau_mem), rho = exp(-dt / tau_adapt), kappa = exp(-dt / tau_out).
+  ``decay(dt, tau)`` computes them.
+- Spikes are z = H(v~ - threshold) with a surrogate gradient (``surrogates``); the reset uses
+  the detached spike (sg = stop-gradient), as in SpyTorch and e-prop:
+  "zero": v = v~ (1 - sg(z)), "subtract": v = v~ - threshold sg(z).
+- Refractory period (optional, in steps): after a spike a neuron cannot spike for
+  ``refractory_steps`` steps (its spike, and so its surrogate gradient, is masked); its membrane
+  keeps integrating (Bellec et al. 2020).
+
+States are NamedTuples of (B, N) tensors; ``*_initial_state`` helpers give the zero state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from neurocircuit.models.surrogates import spike
+
+RESETS = ("zero", "subtract")
+
+
+def decay(dt: float, tau: float) -> float:
+    """Exact per-step decay factor exp(-dt / tau) (same time unit for both, e.g. ms)."""
+    if not tau > 0:
+        raise ValueError(f"time constant tau must be positive, got {tau}")
+    if not dt > 0:
+        raise ValueError(f"time step dt must be positive, got {dt}")
+    return math.exp(-dt / tau)
+
+
+def check_reset(reset: str) -> str:
+    """Return ``reset`` if known ("zero" or "subtract"), else raise a clear ValueError."""
+    if reset not in RESETS:
+        raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+    return reset
+
+
+# --------------------------------------------------------------------------- states and params
+
+
+class LIFState(NamedTuple):
+    """State of LIF neurons (membrane only), each (B, N).
+
+    v: membrane potential after the reset; z: spikes of the last step (feed the recurrence);
+    refractory: remaining refractory steps (0 = free to spike).
+    """
+
+    v: Tensor
+    z: Tensor
+    refractory: Tensor
+
+
+class LIFParams(NamedTuple):
+    """Parameters of LIF neurons.
+
+    beta: membrane decay exp(-dt / tau_mem) (float or (N,) tensor); threshold: firing threshold;
+    reset: "zero" | "subtract"; surrogate: "superspike" | "triangle"; surrogate_scale: its
+    scale (SuperSpike steepness or triangle height); refractory_steps: spikes masked for this
+    many steps after a spike; recurrent_weight: (N, N) [post, pre] or None.
+    """
+
+    beta: float | Tensor
+    threshold: float = 1.0
+    reset: str = "zero"
+    surrogate: str = "superspike"
+    surrogate_scale: float = 100.0
+    refractory_steps: int = 0
+    recurrent_weight: Tensor | None = None
+
+
+class LIFSynState(NamedTuple):
+    """State of LIF neurons with synaptic current, each (B, N): v, i (current), z, refractory."""
+
+    v: Tensor
+    i: Tensor
+    z: Tensor
+    refractory: Tensor
+
+
+class LIFSynParams(NamedTuple):
+    """Parameters of LIF neurons with synaptic current: ``LIFParams`` plus alpha.
+
+    alpha: synaptic decay exp(-dt / tau_syn); the other fields as in ``LIFParams``.
+    """
+
+    alpha: float | Tensor
+    beta: float | Tensor
+    threshold: float = 1.0
+    reset: str = "zero"
+    surrogate: str = "superspike"
+    surrogate_scale: float = 100.0
+    refractory_steps: int = 0
+    recurrent_weight: Tensor | None = None
+
+
+class ALIFState(NamedTuple):
+    """State of adaptive LIF neurons, each (B, N): v, a (adaptation), z, refractory."""
+
+    v: Tensor
+    a: Tensor
+    z: Tensor
+    refractory: Tensor
+
+
+class ALIFParams(NamedTuple):
+    """Parameters of adaptive LIF neurons (Bellec et al. 2018, 2020).
+
+    beta: membrane decay; rho: adaptation decay exp(-dt / tau_adapt); adapt_strength: beta_a,
+    the threshold increase per unit of adaptation; the other fields as in ``LIFParams``
+    (``threshold`` is the baseline threshold theta).
+    """
+
+    beta: float | Tensor
+    rho: float | Tensor
+    adapt_strength: float = 0.07
+    threshold: float = 1.0
+    reset: str = "zero"
+    surrogate: str = "superspike"
+    surrogate_scale: float = 100.0
+    refractory_steps: int = 0
+    recurrent_weight: Tensor | None = None
+
+
+class LeakyReadoutState(NamedTuple):
+    """State of a leaky-integrator readout: y (B, N_out)."""
+
+    y: Tensor
+
+
+class LeakyReadoutParams(NamedTuple):
+    """kappa: readout decay exp(-dt / tau_out)."""
+
+    kappa: float | Tensor
+
+
+class LowPassState(NamedTuple):
+    """State of a low-pass filter of spikes: r (B, N), a firing rate per step in [0, 1]."""
+
+    r: Tensor
+
+
+class LowPassParams(NamedTuple):
+    """kappa: filter decay exp(-dt / tau_out)."""
+
+    kappa: float | Tensor
+
+
+class WilsonCowanState(NamedTuple):
+    """State of Wilson–Cowan rate units: r (B, N), firing rates in (0, 1)."""
+
+    r: Tensor
+
+
+class WilsonCowanParams(NamedTuple):
+    """Parameters of Wilson–Cowan units.
+
+    decay: exp(-dt / tau) per unit ((N,) tensor or float); gain: g > 0 ((N,) or float);
+    threshold: b ((N,) or float); recurrent_weight: (N, N) [post, pre] or None.
+    """
+
+    decay: float | Tensor
+    gain: float | Tensor = 1.0
+    threshold: float | Tensor = 0.0
+    recurrent_weight: Tensor | None = None
+
+
+# ------------------------------------------------------------------------------ initial states
+
+
+def _zeros(batch_size: int, n: int, like: Tensor | None, device=None, dtype=None) -> Tensor:
+    if like is not None:
+        device = like.device if device is None else device
+        dtype = like.dtype if dtype is None else dtype
+    return torch.zeros(batch_size, n, device=device, dtype=dtype or torch.get_default_dtype())
+
+
+def lif_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> LIFState:
+    """Zero state (rest, no spikes, not refractory) for ``n`` LIF neurons."""
+    z = _zeros(batch_size, n, None, device, dtype)
+    return LIFState(z, z.clone(), z.clone())
+
+
+def lif_syn_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> LIFSynState:
+    """Zero state for ``n`` LIF neurons with synaptic current."""
+    z = _zeros(batch_size, n, None, device, dtype)
+    return LIFSynState(z, z.clone(), z.clone(), z.clone())
+
+
+def alif_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> ALIFState:
+    """Zero state (no adaptation) for ``n`` adaptive LIF neurons."""
+    z = _zeros(batch_size, n, None, device, dtype)
+    return ALIFState(z, z.clone(), z.clone(), z.clone())
+
+
+# ------------------------------------------------------------------------------ step functions
+
+
+def _recurrent_drive(z_previous: Tensor, recurrent_weight: Tensor | None) -> Tensor | None:
+    if recurrent_weight is None:
+        return None
+    return z_previous @ recurrent_weight.t()
+
+
+def _fire(
+    distance: Tensor,
+    refractory: Tensor,
+    threshold: float,
+    surrogate: str,
+    surrogate_scale: float,
+    refractory_steps: int,
+) -> tuple[Tensor, Tensor]:
+    """Spikes for ``distance`` = v~ - threshold, masked while refractory; new refractory counts."""
+    z = spike(distance, surrogate, surrogate_scale, threshold)
+    if refractory_steps <= 0:
+        return z, refractory
+    free = (refractory <= 0).to(z.dtype)
+    z = z * free
+    refractory = torch.where(
+        z.detach() > 0,
+        torch.full_like(refractory, float(refractory_steps)),
+        (refractory - 1.0).clamp(min=0.0),
+    )
+    return z, refractory
+
+
+def _reset(v_tilde: Tensor, z: Tensor, threshold: float, reset: str) -> Tensor:
+    z = z.detach()
+    if reset == "zero":
+        return v_tilde * (1.0 - z)
+    if reset == "subtract":
+        return v_tilde - threshold * z
+    raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+
+
+def lif_step(input: Tensor, state: LIFState, params: LIFParams) -> tuple[Tensor, LIFState]:
+    """One step of LIF neurons (membrane only).
+
+    v~_t = beta v_{t-1} + input_t + V z_{t-1};  z_t = H(v~_t - theta);  reset (detached).
+
+    Args:
+        input: (B, N) feed-forward drive W_in x_t.
+        state: ``LIFState`` at t-1.
+        params: ``LIFParams``.
+    Returns:
+        z_t (B, N) spikes in {0, 1} and the new ``LIFState``.
+    """
+    v_tilde = params.beta * state.v + input
+    recurrent = _recurrent_drive(state.z, params.recurrent_weight)
+    if recurrent is not None:
+        v_tilde = v_tilde + recurrent
+    z, refractory = _fire(
+        v_tilde - params.threshold,
+        state.refractory,
+        params.threshold,
+        params.surrogate,
+        params.surrogate_scale,
+        params.refractory_steps,
+    )
+    v = _reset(v_tilde, z, params.threshold, params.reset)
+    return z, LIFState(v, z, refractory)
+
+
+def lif_syn_step(
+    input: Tensor, state: LIFSynState, params: LIFSynParams
+) -> tuple[Tensor, LIFSynState]:
+    """One step of LIF neurons with synaptic current (SpyTorch's formulation).
+
+    i_t = alpha i_{t-1} + input_t + V z_{t-1};  v~_t = beta v_{t-1} + i_t;
+    z_t = H(v~_t - theta);  reset (detached).
+
+    Args:
+        input: (B, N) feed-forward drive W_in x_t.
+        state: ``LIFSynState`` at t-1.
+        params: ``LIFSynParams``.
+    Returns:
+        z_t (B, N) and the new ``LIFSynState``.
+    """
+    i = params.alpha * state.i + input
+    recurrent = _recurrent_drive(state.z, params.recurrent_weight)
+    if recurrent is not None:
+        i = i + recurrent
+    v_tilde = params.beta * state.v + i
+    z, refractory = _fire(
+        v_tilde - params.threshold,
+        state.refractory,
+        params.threshold,
+        params.surrogate,
+        params.surrogate_scale,
+        params.refractory_steps,
+    )
+    v = _reset(v_tilde, z, params.threshold, params.reset)
+    return z, LIFSynState(v, i, z, refractory)
+
+
+def alif_step(input: Tensor, state: ALIFState, params: ALIFParams) -> tuple[Tensor, ALIFState]:
+    """One step of adaptive LIF neurons (Bellec et al. 2018, 2020).
+
+    a_t = rho a_{t-1} + z_{t-1};  A_t = theta + beta_a a_t;
+    v~_t = beta v_{t-1} + input_t + V z_{t-1};  z_t = H(v~_t - A_t);
+    reset (detached) by the baseline threshold theta ("subtract") or to zero.
+    The adaptation is not detached: gradients flow through z_{t-1} -> a_t.
+
+    Args:
+        input: (B, N) feed-forward drive W_in x_t.
+        state: ``ALIFState`` at t-1.
+        params: ``ALIFParams``.
+    Returns:
+        z_t (B, N) and the new ``ALIFState``.
+    """
+    a = params.rho * state.a + state.z
+    adaptive_threshold = params.threshold + params.adapt_strength * a
+    v_tilde = params.beta * state.v + input
+    recurrent = _recurrent_drive(state.z, params.recurrent_weight)
+    if recurrent is not None:
+        v_tilde = v_tilde + recurrent
+    z, refractory = _fire(
+        v_tilde - adaptive_threshold,
+        state.refractory,
+        params.threshold,
+        params.surrogate,
+        params.surrogate_scale,
+        params.refractory_steps,
+    )
+    v = _reset(v_tilde, z, params.threshold, params.reset)
+    return z, ALIFState(v, a, z, refractory)
+
+
+def leaky_readout_step(
+    input: Tensor, state: LeakyReadoutState, params: LeakyReadoutParams
+) -> tuple[Tensor, LeakyReadoutState]:
+    """One step of a non-spiking leaky-integrator readout: y_t = kappa y_{t-1} + input_t.
+
+    Args:
+        input: (B, N_out) drive W_out z_t + b.
+        state: ``LeakyReadoutState`` at t-1.
+        params: ``LeakyReadoutParams``.
+    Returns:
+        y_t (B, N_out) and the new state.
+    """
+    y = params.kappa * state.y + input
+    return y, LeakyReadoutState(y)
+
+
+def lowpass_step(
+    input: Tensor, state: LowPassState, params: LowPassParams
+) -> tuple[Tensor, LowPassState]:
+    """One step of a unit-gain low-pass filter of spikes: r_t = kappa r_{t-1} + (1 - kappa) z_t.
+
+    For spikes in {0, 1}, r stays in [0, 1] (a firing probability per step).
+
+    Args:
+        input: (B, N) spikes z_t.
+        state: ``LowPassState`` at t-1.
+        params: ``LowPassParams``.
+    """
+    r = params.kappa * state.r + (1.0 - params.kappa) * input
+    return r, LowPassState(r)
+
+
+def wilson_cowan_step(
+    input: Tensor, state: WilsonCowanState, params: WilsonCowanParams
+) -> tuple[Tensor, WilsonCowanState]:
+    """One step of Wilson–Cowan rate units, integrated with exact exponential decay.
+
+    tau dr/dt = -r + sigmoid(g (W r + I) - b), integrated over dt with the drive held constant:
+    r_t = d r_{t-1} + (1 - d) sigmoid(g (W r_{t-1} + I_t) - b),  d = exp(-dt / tau).
+    r stays in (0, 1) for any r_0 in [0, 1] (a convex combination of values in [0, 1]).
+
+    Args:
+        input: (B, N) external drive I_t (zeros for an autonomous network).
+        state: ``WilsonCowanState`` at t-1.
+        params: ``WilsonCowanParams`` (W is [post, pre]).
+    Returns:
+        r_t (B, N) and the new state.
+    """
+    drive = input
+    if params.recurrent_weight is not None:
+        drive = drive + state.r @ params.recurrent_weight.t()
+    rate = torch.sigmoid(params.gain * drive - params.threshold)
+    r = params.decay * state.r + (1.0 - params.decay) * rate
+    return r, WilsonCowanState(r)
