@@ -14,17 +14,20 @@ resident memory just before the first step). Peers are installed for the benchma
 benchmarks/.peers (benchmarks/setup_peers.sh; run automatically when missing).
 
 Configurations:
-  ours        this library's hot path: neurocircuit.models.SpikingClassifier when it runs on
-              the fast kernels, else the kernels of neurocircuit.models.fast_lif used directly
-              (sparse input projection, LIF-syn recurrent layer with hand-written BPTT, leaky
-              readout) with the same parameters
-  ours_dense  the same kernels with the dense input projection and dense weight gradients
-              (isolates what the input sparsity buys)
-  plain       the same equations unrolled as a plain eager PyTorch loop under autograd (input
-              projection hoisted into one matmul and split with .unbind(), surrogate as an
-              autograd.Function): the reference the fast kernels are tested against
-  snntorch    snnTorch 1.0.0 RSynaptic (all-to-all recurrence) + Synaptic readout (reset none)
-  norse       Norse 1.1.0 LIFRecurrent + Linear + LI readout
+  ours              neurocircuit.models.SpikingClassifier with its defaults (SpyTorch-sized
+                    init), which runs on the kernels of neurocircuit.models.fast_lif: sparse
+                    input projection, LIF-syn recurrent layer with hand-written BPTT, leaky
+                    readout integrator
+  ours_linear_init  the same with weights as large as nn.Linear's default init (the peers'):
+                    many more hidden spikes, so nothing rests on a quiet network
+  ours_dense        the fast kernels with a dense input projection and dense weight gradients
+                    (isolates what the sparsity of the spikes buys)
+  plain             SpikingClassifier(use_fast_path=False): the library's step functions
+                    unrolled under autograd (input projection hoisted and split with .unbind()),
+                    the oracle the fast kernels are tested against
+  snntorch          snnTorch 1.0.0 RSynaptic (all-to-all recurrence) + Synaptic readout
+  norse             Norse 1.1.0 LIFRecurrent + Linear + LI readout
+Peers run with their own default initialisation, as a user would get them.
 
 Only configurations run in the same invocation are comparable: timings move with the machine's
 load (the column "other" is the share of the machine's CPU time used by other processes while
@@ -61,7 +64,7 @@ THRESHOLD, SURROGATE_SCALE = 1.0, 100.0
 LR = 2e-4
 BUSY = 0.15
 
-CONFIGS = ("ours", "ours_dense", "plain", "snntorch", "norse")
+CONFIGS = ("ours", "ours_linear_init", "ours_dense", "plain", "snntorch", "norse")
 PEERS = ("snntorch", "norse")
 
 
@@ -106,19 +109,14 @@ def make_data(torch):
     return spikes, labels
 
 
-def _linear_init(torch, n_out, n_in):
-    """nn.Linear's default initialisation (uniform +-1/sqrt(fan_in)), as the peers use."""
-    bound = 1.0 / math.sqrt(n_in)
-    return torch.nn.Parameter(torch.empty(n_out, n_in).uniform_(-bound, bound))
+LINEAR_INIT_SCALE = 1.0 / math.sqrt(3.0)
+"""Weight std times sqrt(fan-in) of nn.Linear's default init (uniform +-1/sqrt(fan_in))."""
 
 
-def _ours_classifier(torch):
-    """B's SpikingClassifier when it exists and runs on the fast kernels, else None."""
-    try:
-        from neurocircuit.models import SpikingClassifier  # noqa: F401
-    except ImportError:
-        return None
-    return None
+def _classifier(torch, **kwargs):
+    from neurocircuit.models import SpikingClassifier
+
+    return SpikingClassifier(N_IN, N_HIDDEN, N_OUT, neuron="lif_syn", recurrent=True, **kwargs)
 
 
 def build(name, torch):
@@ -127,70 +125,51 @@ def build(name, torch):
 
     x, y = make_data(torch)
 
-    if name in ("ours", "ours_dense"):
+    if name in ("ours", "ours_linear_init", "plain"):
+        kwargs = {"use_fast_path": name != "plain"}
+        if name == "ours_linear_init":
+            kwargs.update(
+                input_scale=LINEAR_INIT_SCALE,
+                recurrent_scale=LINEAR_INIT_SCALE,
+                readout_scale=LINEAR_INIT_SCALE,
+            )
+        model = _classifier(torch, **kwargs)
+        fast = model.fast_path_applies()
+        if fast != (name != "plain"):
+            raise RuntimeError(f"SpikingClassifier fast path is {fast} for {name}")
+
+        def loss_fn():
+            readout, z = model(x)
+            return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
+
+        what = {
+            "ours": "SpikingClassifier (fast_lif kernels), its default init",
+            "ours_linear_init": "SpikingClassifier (fast_lif kernels), nn.Linear-sized init",
+            "plain": "SpikingClassifier(use_fast_path=False): step functions under autograd",
+        }[name]
+        return list(model.parameters()), loss_fn, what
+
+    if name == "ours_dense":
         from neurocircuit.models.fast_lif import (
             leaky_integrate,
             lif_syn_recurrent,
             spike_input_projection,
         )
 
-        method = "auto" if name == "ours" else "dense"
-        w_in = _linear_init(torch, N_HIDDEN, N_IN)
-        w_rec = _linear_init(torch, N_HIDDEN, N_HIDDEN)
-        w_out = _linear_init(torch, N_OUT, N_HIDDEN)
-        b_out = torch.nn.Parameter(torch.zeros(N_OUT))
+        model = _classifier(torch)
 
         def loss_fn():
-            current = spike_input_projection(x, w_in, method=method)
+            w = model.effective_weights()
+            current = spike_input_projection(x, w["w_in"], method="dense")
             z = lif_syn_recurrent(
-                current, w_rec, ALPHA, BETA, THRESHOLD, "zero", SURROGATE_SCALE, method=method
-            )
-            readout = leaky_integrate(F.linear(z, w_out, b_out), BETA)
+                current, w["w_rec"], model.alpha, model.beta, model.threshold, model.reset,
+                model.surrogate_scale, method="dense",
+            )  # fmt: skip
+            readout = leaky_integrate(F.linear(z, w["w_out"], w["b_out"]), model.kappa)
             return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
 
-        what = f"fast_lif kernels directly, method={method}"
-        return [w_in, w_rec, w_out, b_out], loss_fn, what
-
-    if name == "plain":
-
-        class SuperSpike(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, v):
-                ctx.save_for_backward(v)
-                return (v > 0).to(v.dtype)
-
-            @staticmethod
-            def backward(ctx, grad):
-                (v,) = ctx.saved_tensors
-                return grad / (SURROGATE_SCALE * v.abs() + 1.0) ** 2
-
-        w_in = _linear_init(torch, N_HIDDEN, N_IN)
-        w_rec = _linear_init(torch, N_HIDDEN, N_HIDDEN)
-        w_out = _linear_init(torch, N_OUT, N_HIDDEN)
-        b_out = torch.nn.Parameter(torch.zeros(N_OUT))
-
-        def loss_fn():
-            current = F.linear(x, w_in).unbind(0)
-            i = v = z = torch.zeros(BATCH, N_HIDDEN)
-            spikes = []
-            for t in range(STEPS):
-                i = ALPHA * i + current[t] + F.linear(z, w_rec)
-                v_pre = BETA * v + i
-                z = SuperSpike.apply(v_pre - THRESHOLD)
-                v = v_pre * (1.0 - z.detach())
-                spikes.append(z)
-            z_all = torch.stack(spikes)
-            drive = F.linear(z_all, w_out, b_out).unbind(0)
-            y_t = torch.zeros(BATCH, N_OUT)
-            outputs = []
-            for t in range(STEPS):
-                y_t = BETA * y_t + drive[t]
-                outputs.append(y_t)
-            readout = torch.stack(outputs)
-            return F.cross_entropy(readout.max(0).values, y), z_all.detach().mean()
-
-        what = "eager autograd loop, same equations, .unbind()"
-        return [w_in, w_rec, w_out, b_out], loss_fn, what
+        what = "fast_lif kernels, dense input projection and weight gradients"
+        return list(model.parameters()), loss_fn, what
 
     if name == "snntorch":
         import snntorch as snn

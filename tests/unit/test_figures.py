@@ -79,7 +79,7 @@ def test_classification_accuracy(results, tmp_path):
 def test_learning_curves(results, tmp_path):
     png, pdf = outputs(tmp_path, "curves")
     histories = sorted(results.glob("classification/*/*/seed*/history.csv"))
-    assert len(histories) == 8
+    assert len(histories) == 3 * 2 * 2  # data sets × models × seeds
     plot_learning_curves(histories, png, pdf, dpi=80)
     assert_figure_files(png, pdf)
 
@@ -106,7 +106,7 @@ def test_pvar_per_neuron(results, tmp_path):
 def test_connectivity(results, tmp_path):
     png, pdf = outputs(tmp_path, "connectivity")
     plot_connectivity(
-        sorted((results / "fit" / DATASET).glob("*/seed0/weights.npz")), png, pdf, dpi=80
+        sorted((results / "fit" / DATASET).glob("*/seed0/connectivity.npz")), png, pdf, dpi=80
     )
     assert_figure_files(png, pdf)
 
@@ -183,9 +183,8 @@ def test_ablation_summary_without_areas(results, tmp_path):
 
 def test_convergence_without_iterations_column(results, tmp_path):
     bad = tmp_path / "convergence.csv"
-    pd.read_csv(results / "fit" / "convergence.csv").drop(columns="iterations_to_0.9").to_csv(
-        bad, index=False
-    )
+    table = pd.read_csv(results / "fit" / "convergence.csv")
+    table.drop(columns=["iterations_to_pvar", "iterations"]).to_csv(bad, index=False)
     with pytest.raises(ValueError, match=r"convergence\.csv: missing a column of iterations"):
         plot_convergence(fit_files(results, "history.csv"), bad, *outputs(tmp_path, "bad"))
 
@@ -247,6 +246,7 @@ def test_result_path_outside_layout_is_refused(tmp_path):
     [
         ("spiking_dale_eprop", ("spiking", True, "eprop")),
         ("spiking_nodale_bptt", ("spiking", False, "bptt")),
+        ("spiking_dalesign_tbptt", ("spiking", True, "tbptt")),
         ("rate-no-dale-bptt", ("rate", False, "bptt")),
         ("rate_no_dale_eprop", ("rate", False, "eprop")),
         ("wilson_cowan_dale_tbptt", ("rate", True, "tbptt")),
@@ -255,12 +255,14 @@ def test_result_path_outside_layout_is_refused(tmp_path):
     ],
 )
 def test_model_traits(name, expected):
-    assert tuple(model_traits(name)) == expected
+    assert tuple(model_traits(name))[:3] == expected
+    assert model_traits(name).learned_sign == ("dalesign" in name)
 
 
 def test_model_label():
     assert model_label("rate_nodale_eprop") == "rate, no Dale, e-prop"
     assert model_label("lif") == "lif"
+    assert model_label("rate_dalesign_bptt") == "rate, Dale, learned sign, BPTT"
 
 
 def test_as_percent_only_scales_fractions():
@@ -286,6 +288,14 @@ def test_identity_and_excitatory_first_order():
     fixed_identity, fixed = neuron_identity(weights, signs)
     assert fixed
     np.testing.assert_array_equal(fixed_identity, signs)
+
+
+def test_empty_sign_vector_means_no_fixed_identity(tmp_path):
+    path = tmp_path / "connectivity.npz"
+    np.savez(path, weights=np.eye(3), neuron_sign=np.zeros(0))
+    weights, signs = read_connectivity(path)
+    assert signs is None
+    np.testing.assert_array_equal(weights, np.eye(3))
 
 
 def test_read_connectivity_transposes_post_by_pre(tmp_path):

@@ -1,1 +1,78 @@
 # Rules of the classification stage (see workflow/rules/common.smk for helpers).
+# [download published files] -> train one spiking classifier per (dataset, model, seed) -> summary.
+# The training job keeps checkpoint.pt beside metrics.json (not a declared output, so that a
+# killed job, rerun with --rerun-incomplete, resumes from it instead of losing it).
+
+
+localrules:
+    classification,
+    classification_download_data,
+    classification_summarize,
+
+
+rule classification:
+    input:
+        classification_targets(),
+
+
+rule classification_download_data:
+    output:
+        file=classification_download_pattern(),
+    log:
+        "results/logs/classification_download_data/{dataset}/{filename}.log",
+    benchmark:
+        "results/benchmarks/classification_download_data/{dataset}/{filename}.tsv"
+    wildcard_constraints:
+        filename=classification_download_names(),
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        data_dir=config["data_dir"],
+    script:
+        "../scripts/classification_download_data.py"
+
+
+rule classification_train:
+    input:
+        unpack(classification_data_files),
+    output:
+        metrics="results/classification/{dataset}/{model}/seed{seed}/metrics.json",
+        history="results/classification/{dataset}/{model}/seed{seed}/history.csv",
+    log:
+        "results/logs/classification_train/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/classification_train/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 4
+    resources:
+        mem_mb=12000,
+        runtime=classification_train_runtime,
+        gpu=1,
+    params:
+        run=classification_run_params,
+    script:
+        "../scripts/classification_train.py"
+
+
+rule classification_summarize:
+    input:
+        metrics=classification_run_files("metrics.json"),
+    output:
+        summary="results/classification/summary.csv",
+    log:
+        "results/logs/classification_summarize/summary.log",
+    benchmark:
+        "results/benchmarks/classification_summarize/summary.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/classification_summarize.py"

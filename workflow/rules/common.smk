@@ -28,13 +28,212 @@ def all_targets():
 
 # Each stage file section below is owned by that stage; keep helpers here, not in rules.
 # ---------------------------------------------------------------- imaging
+from neurocircuit.imaging.sessions import (  # noqa: E402
+    MOVIE_SOURCES,
+    resolve_session_path,
+    session_fs_hz,
+    session_n_planes,
+    session_table,
+)
+
+try:
+    IMAGING_SESSIONS = session_table(config["imaging"])
+except ValueError as error:
+    sys.exit(f"Config error: {error}")
+
+
 def imaging_targets():
-    return []
+    """activity.h5, metrics.json and qc.png of every configured imaging session."""
+    return expand(
+        "results/imaging/{session}/{name}",
+        session=list(IMAGING_SESSIONS),
+        name=["activity.h5", "metrics.json", "qc.png"],
+    )
+
+
+def imaging_session(wildcards):
+    """The config entry of the session named by the wildcard."""
+    return IMAGING_SESSIONS[wildcards.session]
+
+
+def imaging_settings():
+    """The imaging config section without the session list (what every session shares)."""
+    return {key: value for key, value in config["imaging"].items() if key != "sessions"}
+
+
+def imaging_suite2p_params():
+    """suite2p settings of the per-plane rule, with the shared neuropil coefficient."""
+    return {
+        **config["imaging"]["suite2p"],
+        "neuropil_coefficient": config["imaging"]["neuropil_coefficient"],
+    }
+
+
+def imaging_session_seed(wildcards):
+    return int(imaging_session(wildcards).get("seed", 0))
+
+
+def imaging_user_path(session):
+    return resolve_session_path(session["path"], config["data_dir"], config["resources_dir"])
+
+
+def imaging_resource_path(name):
+    return str(Path(config["resources_dir"]) / name)
+
+
+def imaging_movie_path(wildcards):
+    """The raw movie of a movie session (simulated for synthetic sessions)."""
+    session = imaging_session(wildcards)
+    if session["source"] == "synthetic":
+        return f"results/imaging/{wildcards.session}/raw/movie.tif"
+    if session["source"] not in MOVIE_SOURCES:
+        raise ValueError(f"session '{wildcards.session}' ({session['source']}) has no movie")
+    return imaging_user_path(session)
+
+
+def imaging_movie_params(wildcards):
+    """How to read the session's movie: format, planes, HDF5 key, rate, masking settings."""
+    session = imaging_session(wildcards)
+    masking = config["imaging"]["masking"]
+    return {
+        "fmt": "h5" if session["source"] == "h5" else "tiff",
+        "n_planes": session_n_planes(session, config["imaging"]),
+        "h5_key": session.get("h5_key", "data"),
+        "volume_rate_hz": session_fs_hz(session, config["imaging"]),
+        "saturation_value": masking["saturation_value"],
+        "max_saturated_fraction": masking["max_saturated_fraction"],
+        "max_masked_fraction": masking["max_masked_fraction"],
+    }
+
+
+def imaging_plane_F(wildcards):
+    """F.npy of every plane folder the per-plane suite2p jobs write for a movie session."""
+    session = imaging_session(wildcards)
+    return expand(
+        "results/imaging/{session}/suite2p/plane{plane}/F.npy",
+        session=wildcards.session,
+        plane=range(session_n_planes(session, config["imaging"])),
+    )
+
+
+def imaging_source_inputs(wildcards):
+    """Inputs shared by the activity and QC rules, named after the source."""
+    session = imaging_session(wildcards)
+    if session["source"] in MOVIE_SOURCES:
+        inputs = {
+            "planes_dir": f"results/imaging/{wildcards.session}/planes",
+            "plane_F": imaging_plane_F(wildcards),
+        }
+        if session["source"] == "synthetic":
+            inputs["truth"] = f"results/imaging/{wildcards.session}/raw/ground_truth.h5"
+        return inputs
+    if session["source"] == "suite2p":
+        return {"suite2p_folder": imaging_user_path(session)}
+    return {"traces": imaging_user_path(session)}
+
+
+def imaging_qc_inputs(wildcards):
+    """Activity, metrics and the plane folders (or suite2p folder) of a session's QC figure."""
+    inputs = {
+        key: value
+        for key, value in imaging_source_inputs(wildcards).items()
+        if key in ("plane_F", "suite2p_folder")
+    }
+    inputs["activity"] = f"results/imaging/{wildcards.session}/activity.h5"
+    inputs["metrics"] = f"results/imaging/{wildcards.session}/metrics.json"
+    return inputs
 
 
 # ---------------------------------------------------------------- classification
+from neurocircuit.classification import (  # noqa: E402
+    check_classification_config,
+    resolve_run_settings,
+)
+from neurocircuit.data.registry import (  # noqa: E402
+    DATASETS as CLASSIFICATION_DATASETS,
+    describe_missing,
+    download_paths,
+    locate_files,
+)
+
+CLASSIFICATION = config["classification"]
+try:
+    check_classification_config(CLASSIFICATION)
+except ValueError as error:
+    sys.exit(f"Config error: {error}")
+
+
+def classification_runs():
+    """(dataset, model, seed) of every configured classification run."""
+    return [
+        (dataset, model, seed)
+        for dataset in CLASSIFICATION["datasets"]
+        for model in CLASSIFICATION["models"]
+        for seed in CLASSIFICATION["seeds"]
+    ]
+
+
+def classification_run_files(name):
+    """``name`` (metrics.json, history.csv) of every configured classification run."""
+    return [
+        f"results/classification/{dataset}/{model}/seed{seed}/{name}"
+        for dataset, model, seed in classification_runs()
+    ]
+
+
 def classification_targets():
-    return []
+    """The summary table over every configured run (which needs every run's metrics)."""
+    if not classification_runs():
+        return []
+    return ["results/classification/summary.csv"]
+
+
+def classification_data_files(wildcards):
+    """Named input files of a data set: an existing copy (data_dir, Debian's folder) or the
+    download rule's outputs in resources_dir; {} for digits (inside scikit-learn)."""
+    spec = CLASSIFICATION_DATASETS[wildcards.dataset]
+    found = locate_files(spec, config["data_dir"])
+    if found is not None:
+        return {role: str(path) for role, path in found.items()}
+    if not CLASSIFICATION["download"]:
+        sys.exit(
+            "Config error: "
+            + describe_missing(spec, config["data_dir"], config["resources_dir"])
+            + " (classification.download is false)"
+        )
+    return {
+        role: str(path)
+        for role, path in download_paths(spec, config["resources_dir"]).items()
+    }
+
+
+def classification_run_params(wildcards):
+    """Everything a training job needs besides its files: the resolved settings (defaults <
+    data set < model), the shared validation / test split, the device and the model name."""
+    return {
+        "settings": resolve_run_settings(CLASSIFICATION, wildcards.dataset, wildcards.model),
+        "validation_fraction": CLASSIFICATION["validation_fraction"],
+        "split_seed": CLASSIFICATION["split_seed"],
+        "digits_test_fraction": CLASSIFICATION["digits_test_fraction"],
+        "device": config["device"],
+        "model_name": wildcards.model,
+    }
+
+
+def classification_download_pattern():
+    """Where the download rule writes: resources_dir/{dataset}/{filename}."""
+    return str(Path(config["resources_dir"]) / "{dataset}" / "{filename}")
+
+
+def classification_download_names():
+    """Regex of the published file names the download rule may produce."""
+    names = [f.name for spec in CLASSIFICATION_DATASETS.values() for f in spec.files]
+    return "|".join(name.replace(".", r"\.") for name in names)
+
+
+def classification_train_runtime(wildcards):
+    """SLURM runtime (minutes) of one training job: SHD's 200 epochs take longest."""
+    return {"digits": 30, "mnist": 360, "fashion_mnist": 360}.get(wildcards.dataset, 1440)
 
 
 # ---------------------------------------------------------------- fit and ablation
@@ -136,17 +335,17 @@ def figure_ablation_curve_files():
 
 
 def figure_targets():
-    """Every figure (PNG and PDF) of the configured study."""
+    """Every figure (PNG and PDF) of the configured study: those of each stage that has targets."""
     figures = []
     datasets, models, seeds = _figure_runs("classification")
-    if datasets and models and seeds:
+    if classification_targets() and datasets and models and seeds:
         figures += expand(
             "results/figures/classification/{name}.{ext}",
             name=["accuracy", "learning_curves"],
             ext=["png", "pdf"],
         )
     datasets, models, seeds = _figure_runs("fit")
-    if datasets and models and seeds:
+    if fit_targets() and datasets and models and seeds:
         figures += expand(
             "results/figures/fit/{dataset}/activity_{model}.{ext}",
             dataset=datasets,

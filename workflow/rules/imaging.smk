@@ -1,1 +1,149 @@
 # Rules of the imaging stage (see workflow/rules/common.smk for helpers).
+# movie sessions:  [simulate] -> split planes -> suite2p per plane (one job each) -> activity -> QC
+# suite2p folders and traces files go straight to activity -> QC.
+
+
+localrules:
+    imaging,
+    imaging_download_suite2p_example,
+
+
+rule imaging:
+    input:
+        imaging_targets(),
+
+
+rule imaging_simulate_volume:
+    output:
+        movie="results/imaging/{session}/raw/movie.tif",
+        truth="results/imaging/{session}/raw/ground_truth.h5",
+    log:
+        "results/logs/imaging_simulate_volume/{session}.log",
+    benchmark:
+        "results/benchmarks/imaging_simulate_volume/{session}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        synthetic=config["imaging"]["synthetic"],
+        seed=imaging_session_seed,
+    script:
+        "../scripts/imaging_simulate_volume.py"
+
+
+rule imaging_download_suite2p_example:
+    output:
+        folder=directory(imaging_resource_path("suite2p_pynapple")),
+    log:
+        "results/logs/imaging_download_suite2p_example/suite2p_pynapple.log",
+    benchmark:
+        "results/benchmarks/imaging_download_suite2p_example/suite2p_pynapple.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/imaging_download_suite2p_example.py"
+
+
+rule imaging_split_planes:
+    input:
+        movie=imaging_movie_path,
+    output:
+        planes=directory("results/imaging/{session}/planes"),
+    log:
+        "results/logs/imaging_split_planes/{session}.log",
+    benchmark:
+        "results/benchmarks/imaging_split_planes/{session}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        movie=imaging_movie_params,
+    script:
+        "../scripts/imaging_split_planes.py"
+
+
+rule imaging_suite2p_plane:
+    input:
+        planes="results/imaging/{session}/planes",
+    output:
+        F="results/imaging/{session}/suite2p/plane{plane}/F.npy",
+        Fneu="results/imaging/{session}/suite2p/plane{plane}/Fneu.npy",
+        iscell="results/imaging/{session}/suite2p/plane{plane}/iscell.npy",
+        stat="results/imaging/{session}/suite2p/plane{plane}/stat.npy",
+        ops="results/imaging/{session}/suite2p/plane{plane}/ops.npy",
+    wildcard_constraints:
+        plane=r"\d+",
+    log:
+        "results/logs/imaging_suite2p_plane/{session}_plane{plane}.log",
+    benchmark:
+        "results/benchmarks/imaging_suite2p_plane/{session}_plane{plane}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        settings=imaging_suite2p_params(),
+        device=config["device"],
+    script:
+        "../scripts/imaging_suite2p_plane.py"
+
+
+rule imaging_activity:
+    input:
+        unpack(imaging_source_inputs),
+    output:
+        activity="results/imaging/{session}/activity.h5",
+        metrics="results/imaging/{session}/metrics.json",
+    log:
+        "results/logs/imaging_activity/{session}.log",
+    benchmark:
+        "results/benchmarks/imaging_activity/{session}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        session=imaging_session,
+        settings=imaging_settings(),
+    script:
+        "../scripts/imaging_activity.py"
+
+
+rule imaging_qc_figure:
+    input:
+        unpack(imaging_qc_inputs),
+    output:
+        png=report(
+            "results/imaging/{session}/qc.png",
+            caption="../report/imaging_qc.rst",
+            category="Imaging",
+            subcategory="{session}",
+            labels={"figure": "imaging QC", "session": "{session}"},
+        ),
+        pdf="results/imaging/{session}/qc.pdf",
+    log:
+        "results/logs/imaging_qc_figure/{session}.log",
+    benchmark:
+        "results/benchmarks/imaging_qc_figure/{session}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/imaging_qc_figure.py"

@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 from neurocircuit.figures.style import (
     BASELINE_COLOURS,
     DALE_COLOUR,
+    DALE_SIGN_COLOUR,
     FITTED_COLOUR,
     NO_DALE_COLOUR,
     RECORDED_COLOUR,
@@ -22,6 +23,7 @@ from neurocircuit.figures.style import (
     apply_style,
     dale_colour,
     model_label,
+    model_traits,
     read_json,
     read_table,
     run_id,
@@ -163,29 +165,20 @@ def plot_recorded_vs_fitted(
 
 PER_NEURON_PVAR_COLUMN = "pvar"
 METRIC_KEYS = ("pvar", "pvar_per_neuron_median", "baseline_pvar_mean", "baseline_pvar_ar1")
+IN_SAMPLE_BASELINES = (
+    ("mean", "each neuron's time-average", "baseline_pvar_mean"),
+    ("ar1", "AR(1) rollout", "baseline_pvar_ar1"),
+)
+HELDOUT_BASELINES = (
+    ("mean", "training time-average", "baseline_pvar_mean_heldout"),
+    ("last_frame", "last training frame held", "baseline_pvar_last_frame_heldout"),
+    ("ar1", "AR(1) forecast", "baseline_pvar_ar1_heldout"),
+)
 
 
-def plot_pvar_per_neuron(
-    per_neuron_csvs: Sequence[str | Path],
-    metrics_jsons: Sequence[str | Path],
-    png_path: str | Path,
-    pdf_path: str | Path,
-    *,
-    pvar_column: str = PER_NEURON_PVAR_COLUMN,
-    dpi: int = 150,
-    font_size: float = 10.0,
-) -> None:
-    """Distribution of per-neuron pVar for every model (all seeds pooled) next to the baselines,
-    and each run's global and held-out pVar next to the same baselines.
-
-    ``per_neuron_csvs`` and ``metrics_jsons`` are the files of
-    ``results/fit/{dataset}/{model}/seed{seed}/``; a per-neuron table needs a ``pvar_column``
-    (and may have a per-neuron AR(1) column, any name containing "ar1"). Per neuron the time-mean
-    predictor scores exactly 0; the global baselines come from each run's metrics.json, averaged
-    over runs.
-    """
-    if not per_neuron_csvs:
-        raise ValueError("plot_pvar_per_neuron: no per-neuron pVar files given")
+def _read_runs(
+    per_neuron_csvs: Sequence[str | Path], metrics_jsons: Sequence[str | Path], pvar_column: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     neurons = []
     for path in per_neuron_csvs:
         run = run_id(path)
@@ -201,29 +194,96 @@ def plot_pvar_per_neuron(
                 }
             )
         )
-    per_neuron = pd.concat(neurons, ignore_index=True)
     runs = []
+    wanted = {key for _, _, key in (*IN_SAMPLE_BASELINES, *HELDOUT_BASELINES)}
     for path in metrics_jsons:
         run = run_id(path)
         metrics = read_json(path, METRIC_KEYS)
+        values = {key: metrics.get(key) for key in (*METRIC_KEYS, "pvar_heldout", *wanted)}
         runs.append(
             {
                 "model": run.model,
                 "seed": run.seed,
-                **{key: metrics.get(key, np.nan) for key in (*METRIC_KEYS, "pvar_heldout")},
+                **{k: np.nan if v is None else float(v) for k, v in values.items()},
             }
         )
-    per_run = pd.DataFrame(runs)
+    return pd.concat(neurons, ignore_index=True), pd.DataFrame(runs)
+
+
+def _points(ax, per_run: pd.DataFrame, models: Sequence[str], column: str, marker: str) -> None:
+    """One dot per seed at each model's x position (1-based), coloured Dale / no Dale."""
+    for i, model in enumerate(models, start=1):
+        values = per_run.loc[per_run["model"] == model, column].dropna().to_numpy(float)
+        ax.plot(
+            np.full(values.size, float(i)),
+            values,
+            marker=marker,
+            linestyle="none",
+            markersize=7,
+            color=dale_colour(model),
+            markeredgecolor="black",
+            alpha=0.9,
+        )
+
+
+def _baseline_lines(ax, per_run: pd.DataFrame, baselines, styles: dict) -> list[Line2D]:
+    handles = []
+    for key, name, column in baselines:
+        if column not in per_run or per_run[column].isna().all():
+            continue
+        value = per_run[column].mean()
+        ax.axhline(value, color=BASELINE_COLOURS[key], linestyle=styles[key], linewidth=1.6)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=BASELINE_COLOURS[key],
+                linestyle=styles[key],
+                linewidth=1.6,
+                label=f"{name} ({value:.2f})",
+            )
+        )
+    return handles
+
+
+def plot_pvar_per_neuron(
+    per_neuron_csvs: Sequence[str | Path],
+    metrics_jsons: Sequence[str | Path],
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    pvar_column: str = PER_NEURON_PVAR_COLUMN,
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """Fit quality of every model next to the baselines it must beat, in three panels:
+
+    1. per-neuron pVar, all seeds pooled (violins; each neuron scored against its own variance),
+       with each neuron's time-average (exactly 0 per neuron) and the median per-neuron AR(1);
+    2. global in-sample pVar per run, with the time-average and AR(1) rollout baselines;
+    3. held-out pVar per run (forecast of the last frames), with the forecasting baselines
+       (training time-average, last training frame held, AR(1) forecast).
+
+    ``per_neuron_csvs`` (``pvar`` column, optionally a per-neuron AR(1) column: any name with
+    "ar1") and ``metrics_jsons`` are the files of ``results/fit/{dataset}/{model}/seed{seed}/``.
+    Baseline lines are means over runs (they depend only on the data).
+    """
+    if not per_neuron_csvs:
+        raise ValueError("plot_pvar_per_neuron: no per-neuron pVar files given")
+    per_neuron, per_run = _read_runs(per_neuron_csvs, metrics_jsons, pvar_column)
     datasets = {run_id(p).dataset for p in [*per_neuron_csvs, *metrics_jsons]}
+    models = sort_models(per_neuron["model"])
+    has_heldout = "pvar_heldout" in per_run and per_run["pvar_heldout"].notna().any()
 
     apply_style(font_size)
-    models = sort_models(per_neuron["model"])
-    fig, (ax_dist, ax_runs) = plt.subplots(
+    n_panels = 3 if has_heldout else 2
+    fig, axes = plt.subplots(
         1,
-        2,
-        figsize=(max(9.0, 2.2 + 1.6 * len(models)), 4.8),
-        gridspec_kw={"width_ratios": [1.3, 1]},
+        n_panels,
+        figsize=(max(11.0, 1.6 + 1.25 * len(models) * n_panels), 5.0),
+        gridspec_kw={"width_ratios": [1.3] + [1] * (n_panels - 1)},
     )
+    ax_dist = axes[0]
     data = [per_neuron.loc[per_neuron["model"] == m, "pvar"].dropna().to_numpy() for m in models]
     parts = ax_dist.violinplot(
         [d if d.size else [np.nan] for d in data], showmedians=True, showextrema=False
@@ -233,74 +293,51 @@ def plot_pvar_per_neuron(
         body.set_edgecolor("black")
         body.set_alpha(0.6)
     parts["cmedians"].set_color("black")
-    labels = [model_label(m) for m in models]
-    # Per neuron, the time-mean predictor scores exactly 0; an AR(1) column is used when present.
+    styles = {"mean": ":", "ar1": "--", "last_frame": "-."}
     ax_dist.axhline(0.0, color=BASELINE_COLOURS["mean"], linestyle=":", linewidth=1.6)
     if per_neuron["ar1"].notna().any():
         ax_dist.axhline(
-            per_neuron["ar1"].median(), color=BASELINE_COLOURS["ar1"], linestyle=":", linewidth=1.6
+            per_neuron["ar1"].median(), color=BASELINE_COLOURS["ar1"], linestyle="--", linewidth=1.6
         )
-    for key, name, column in (
-        ("mean", "time-mean predictor", "baseline_pvar_mean"),
-        ("ar1", "AR(1) rollout", "baseline_pvar_ar1"),
-    ):
-        if not per_run[column].isna().all():
-            ax_runs.axhline(
-                per_run[column].mean(),
-                color=BASELINE_COLOURS[key],
-                linestyle=":",
-                linewidth=1.6,
-                label=f"baseline: {name}",
-            )
-    for ax in (ax_dist, ax_runs):
-        ax.set_xticks(
-            np.arange(1, len(models) + 1), labels, rotation=30, ha="right", rotation_mode="anchor"
-        )
-        ax.grid(axis="y", alpha=0.3)
     ax_dist.set_ylabel("pVar per neuron")
-    ax_dist.set_title("per-neuron pVar (all seeds)")
-    floor = np.nanpercentile(per_neuron["pvar"], 2) if per_neuron["pvar"].notna().any() else 0
+    ax_dist.set_title("per neuron (all seeds; bar: median)")
+    floor = np.nanpercentile(per_neuron["pvar"], 2) if per_neuron["pvar"].notna().any() else 0.0
     ax_dist.set_ylim(max(-1.0, min(floor, 0.0) - 0.05), 1.02)
 
-    offsets = {"pvar": -0.12, "pvar_heldout": 0.12}
-    names = {"pvar": "global pVar", "pvar_heldout": "held-out pVar (last 20 %)"}
-    markers = {"pvar": "o", "pvar_heldout": "s"}
-    for key in ("pvar", "pvar_heldout"):
-        if per_run.empty or per_run[key].isna().all():
-            continue
-        for i, model in enumerate(models, start=1):
-            values = per_run.loc[per_run["model"] == model, key].dropna().to_numpy(float)
-            ax_runs.plot(
-                np.full(values.size, i + offsets[key]),
-                values,
-                marker=markers[key],
-                linestyle="none",
-                color=dale_colour(model),
-                markeredgecolor="black",
-                alpha=0.9,
-            )
-    ax_runs.set_ylabel("pVar (all neurons and times)")
-    ax_runs.set_title("per run: global and held-out")
-    ax_runs.set_xlim(0.4, len(models) + 0.6)
+    ax_in = axes[1]
+    _points(ax_in, per_run, models, "pvar", "o")
+    in_handles = _baseline_lines(ax_in, per_run, IN_SAMPLE_BASELINES, styles)
+    ax_in.set_ylabel("pVar (all neurons and times)")
+    ax_in.set_title("in-sample rollout (one dot per seed)")
+    ax_in.legend(handles=in_handles, title="baseline", loc="lower left", framealpha=0.9)
+    if has_heldout:
+        ax_out = axes[2]
+        _points(ax_out, per_run, models, "pvar_heldout", "s")
+        out_handles = _baseline_lines(ax_out, per_run, HELDOUT_BASELINES, styles)
+        ax_out.set_ylabel("held-out pVar (forecast)")
+        ax_out.set_title("held-out forecast of the last frames")
+        ax_out.legend(handles=out_handles, title="baseline", loc="lower left", framealpha=0.9)
+    for ax in axes:
+        ax.set_xticks(
+            np.arange(1, len(models) + 1),
+            [model_label(m) for m in models],
+            rotation=35,
+            ha="right",
+            rotation_mode="anchor",
+        )
+        ax.set_xlim(0.4, len(models) + 0.6)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[1:]:
+        low = min(ax.get_ylim()[0], 0.0) if ax.get_ylim()[0] > 0 else ax.get_ylim()[0]
+        ax.set_ylim(max(low, -1.0), 1.02)
     handles = [
         Patch(facecolor=DALE_COLOUR, edgecolor="black", alpha=0.7, label="Dale"),
+        Patch(facecolor=DALE_SIGN_COLOUR, edgecolor="black", alpha=0.7, label="Dale, learned sign"),
         Patch(facecolor=NO_DALE_COLOUR, edgecolor="black", alpha=0.7, label="no Dale"),
     ]
-    handles += [line for line in ax_runs.get_lines() if line.get_label().startswith("baseline")]
-    for key in ("pvar", "pvar_heldout"):
-        if not (per_run.empty or per_run[key].isna().all()):
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker=markers[key],
-                    linestyle="none",
-                    color="#999999",
-                    markeredgecolor="black",
-                    label=names[key],
-                )
-            )
-    fig.suptitle(f"Fit quality on {', '.join(sorted(datasets))}")
+    present = {model_traits(m).dale_label for m in models}
+    handles = [h for h in handles if h.get_label() in present]
+    fig.suptitle(f"Fit quality on {', '.join(sorted(datasets))} against the baselines")
     fig.tight_layout()
     fig.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3, frameon=False

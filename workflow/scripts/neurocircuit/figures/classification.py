@@ -12,32 +12,41 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from neurocircuit.figures.style import (
-    CATEGORICAL,
     OKABE_ITO,
     apply_style,
     as_percent,
+    model_colours,
     model_label,
     read_table,
     run_id,
     save_figure,
-    sort_models,
 )
 
 SUMMARY_COLUMNS = ("dataset", "model", "n_seeds", "test_accuracy_mean", "test_accuracy_sd")
 REFERENCE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 
+REFERENCE_PAIRS = (
+    ("reference_accuracy", "reference_source"),
+    ("reference_alt_accuracy", "reference_alt_source"),
+)
+
+
 def _references(rows: pd.DataFrame) -> list[tuple[str, float]]:
-    """Distinct (source, accuracy %) published references of one data set's summary rows."""
-    if "reference_accuracy" not in rows.columns:
-        return []
-    sources = rows["reference_source"] if "reference_source" in rows.columns else None
+    """Distinct (label, accuracy %) published references of one data set's summary rows, from the
+    ``reference_accuracy``/``reference_source`` and ``reference_alt_*`` column pairs."""
     found: dict[str, float] = {}
-    for index, value in rows["reference_accuracy"].items():
-        if pd.isna(value):
+    for value_column, source_column in REFERENCE_PAIRS:
+        if value_column not in rows.columns:
             continue
-        source = "published" if sources is None or pd.isna(sources[index]) else str(sources[index])
-        found.setdefault(source, float(value))
+        for index, value in rows[value_column].items():
+            if pd.isna(value):
+                continue
+            source = rows[source_column][index] if source_column in rows.columns else None
+            source = "published" if source is None or pd.isna(source) or not source else source
+            # A source that already states its number ("... (86.3 %)") is shown as it is.
+            label = str(source) if "%" in str(source) else f"{source}: {value:.1f} %"
+            found.setdefault(label, float(value))
     return list(found.items())
 
 
@@ -61,16 +70,18 @@ def plot_classification_accuracy(
     summary = summary.copy()
     summary["test_accuracy_mean"] = as_percent(summary["test_accuracy_mean"])
     summary["test_accuracy_sd"] = as_percent(summary["test_accuracy_sd"])
-    if "reference_accuracy" in summary.columns:
-        summary["reference_accuracy"] = as_percent(summary["reference_accuracy"])
+    for value_column, _ in REFERENCE_PAIRS:
+        if value_column in summary.columns:
+            summary[value_column] = as_percent(summary[value_column])
     if "val_accuracy_mean" in summary.columns:
         summary["val_accuracy_mean"] = as_percent(summary["val_accuracy_mean"])
 
     apply_style(font_size)
     datasets = list(dict.fromkeys(summary["dataset"]))
-    all_models = sort_models(summary["model"])
-    colours = {model: CATEGORICAL[i % len(CATEGORICAL)] for i, model in enumerate(all_models)}
-    width = max(4.2, 1.0 + 1.4 * len(all_models)) * len(datasets)
+    all_models = sorted(set(summary["model"]))  # same order and colours in every figure
+    colours = model_colours(all_models)
+    n_references = max(len(_references(summary[summary["dataset"] == d])) for d in datasets)
+    width = max(4.2, 1.0 + 1.3 * len(all_models)) * len(datasets)
     fig, axes = plt.subplots(1, len(datasets), figsize=(min(width, 18), 4.8), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         rows = summary[summary["dataset"] == dataset].set_index("model")
@@ -95,17 +106,11 @@ def plot_classification_accuracy(
             for m, mean, sd in zip(models, means, sds, strict=True)
         ]
         references = _references(rows.reset_index())
-        for (source, value), style in zip(references, REFERENCE_STYLES, strict=False):
-            ax.axhline(
-                value,
-                color=OKABE_ITO["black"],
-                linestyle=style,
-                linewidth=1.3,
-                label=f"{source}: {value:.1f} %",
-            )
+        for (label, value), style in zip(references, REFERENCE_STYLES, strict=False):
+            ax.axhline(value, color=OKABE_ITO["black"], linestyle=style, linewidth=1.3, label=label)
         low = np.nanmin(np.concatenate([means - sds, [v for _, v in references]]))
         ax.set_ylim(max(0.0, min(low - 10.0, 50.0)), 100.0)
-        rotation = 0 if len(models) <= 3 else 30
+        rotation = 0 if len(models) <= 4 else 30
         ax.set_xticks(
             x,
             tick_labels,
@@ -123,9 +128,9 @@ def plot_classification_accuracy(
                 bbox_to_anchor=(0.5, 1.0),
                 frameon=False,
             )
-            ax.set_title(dataset, pad=30 + 14 * len(references), fontweight="bold")
-        else:
-            ax.set_title(dataset, fontweight="bold")
+        ax.set_title(
+            dataset, pad=6 + (24 + 14 * n_references) * (n_references > 0), fontweight="bold"
+        )
     fig.suptitle("Classification: mean ± sd over seeds vs published numbers")
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)
@@ -157,8 +162,8 @@ def plot_learning_curves(
     history = pd.concat(frames, ignore_index=True)
     apply_style(font_size)
     datasets = list(dict.fromkeys(history["dataset"]))
-    all_models = sort_models(history["model"])
-    colours = {model: CATEGORICAL[i % len(CATEGORICAL)] for i, model in enumerate(all_models)}
+    all_models = sorted(set(history["model"]))
+    colours = model_colours(all_models)
     fig, axes = plt.subplots(
         len(datasets),
         len(metric_columns),

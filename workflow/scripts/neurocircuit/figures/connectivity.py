@@ -29,7 +29,8 @@ def read_connectivity(
     path: str | Path, presynaptic_axis: int = 0
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Recurrent weights as a (presynaptic × postsynaptic) matrix and the neuron signs (+1 / −1,
-    or None when the file has none) from a ``.npz`` with ``weights`` and optional ``neuron_sign``.
+    or None when the file has none or an empty one) from a ``.npz`` with ``weights`` and optional
+    ``neuron_sign`` (learnable signs are reduced to their sign).
 
     ``presynaptic_axis`` says which axis of the stored matrix indexes the presynaptic neuron
     (0 for ``x @ W``, 1 for ``W @ x``).
@@ -51,6 +52,8 @@ def read_connectivity(
         raise ValueError(f"{path}: '{WEIGHTS_KEY}' must be a square matrix, got {weights.shape}")
     if presynaptic_axis == 1:
         weights = weights.T
+    if signs is not None and signs.size == 0:
+        signs = None  # an empty sign vector: no fixed identities (no Dale's law)
     if signs is not None:
         signs = signs.reshape(-1)
         if signs.shape != (weights.shape[0],):
@@ -91,7 +94,7 @@ def plot_connectivity(
 
     Dale models use their fixed signs; models without Dale's law show the sign of each neuron's
     net outgoing weight and the share of its outgoing weights that break that sign.
-    ``weight_files`` are ``results/fit/{dataset}/{model}/seed{seed}/weights.npz``.
+    ``weight_files`` are ``results/fit/{dataset}/{model}/seed{seed}/connectivity.npz``.
     """
     if not weight_files:
         raise ValueError("plot_connectivity: no weight files given")

@@ -28,10 +28,13 @@ CONVERGENCE_COLUMNS = ("dataset", "model", "seed")
 
 
 def _iterations_column(table: pd.DataFrame, path) -> str:
-    candidates = [c for c in table.columns if c.startswith("iterations")]
+    """``iterations_to_pvar`` (the fit stage's name), else the first ``iterations_to_*``."""
+    if "iterations_to_pvar" in table.columns:
+        return "iterations_to_pvar"
+    candidates = [c for c in table.columns if c.startswith("iterations_to")]
     if not candidates:
         raise ValueError(
-            f"{path}: missing a column of iterations to the target (iterations_to_*); found "
+            f"{path}: missing a column of iterations to the target (iterations_to_pvar); found "
             f"{', '.join(table.columns)}"
         )
     return candidates[0]
@@ -46,18 +49,19 @@ def plot_convergence(
     dataset: str | None = None,
     iteration_column: str = "iteration",
     pvar_column: str = "pvar",
-    target_pvar: float = 0.9,
+    target_pvar: float | None = None,
     dpi: int = 150,
     font_size: float = 10.0,
 ) -> None:
     """Left: pVar against iteration, one thin line per (model, seed), colour Dale / no Dale, line
     style spiking / rate. Right: iterations to reach ``target_pvar`` per model, one dot per seed;
-    runs that never reached it sit on a "not reached" row at the top.
+    runs that never reached it sit on a "not reached" row at the top. ``target_pvar`` None reads
+    the level from the table's ``convergence_pvar`` column (0.9 when absent or mixed).
 
     ``history_csvs`` are ``results/fit/{dataset}/{model}/seed{seed}/history.csv`` (columns
     ``iteration_column`` and ``pvar_column``); ``convergence_csv`` is
-    ``results/fit/convergence.csv`` (dataset, model, seed and an ``iterations_to_*`` column,
-    empty when not reached).
+    ``results/fit/convergence.csv`` (dataset, model, seed and ``iterations_to_pvar`` or another
+    ``iterations_to_*`` column, empty when not reached).
     """
     if not history_csvs:
         raise ValueError("plot_convergence: no history files given")
@@ -75,6 +79,9 @@ def plot_convergence(
     to_target = _iterations_column(convergence, convergence_csv)
     if dataset is not None:
         convergence = convergence[convergence["dataset"] == dataset]
+    if target_pvar is None:
+        levels = convergence.get("convergence_pvar", pd.Series(dtype=float)).dropna().unique()
+        target_pvar = float(levels[0]) if len(levels) == 1 else 0.9
     models = sort_models(history["model"])
 
     apply_style(font_size)

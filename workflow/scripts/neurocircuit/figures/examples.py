@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from neurocircuit.figures.style import model_traits
 from neurocircuit.runtime import write_json
 
 FIT_MODELS = ("spiking_nodale_eprop", "spiking_dale_eprop", "rate_nodale_bptt", "rate_dale_bptt")
@@ -20,18 +21,20 @@ STRATEGIES = ("random", "weakest", "strongest", "hubs")
 
 def write_classification_results(
     root: Path,
-    datasets: Sequence[str] = ("digits", "fashion-mnist"),
+    datasets: Sequence[str] = ("digits", "fashion_mnist", "shd"),
     models: Sequence[str] = CLASSIFICATION_MODELS,
     seeds: Sequence[int] = (0, 1),
     epochs: int = 5,
 ) -> None:
-    """``root/classification/summary.csv`` and per-run metrics.json + history.csv."""
+    """Per-run metrics.json + history.csv under ``root/classification/{dataset}/{model}/seed{seed}``
+    and ``root/classification/summary.csv``, the latter written by the classification stage's own
+    summarize_classification (so the figures read exactly what the stage writes)."""
+    from neurocircuit.classification import summarize_classification
+
     rng = np.random.default_rng(1)
-    references = {"fashion-mnist": (0.863, "SpyTorch tutorial"), "shd": (0.692, "SpyTorch")}
-    rows = []
+    metrics_paths = []
     for dataset in datasets:
         for model in models:
-            accs = []
             for seed in seeds:
                 run = root / "classification" / dataset / model / f"seed{seed}"
                 run.mkdir(parents=True, exist_ok=True)
@@ -45,32 +48,21 @@ def write_classification_results(
                     }
                 )
                 history.to_csv(run / "history.csv", index=False)
-                accs.append(float(history["val_accuracy"].iloc[-1]))
-                write_json(
-                    {
-                        "test_accuracy": accs[-1],
-                        "val_accuracy": accs[-1],
-                        "train_accuracy": float(history["train_accuracy"].iloc[-1]),
-                        "epochs": epochs,
-                        "wall_time_s": 1.0,
-                        "device": "cpu",
-                    },
-                    run / "metrics.json",
-                )
-            reference, source = references.get(dataset, (np.nan, ""))
-            rows.append(
-                {
+                final = float(history["val_accuracy"].iloc[-1])
+                metrics = {
                     "dataset": dataset,
                     "model": model,
-                    "n_seeds": len(seeds),
-                    "test_accuracy_mean": np.mean(accs),
-                    "test_accuracy_sd": np.std(accs),
-                    "val_accuracy_mean": np.mean(accs),
-                    "reference_accuracy": reference,
-                    "reference_source": source or None,
+                    "seed": seed,
+                    "test_accuracy": final,
+                    "val_accuracy": final,
+                    "train_accuracy": float(history["train_accuracy"].iloc[-1]),
+                    "epochs": epochs,
+                    "wall_time_s": 1.0,
+                    "device": "cpu",
                 }
-            )
-    pd.DataFrame(rows).to_csv(root / "classification" / "summary.csv", index=False)
+                write_json(metrics, run / "metrics.json")
+                metrics_paths.append(run / "metrics.json")
+    summarize_classification(metrics_paths, root / "classification" / "summary.csv")
 
 
 def write_fit_results(
@@ -82,16 +74,21 @@ def write_fit_results(
     n_time: int = 120,
     fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
 ) -> None:
-    """Per-run fit outputs (metrics.json, pvar_per_neuron.csv, prediction.h5, weights.npz,
-    history.csv), ``root/fit/convergence.csv``, per-run ablation CSVs and
-    ``root/ablation/summary.csv``."""
+    """Per-run fit outputs under ``root/fit/{dataset}/{model}/seed{seed}/`` (metrics.json,
+    pvar_per_neuron.csv, prediction.h5, connectivity.npz, history.csv), per-run ablation curves
+    ``root/ablation/{dataset}/{model}/seed{seed}.csv``, and the two summary tables
+    ``root/fit/convergence.csv`` and ``root/ablation/summary.csv``, written by the fit and
+    ablation stages' own functions (so the figures read exactly what those stages write)."""
+    from neurocircuit.ablation import summarise_ablations
+    from neurocircuit.fit import convergence_table
+
     rng = np.random.default_rng(2)
     time = np.arange(n_time)
     phases = rng.uniform(0, 2 * np.pi, (n_neurons, 1))
     target = 0.5 + 0.4 * np.sin(2 * np.pi * time / 40 + phases)
-    convergence, area_rows = [], []
+    ablation_runs, metrics_paths = [], []
     for index, model in enumerate(models):
-        dale = "nodale" not in model
+        traits = model_traits(model)
         for seed in seeds:
             run = root / "fit" / dataset / model / f"seed{seed}"
             run.mkdir(parents=True, exist_ok=True)
@@ -101,46 +98,60 @@ def write_fit_results(
                 h5["prediction"] = prediction.astype(np.float32)
                 h5["time_s"] = time * 0.5
             per_neuron = 1 - ((prediction - target) ** 2).mean(1) / target.var(1)
-            pd.DataFrame({"neuron": np.arange(n_neurons), "pvar": per_neuron}).to_csv(
-                run / "pvar_per_neuron.csv", index=False
-            )
-            global_pvar = float(1 - ((prediction - target) ** 2).mean() / target.var())
-            write_json(
+            pd.DataFrame(
                 {
-                    "pvar": global_pvar,
-                    "pvar_per_neuron_median": float(np.median(per_neuron)),
-                    "baseline_pvar_mean": 0.3,
-                    "baseline_pvar_ar1": 0.6,
-                    "pvar_heldout": global_pvar - 0.1,
-                    "iterations_to_0.9": 40 + 10 * seed,
-                    "normalisation": "global_minmax",
-                },
-                run / "metrics.json",
-            )
+                    "neuron": np.arange(n_neurons),
+                    "pvar": per_neuron,
+                    "baseline_mean": np.zeros(n_neurons),
+                    "baseline_ar1": per_neuron - 0.3,
+                }
+            ).to_csv(run / "pvar_per_neuron.csv", index=False)
             iterations = np.arange(0, 101, 10)
             pvars = 1 - 0.9 * np.exp(-iterations / (12 + 4 * index + 5 * seed))
-            pd.DataFrame({"iteration": iterations, "pvar": pvars}).to_csv(
+            pd.DataFrame({"iteration": iterations, "pvar": pvars, "loss": 1 - pvars}).to_csv(
                 run / "history.csv", index=False
             )
-            reached = iterations[np.argmax(pvars >= 0.9)] if (pvars >= 0.9).any() else np.nan
-            convergence.append(
-                {"dataset": dataset, "model": model, "seed": seed, "iterations_to_0.9": reached}
-            )
+            reached = int(iterations[np.argmax(pvars >= 0.9)]) if (pvars >= 0.9).any() else None
+            global_pvar = float(1 - ((prediction - target) ** 2).mean() / target.var())
+            metrics = {
+                "dataset": dataset,
+                "model": model,
+                "seed": seed,
+                "dynamics": traits.dynamics,
+                "dale": bool(traits.dale),
+                "method": traits.learning,
+                "pvar": global_pvar,
+                "pvar_per_neuron_median": float(np.median(per_neuron)),
+                "baseline_pvar_mean": 0.3,
+                "baseline_pvar_ar1": 0.6,
+                "pvar_heldout": global_pvar - 0.2,
+                "baseline_pvar_mean_heldout": -0.1,
+                "baseline_pvar_last_frame_heldout": -0.4,
+                "baseline_pvar_ar1_heldout": 0.2,
+                "normalisation": "global",
+                "convergence_pvar": 0.9,
+                "iterations_to_pvar_0.9": reached,
+                "iterations": int(iterations[-1]),
+                "wall_time_s": 1.0,
+                "device": "cpu",
+            }
+            write_json(metrics, run / "metrics.json")
+            metrics_paths.append(run / "metrics.json")
             weights = rng.normal(0, 1 / np.sqrt(n_neurons), (n_neurons, n_neurons))
             signs = np.where(np.arange(n_neurons) < int(0.8 * n_neurons), 1.0, -1.0)
             rng.shuffle(signs)
-            arrays = {"weights": np.abs(weights) * signs[:, None] if dale else weights}
-            if dale:
-                arrays["neuron_sign"] = signs
-            np.savez(run / "weights.npz", **arrays)
-            ablation = root / "ablation" / dataset / model
-            ablation.mkdir(parents=True, exist_ok=True)
+            with open(run / "connectivity.npz", "wb") as fh:  # presynaptic × postsynaptic
+                np.savez(
+                    fh,
+                    weights=np.abs(weights) * signs[:, None] if traits.dale else weights,
+                    neuron_sign=signs if traits.dale else np.zeros(0),
+                )
+            slope = {"random": 0.5, "weakest": 0.2, "strongest": 0.9, "hubs": 0.8}
             rows = []
             for strategy in STRATEGIES:
                 for repeat in range(3 if strategy == "random" else 1):
-                    slope = {"random": 0.5, "weakest": 0.2, "strongest": 0.9, "hubs": 0.8}
                     for fraction in fractions:
-                        ratio = 1 - slope[strategy] * fraction ** (1.5 if dale else 1.0)
+                        ratio = 1 - slope[strategy] * fraction ** (1.5 if traits.dale else 1.0)
                         ratio += rng.normal(0, 0.02) * (fraction > 0)
                         rows.append(
                             {
@@ -148,35 +159,24 @@ def write_fit_results(
                                 "fraction": fraction,
                                 "repeat": repeat,
                                 "n_removed": 0,
-                                "pvar": ratio * 0.9,
+                                "pvar": ratio * global_pvar,
                                 "pvar_ratio": ratio,
                             }
                         )
             curves = pd.DataFrame(rows)
+            ablation = root / "ablation" / dataset / model
+            ablation.mkdir(parents=True, exist_ok=True)
             curves.to_csv(ablation / f"seed{seed}.csv", index=False)
-            for strategy, group in curves.groupby("strategy"):
-                mean = group.groupby("fraction")["pvar_ratio"].mean()
-                area_rows.append(
-                    {
-                        "section": "auc",
-                        "dataset": dataset,
-                        "model": model,
-                        "seed": seed,
-                        "strategy": strategy,
-                        "auc": float(np.trapezoid(mean.values, mean.index)),
-                    }
-                )
-    pd.DataFrame(convergence).to_csv(root / "fit" / "convergence.csv", index=False)
-    welch = [
-        {
-            "section": "welch",
-            "dataset": dataset,
-            "strategy": strategy,
-            "comparison": comparison,
-            "p": 0.01,
-            "cohens_d": 1.2,
-        }
-        for strategy in STRATEGIES
-        for comparison in ("Dale vs no Dale", "spiking vs rate")
-    ]
-    pd.DataFrame(area_rows + welch).to_csv(root / "ablation" / "summary.csv", index=False)
+            ablation_runs.append(
+                {
+                    "curves": curves,
+                    "dataset": dataset,
+                    "model": model,
+                    "seed": seed,
+                    "dynamics": traits.dynamics,
+                    "dale": bool(traits.dale),
+                    "method": traits.learning,
+                }
+            )
+    convergence_table(metrics_paths).to_csv(root / "fit" / "convergence.csv", index=False)
+    summarise_ablations(ablation_runs).to_csv(root / "ablation" / "summary.csv", index=False)

@@ -40,12 +40,17 @@ CATEGORICAL = [
     for name in ("blue", "orange", "green", "vermillion", "purple", "sky_blue", "black", "yellow")
 ]
 DALE_COLOUR = OKABE_ITO["vermillion"]
+DALE_SIGN_COLOUR = OKABE_ITO["orange"]  # NeuroTorch's variant: a learnable sign per neuron
 NO_DALE_COLOUR = OKABE_ITO["blue"]
 EXCITATORY_COLOUR = OKABE_ITO["vermillion"]
 INHIBITORY_COLOUR = OKABE_ITO["blue"]
 RECORDED_COLOUR = OKABE_ITO["black"]
 FITTED_COLOUR = OKABE_ITO["orange"]
-BASELINE_COLOURS = {"mean": OKABE_ITO["green"], "ar1": OKABE_ITO["purple"]}
+BASELINE_COLOURS = {
+    "mean": OKABE_ITO["green"],
+    "ar1": OKABE_ITO["purple"],
+    "last_frame": OKABE_ITO["sky_blue"],
+}
 SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 DYNAMICS_LINESTYLE = {"spiking": "-", "rate": "--", "unknown": ":"}
@@ -89,14 +94,18 @@ def save_figure(fig, png_path: str | Path, pdf_path: str | Path, dpi: int = 150)
 
 
 class ModelTraits(NamedTuple):
-    """What a model name says: dynamics (spiking/rate), Dale's law or not, learning rule."""
+    """What a model name says: dynamics (spiking/rate), Dale's law or not, learning rule, and
+    whether the Dale signs are learnable (NeuroTorch's variant, ``dalesign``)."""
 
     dynamics: str
     dale: bool | None
     learning: str
+    learned_sign: bool = False
 
     @property
     def dale_label(self) -> str:
+        if self.learned_sign:
+            return "Dale, learned sign"
         return {True: "Dale", False: "no Dale", None: "Dale?"}[self.dale]
 
 
@@ -107,8 +116,9 @@ _DALE = re.compile(r"(?:^|[_\-])dale(?:$|[_\-])")
 def model_traits(model: str) -> ModelTraits:
     """Parse a model name such as ``spiking_dale_eprop`` or ``rate-nodale-bptt``.
 
-    Recognised tokens: spiking/snn/lif/alif vs rate/wc/wilson_cowan; dale vs nodale/no_dale/no-dale;
-    eprop/e_prop vs bptt vs tbptt. Unknown parts are reported as "unknown" (or None for Dale).
+    Recognised tokens: spiking/snn/lif/alif vs rate/wc/wilson_cowan; dale vs dalesign (learnable
+    sign) vs nodale/no_dale/no-dale; eprop/e_prop vs bptt vs tbptt. Unknown parts
+    are reported as "unknown" (or None for Dale).
     """
     name = model.lower()
     tokens = set(re.split(r"[_\-]+", name))
@@ -118,9 +128,10 @@ def model_traits(model: str) -> ModelTraits:
         dynamics = "rate"
     else:
         dynamics = "unknown"
+    learned_sign = bool(tokens & {"dalesign", "learnedsign", "learnablesign"})
     if _NO_DALE.search(name):
         dale: bool | None = False
-    elif _DALE.search(name):
+    elif _DALE.search(name) or learned_sign:
         dale = True
     else:
         dale = None
@@ -132,7 +143,7 @@ def model_traits(model: str) -> ModelTraits:
         learning = "bptt"
     else:
         learning = "unknown"
-    return ModelTraits(dynamics, dale, learning)
+    return ModelTraits(dynamics, dale, learning, learned_sign)
 
 
 def model_label(model: str) -> str:
@@ -144,10 +155,19 @@ def model_label(model: str) -> str:
     return f"{traits.dynamics}, {traits.dale_label}, {learning}"
 
 
+def model_colours(models: Sequence[str]) -> dict[str, str]:
+    """One categorical colour per model, in the given order (the same order gives the same
+    colours in every figure)."""
+    return {model: CATEGORICAL[i % len(CATEGORICAL)] for i, model in enumerate(models)}
+
+
 def dale_colour(model: str) -> str:
-    """Vermillion for Dale-constrained models, blue for unconstrained ones, grey when unknown."""
-    dale = model_traits(model).dale
-    return {True: DALE_COLOUR, False: NO_DALE_COLOUR, None: "#777777"}[dale]
+    """Vermillion for Dale-constrained models (orange with learnable signs), blue for
+    unconstrained ones, grey when unknown."""
+    traits = model_traits(model)
+    if traits.learned_sign:
+        return DALE_SIGN_COLOUR
+    return {True: DALE_COLOUR, False: NO_DALE_COLOUR, None: "#777777"}[traits.dale]
 
 
 def sort_models(models: Iterable[str]) -> list[str]:
@@ -160,7 +180,7 @@ def sort_models(models: Iterable[str]) -> list[str]:
         t = model_traits(model)
         return (
             order_dyn[t.dynamics],
-            {False: 0, None: 0, True: 1}[t.dale],
+            {False: 0, None: 0, True: 1}[t.dale] + t.learned_sign,
             order_learn[t.learning],
             model,
         )

@@ -10,6 +10,7 @@ Datasets (neurons = rows, one neuron per row; frames = imaging volumes):
 - ``baseline``         (neurons,) float32: median F0 of the neuropil-corrected trace
 - ``roi_index``        (neurons,) int32: row of the kept ROI in its plane's suite2p output
 - ``merged_rois``      (neurons,) int32: how many ROIs (planes) were merged into the row
+- ``low_baseline``     (neurons,) bool: the near-zero-baseline floor was applied (see dff)
 
 Attributes: session, source, fs_hz, n_frames, n_neurons, masked_frames, config_hash,
 package_versions (JSON), source_files (JSON list), and the ΔF/F settings used.

@@ -135,21 +135,26 @@ def _open_tiff(path: Path, n_planes: int) -> MovieFile:
             axes = series.axes
             dtype = np.dtype(series.dtype)
             n_pages = len(tif.pages)
+            page_is_frame = tif.pages[0].shape == shape[-2:]
+            end = None if series.dataoffset is None else series.dataoffset + series.nbytes
             last = tif.pages[n_pages - 1]
             ends = [o + c for o, c in zip(last.dataoffsets, last.databytecounts, strict=False)]
     except ValueError as error:
         raise ValueError(f"{path}: unreadable TIFF ({error})") from None
     except Exception as error:
         raise ValueError(f"{path}: unreadable TIFF ({type(error).__name__}: {error})") from None
-    if "C" in axes and shape[axes.index("C")] > 1:
+    for axis, what in (("S", "samples per pixel (colour image?)"), ("C", "channels")):
+        if axis in axes and shape[axes.index(axis)] > 1:
+            raise ValueError(
+                f"{path}: {shape[axes.index(axis)]} {what} (axes {axes}); give a single-channel "
+                "grayscale movie"
+            )
+    shape = tuple(s for s, a in zip(shape, axes, strict=True) if not (a in "CS" and s == 1))
+    declared = int(np.prod(shape[:-2])) if len(shape) >= 3 else 1
+    short = page_is_frame and n_pages < declared
+    if short or (end is not None and end > size) or (ends and max(ends) > size):
         raise ValueError(
-            f"{path}: {shape[axes.index('C')]} channels (axes {axes}); give a single-channel movie"
-        )
-    shape = tuple(s for s, a in zip(shape, axes, strict=True) if not (a == "C" and s == 1))
-    frames_declared = int(np.prod(shape[:-2])) if len(shape) >= 3 else 1
-    if n_pages < frames_declared or (ends and max(ends) > size):
-        raise ValueError(
-            f"{path}: truncated TIFF ({n_pages} readable pages of {frames_declared} declared, "
+            f"{path}: truncated TIFF ({n_pages} readable pages for {declared} frames, "
             f"file is {size} bytes)"
         )
     volumes, planes, height, width = _movie_layout(path, shape, n_planes)

@@ -193,7 +193,9 @@ def _slow_noise(n: int, t: int, sigma_frames: float, rng: np.random.Generator) -
     from scipy.ndimage import gaussian_filter1d
 
     noise = gaussian_filter1d(rng.normal(size=(n, t)), sigma_frames, axis=1, mode="reflect")
-    return noise / (noise.std(axis=1, keepdims=True) + 1e-12)
+    # Unit variance in expectation (Gaussian-filtered white noise has s.d. (2 sqrt(pi) s)^-1/2);
+    # normalising by the sample s.d. would blow up short recordings.
+    return noise * np.sqrt(2.0 * np.sqrt(np.pi) * sigma_frames)
 
 
 def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecording:
@@ -224,12 +226,14 @@ def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecord
                 for i in visible
             ]
         ) if visible.size else np.zeros((0, big_h, big_w))
-        soma_mask = np.clip(footprints.sum(axis=0), 0, 1) if visible.size else np.zeros((big_h, big_w))
+        soma_mask = np.zeros((big_h, big_w))
+        if visible.size:
+            soma_mask = np.clip(np.tensordot(axial[visible], footprints, axes=1), 0, 1)
         # Neuropil: a smooth spatial pattern modulated by slow noise and by population activity.
         modes = np.stack([1.0 + 0.3 * _smooth_field((big_h, big_w), 12.0, rng) for _ in range(3)])
         modes = np.clip(modes, 0.2, None)
         mode_traces = 1.0 + spec.neuropil_fluctuation * _slow_noise(3, t, 20.0, rng)
-        mode_traces += 0.3 * population[None, :]
+        mode_traces = np.clip(mode_traces + 0.3 * population[None, :], 0.05, None)
         neuropil_scale = spec.neuropil_photons / 3.0
         neuropil_gain = 1.0 - (1.0 - spec.neuropil_contamination) * soma_mask
         soma_signal = (brightness[visible] * axial[visible])[:, None] * (1.0 + dff[visible])

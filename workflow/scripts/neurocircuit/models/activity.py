@@ -258,26 +258,40 @@ class SpikingActivityState(NamedTuple):
     output: Tensor
 
 
+READOUTS = ("diagonal", "full")
+
+
 class SpikingActivityNetwork(_ActivityNetwork):
     """LIF-with-synapse network, one spiking unit per recorded neuron, fed back its output.
 
-    i_t = alpha i_{t-1} + W y_{t-1} + b_in;  v~_t = beta v_{t-1} + i_t;  z_t = H(v~_t - theta);
-    r_t = kappa r_{t-1} + (1 - kappa) z_t;  y_t = sigmoid(g r_t + c)   (g > 0 by softplus).
+    Per frame, the units receive the previous output y_{t-1} through W (N, N) and run
+    ``steps_per_frame`` sub-steps of dt / steps_per_frame each (input u = (W y_{t-1} + b_in) /
+    steps_per_frame per sub-step, so the charge per frame does not depend on it):
+
+        i <- alpha i + u;  v~ = beta v + i;  z = H(v~ - theta);  reset;
+        r <- kappa r + (1 - kappa) z          (low-pass filtered spikes, in [0, 1])
+
+    and the frame's output is read out from r through a linear map and a sigmoid:
+    readout "diagonal": y_t = sigmoid(g * r + c) (unit i is recorded neuron i, g > 0 by
+    softplus); readout "full": y_t = sigmoid(W_out r + c) (W_out (N, N) starts as g * I).
 
     y_{t-1} is the network's own previous output (the recorded frame x0 at the start), so W
-    (N, N) couples the units' activities exactly as in the rate network. The initial state has
-    v = i = 0 and r_0 chosen so that the readout of r_0 gives x0 (clipped to [0, 1], not
-    differentiated).
+    couples the units' activities exactly as in the rate network. The initial state has
+    v = i = 0 and r_0 chosen so that the diagonal readout of r_0 gives x0 (clipped to [0, 1],
+    not differentiated).
 
     Args:
         n_units: number of units N.
         dale, dale_mode, exc_fraction, ei_balance: Dale's law and E–I balance of W.
-        dt: time step (unit of the taus, e.g. frames).
+        dt: time step of one frame (unit of the taus, e.g. frames).
+        steps_per_frame: spiking sub-steps per frame (more: smoother rates, more compute).
         tau_mem, tau_syn, tau_out: membrane, synaptic and output-filter time constants.
         threshold, reset, surrogate, surrogate_scale: spike generation (see ``neurons``).
         weight_scale: W ~ N(0, weight_scale**2 / N).
         bias_current: initial constant input b_in of every unit (learnable).
-        readout_gain, readout_bias: initial g and c of the readout (learnable).
+        readout: "full" (default; averaging units smooths the binary spikes: it fitted better
+            than "diagonal" in our tests) or "diagonal" (see above).
+        readout_gain, readout_bias: initial g (or diagonal of W_out) and c (learnable).
         self_connections, connection_density: structural mask of W.
         seed: seeds the initial weights and identities.
     """
@@ -291,6 +305,7 @@ class SpikingActivityNetwork(_ActivityNetwork):
         exc_fraction: float = 0.8,
         ei_balance: bool = True,
         dt: float = 1.0,
+        steps_per_frame: int = 1,
         tau_mem: float = 4.0,
         tau_syn: float = 2.0,
         tau_out: float = 4.0,
@@ -300,8 +315,9 @@ class SpikingActivityNetwork(_ActivityNetwork):
         surrogate_scale: float | None = None,
         weight_scale: float = 1.0,
         bias_current: float = 0.1,
-        readout_gain: float = 6.0,
-        readout_bias: float = -3.0,
+        readout: str = "full",
+        readout_gain: float = 2.0,
+        readout_bias: float = -1.0,
         self_connections: bool = True,
         connection_density: float = 1.0,
         seed: int = 0,
@@ -309,23 +325,30 @@ class SpikingActivityNetwork(_ActivityNetwork):
         super().__init__()
         self.init_kwargs = dict(
             n_units=n_units, dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction,
-            ei_balance=ei_balance, dt=dt, tau_mem=tau_mem, tau_syn=tau_syn, tau_out=tau_out,
-            threshold=threshold, reset=reset, surrogate=surrogate,
-            surrogate_scale=surrogate_scale, weight_scale=weight_scale,
-            bias_current=bias_current, readout_gain=readout_gain, readout_bias=readout_bias,
-            self_connections=self_connections, connection_density=connection_density,
-            seed=seed,
+            ei_balance=ei_balance, dt=dt, steps_per_frame=steps_per_frame, tau_mem=tau_mem,
+            tau_syn=tau_syn, tau_out=tau_out, threshold=threshold, reset=reset,
+            surrogate=surrogate, surrogate_scale=surrogate_scale, weight_scale=weight_scale,
+            bias_current=bias_current, readout=readout, readout_gain=readout_gain,
+            readout_bias=readout_bias, self_connections=self_connections,
+            connection_density=connection_density, seed=seed,
         )  # fmt: skip
         nrn.check_reset(reset)
         check_surrogate(surrogate)
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        if int(steps_per_frame) != steps_per_frame or steps_per_frame < 1:
+            raise ValueError(f"steps_per_frame must be a positive integer, got {steps_per_frame}")
         self.dt = float(dt)
-        self.alpha = nrn.decay(dt, tau_syn)
-        self.beta = nrn.decay(dt, tau_mem)
-        self.kappa = nrn.decay(dt, tau_out)
+        self.steps_per_frame = int(steps_per_frame)
+        sub_dt = self.dt / self.steps_per_frame
+        self.alpha = nrn.decay(sub_dt, tau_syn)
+        self.beta = nrn.decay(sub_dt, tau_mem)
+        self.kappa = nrn.decay(sub_dt, tau_out)
         self.threshold = float(threshold)
         self.reset = reset
         self.surrogate = surrogate
         self.surrogate_scale = resolve_surrogate_scale(surrogate, surrogate_scale)
+        self.readout = readout
         generator = torch.Generator().manual_seed(int(seed))
         self._init_recurrent(
             n_units,
@@ -339,24 +362,39 @@ class SpikingActivityNetwork(_ActivityNetwork):
             generator=generator,
         )
         self.bias_current = nn.Parameter(torch.full((n_units,), float(bias_current)))
-        self.readout_gain_parameter = nn.Parameter(
-            torch.full((n_units,), inverse_softplus(readout_gain))
-        )
+        if readout == "diagonal":
+            self.readout_gain_parameter = nn.Parameter(
+                torch.full((n_units,), inverse_softplus(readout_gain))
+            )
+        else:
+            self.readout_weight = nn.Parameter(torch.eye(n_units) * float(readout_gain))
         self.readout_bias = nn.Parameter(torch.full((n_units,), float(readout_bias)))
 
     def readout_gain(self) -> Tensor:
-        """(N,) readout gains g > 0."""
-        return F.softplus(self.readout_gain_parameter)
+        """(N,) gain from a unit's filtered spikes to its own output (the diagonal of W_out)."""
+        if self.readout == "diagonal":
+            return F.softplus(self.readout_gain_parameter)
+        return torch.diagonal(self.readout_weight)
 
     def effective_parameters(self) -> dict[str, Tensor]:
-        """Tensors the dynamics use, with graph: weight (N, N), bias_current, readout_gain,
-        readout_bias (N,)."""
-        return {
+        """Tensors the dynamics use, with graph: weight (N, N), bias_current (N,), readout_bias
+        (N,), and readout_gain (N,) or readout_weight (N, N)."""
+        p = {
             "weight": self.effective_recurrent_weight(),
             "bias_current": self.bias_current,
-            "readout_gain": self.readout_gain(),
             "readout_bias": self.readout_bias,
         }
+        if self.readout == "diagonal":
+            p["readout_gain"] = self.readout_gain()
+        else:
+            p["readout_weight"] = self.readout_weight
+        return p
+
+    def read_out(self, r: Tensor, p: dict[str, Tensor]) -> Tensor:
+        """Output y (B, N) in (0, 1) from filtered spikes r (B, N)."""
+        if self.readout == "diagonal":
+            return torch.sigmoid(p["readout_gain"] * r + p["readout_bias"])
+        return torch.sigmoid(F.linear(r, p["readout_weight"], p["readout_bias"]))
 
     def neuron_params(self) -> nrn.LIFSynParams:
         """Step-function parameters of the LIF-with-synapse units (recurrence enters as input)."""
@@ -370,11 +408,13 @@ class SpikingActivityNetwork(_ActivityNetwork):
         )
 
     def initial_state(self, x0: Tensor) -> SpikingActivityState:
-        """State at frame x0 (B, N): v = i = 0, output x0, r_0 = readout^-1(x0) clipped to [0, 1]."""
+        """State at frame x0 (B, N): v = i = 0, output x0, r_0 = readout^-1(x0) clipped to [0, 1]
+        (inverting the diagonal of the readout)."""
         with torch.no_grad():
             eps = 1e-4
             logit = torch.logit(x0.clamp(eps, 1 - eps))
             r0 = ((logit - self.readout_bias) / self.readout_gain()).clamp(0.0, 1.0)
+            r0 = torch.nan_to_num(r0, nan=0.0)
         zeros = torch.zeros_like(x0)
         neuron = nrn.LIFSynState(zeros, zeros.clone(), zeros.clone(), zeros.clone())
         return SpikingActivityState(neuron, nrn.LowPassState(r0.detach()), x0)
@@ -382,7 +422,8 @@ class SpikingActivityNetwork(_ActivityNetwork):
     def rollout(
         self, state: SpikingActivityState, n_steps: int
     ) -> tuple[Tensor, SpikingActivityState]:
-        """The next ``n_steps`` outputs (n_steps, B, N) from ``state``, and the final state."""
+        """The next ``n_steps`` frames' outputs (n_steps, B, N) from ``state``, and the final
+        state."""
         p = self.effective_parameters()
         params = self.neuron_params()
         lowpass = nrn.LowPassParams(self.kappa)
@@ -390,8 +431,11 @@ class SpikingActivityNetwork(_ActivityNetwork):
         neuron, filtered, y = state
         for _ in range(int(n_steps)):
             current = F.linear(y, p["weight"], p["bias_current"])
-            z, neuron = nrn.lif_syn_step(current, neuron, params)
-            r, filtered = nrn.lowpass_step(z, filtered, lowpass)
-            y = torch.sigmoid(p["readout_gain"] * r + p["readout_bias"])
+            if self.steps_per_frame > 1:
+                current = current / self.steps_per_frame
+            for _ in range(self.steps_per_frame):
+                z, neuron = nrn.lif_syn_step(current, neuron, params)
+                _, filtered = nrn.lowpass_step(z, filtered, lowpass)
+            y = self.read_out(filtered.r, p)
             outputs.append(y)
         return torch.stack(outputs), SpikingActivityState(neuron, filtered, y)

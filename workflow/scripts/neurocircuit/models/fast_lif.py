@@ -93,52 +93,65 @@ class _LIFSynRecurrent(torch.autograd.Function):
             previous = z_t
         ctx.save_for_backward(spikes, membrane_pre, recurrent_weight)
         ctx.params = (alpha, beta, threshold, subtract_reset, surrogate_scale, sparse_grad)
+        ctx.consumed = False
         return spikes
 
     @staticmethod
     def backward(ctx, grad_spikes: torch.Tensor):
+        if ctx.consumed:
+            raise RuntimeError(
+                "lif_syn_recurrent's backward reuses its saved buffers and runs once per forward "
+                "(backward with retain_graph=True through it twice is not supported)"
+            )
+        ctx.consumed = True
         spikes, membrane_pre, recurrent_weight = ctx.saved_tensors
         alpha, beta, threshold, subtract_reset, surrogate_scale, sparse_grad = ctx.params
         steps, batch, n = spikes.shape
-        # surrogate derivative for all T at once: 1 / (scale |v~ - theta| + 1)^2
-        surrogate = torch.sub(membrane_pre, threshold).abs_().mul_(surrogate_scale).add_(1.0)
-        surrogate = surrogate.mul_(surrogate).reciprocal_()
-        # dL/dv~_t, filled in place from back to front; starts as s_t * (direct dL/dz_t)
-        grad_vpre = torch.mul(surrogate, grad_spikes)
-        grad_current = torch.empty_like(grad_vpre)  # dL/di_t, which is also dL/du_t
-        g = grad_vpre.unbind(0)
+        # Work step by step on (B, N) slices that stay in cache; no (T, B, N) temporaries
+        # besides the returned gradient. Adjoint recursion, from t = T-1 down to 0:
+        #   dz_t = dL/dz_t (direct) + grad_i_{t+1} @ V
+        #   g_t  = dz_t / (scale |v~_t - theta| + 1)^2 + beta * g_{t+1} * dv_t/dv~_t
+        #   grad_i_t = g_t + alpha * grad_i_{t+1}       (= dL/du_t)
+        # with dv_t/dv~_t = 1 - z_t (reset "zero", reset detached) or 1 ("subtract").
+        grad_current = torch.empty_like(spikes)
+        recurrent = recurrent_weight is not None
+        grad_z = spikes.new_empty(batch, n)
+        g_now = spikes.new_empty(batch, n)
+        g_next = spikes.new_zeros(batch, n)
+        grad_next = None
+        z = spikes.unbind(0)
+        gz = grad_spikes.unbind(0)
         gi = grad_current.unbind(0)
-        s = surrogate.unbind(0)
-        keep = None
-        if not subtract_reset:  # dv_t/dv~_t = 1 - z_t, times beta from v~_{t+1} = beta v_t + ...
-            keep = torch.mul(spikes, -beta).add_(beta).unbind(0)
-        recurrent = recurrent_weight is not None and steps > 1
-        through_spike = grad_vpre.new_empty(batch, n) if recurrent else None
-        gi[steps - 1].copy_(g[steps - 1])
-        for t in range(steps - 2, -1, -1):
-            g_t = g[t]
-            if recurrent:
-                # dL/dz_t through i_{t+1} = ... + V z_t is grad_i_{t+1} @ V, times s_t
-                torch.mm(gi[t + 1], recurrent_weight, out=through_spike)
-                g_t.addcmul_(s[t], through_spike)
-            if subtract_reset:
-                g_t.add_(g[t + 1], alpha=beta)
+        for t, square in zip(range(steps - 1, -1, -1), membrane_pre.unbind(0)[::-1], strict=True):
+            # the surrogate's denominator, in place in the saved membrane (used once)
+            square.sub_(threshold).abs_().mul_(surrogate_scale).add_(1.0)
+            square.mul_(square)
+            if recurrent and grad_next is not None:
+                torch.addmm(gz[t], grad_next, recurrent_weight, out=grad_z)
+                torch.div(grad_z, square, out=g_now)
             else:
-                g_t.addcmul_(keep[t], g[t + 1])
-            torch.add(g_t, gi[t + 1], alpha=alpha, out=gi[t])
+                torch.div(gz[t], square, out=g_now)
+            if grad_next is not None:
+                if not subtract_reset:
+                    g_next.addcmul_(g_next, z[t], value=-1.0)
+                g_now.add_(g_next, alpha=beta)
+                torch.add(g_now, grad_next, alpha=alpha, out=gi[t])
+            else:
+                gi[t].copy_(g_now)
+            g_now, g_next = g_next, g_now
+            grad_next = gi[t]
         grad_weight = None
-        if recurrent_weight is not None and ctx.needs_input_grad[1]:
+        if recurrent and ctx.needs_input_grad[1]:
             if steps == 1:
                 grad_weight = torch.zeros_like(recurrent_weight)
             else:
                 # dV[post, pre] = sum_t,b grad_i_{t+1}[b, post] z_t[b, pre], all t at once
-                grad_next = grad_current[1:].reshape(-1, n)
+                grad_after = grad_current[1:].reshape(-1, n)
                 earlier = spikes[:-1].reshape(-1, n)
-                grad_weight = None
                 if sparse_grad:
-                    grad_weight = _sparse_transposed_product(earlier, grad_next, sparse_grad)
+                    grad_weight = _sparse_transposed_product(earlier, grad_after, sparse_grad)
                 if grad_weight is None:
-                    grad_weight = torch.mm(grad_next.t(), earlier)
+                    grad_weight = torch.mm(grad_after.t(), earlier)
         grad_input = grad_current if ctx.needs_input_grad[0] else None
         return grad_input, grad_weight, None, None, None, None, None, None
 

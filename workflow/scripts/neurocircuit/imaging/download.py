@@ -1,0 +1,103 @@
+"""Download the real suite2p example folder used by the full configuration.
+
+The folder is the test data of pynapple (MIT License): a real two-photon recording processed by
+suite2p (219 ROIs, 20 cells, 2,000 frames at 10 Hz), published in the pynapple repository under
+``tests/nwbfilestest/suite2p/suite2p/plane0/``. Each file is fetched from a pinned commit and
+checked against its sha256; a mismatch is an error naming the file, and the folder appears only
+when every file passed (written under a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PYNAPPLE_URL = (
+    "https://raw.githubusercontent.com/pynapple-org/pynapple/{commit}/"
+    "tests/nwbfilestest/suite2p/suite2p/plane0/{name}"
+)
+PYNAPPLE_SUITE2P_FILES = {
+    "F.npy": (
+        "7d0748aaa75c1e15a0395ee20e9ad7e821e8bd5a",
+        "98b6facdb1cb24138f0677eb62c090d0c9252ba2c3c0bf3f6f51c2debfcd9625",
+    ),
+    "Fneu.npy": (
+        "dfeb5fe0346b5e386c70dca0abc6ee4f92483625",
+        "374981b9fbc1ef0cbba0ccfb91bc53a7ecfe4bff64cf5c9d0381bce32fa3a06e",
+    ),
+    "iscell.npy": (
+        "7ea1345e1a2f04168d5fe05708ab65a10866c365",
+        "cc109d5fffd172d3d9f39fdc077bf50df744eecc63223438e1f5caf41d780faf",
+    ),
+    "spks.npy": (
+        "dfeb5fe0346b5e386c70dca0abc6ee4f92483625",
+        "d300e5974c9a46516a8a40d36eaa8a663e55376e69edcc560d6642a2e03f7f84",
+    ),
+    "stat.npy": (
+        "c99a9221d56cdbef433c7098cef63af80a938f5e",
+        "5cbae5581fa28ab665f0e5f39f3a48b6a4c89c873e58ebe4f5fe1948e8777ed5",
+    ),
+}
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_checked(url: str, dest: str | Path, sha256: str, retries: int = 3,
+                     timeout_s: float = 60.0) -> Path:
+    """Fetch ``url`` to ``dest`` (atomically) and check its sha256; retry on network errors."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    last_error: Exception | None = None
+    for attempt in range(retries):
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        os.close(fd)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as fh:
+                shutil.copyfileobj(response, fh)
+            found = sha256_of(tmp)
+            if found != sha256:
+                raise ValueError(f"{dest}: checksum mismatch (sha256 {found}, expected {sha256}) "
+                                 f"for {url}")
+            os.replace(tmp, dest)
+            return dest
+        except (OSError, TimeoutError) as error:
+            last_error = error
+            time.sleep(2**attempt)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    raise OSError(f"{dest}: download of {url} failed after {retries} tries ({last_error})")
+
+
+def fetch_suite2p_example(out_folder: str | Path, files: dict | None = None,
+                          url_template: str = PYNAPPLE_URL, logger=None) -> Path:
+    """Write ``out_folder``/plane0/{F,Fneu,iscell,spks,stat}.npy, every file checksum-verified."""
+    out_folder = Path(out_folder)
+    files = PYNAPPLE_SUITE2P_FILES if files is None else files
+    out_folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_folder.name}.", dir=out_folder.parent))
+    try:
+        for name, (commit, sha256) in files.items():
+            url = url_template.format(commit=commit, name=name)
+            if logger:
+                logger.info("fetching %s", url)
+            download_checked(url, work / "plane0" / name, sha256)
+        if out_folder.exists():
+            shutil.rmtree(out_folder)
+        os.replace(work, out_folder)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return out_folder

@@ -1,0 +1,280 @@
+"""A session's activity file and metrics, from whichever input the session has.
+
+Movie sessions (synthetic, tiff, h5) arrive here as suite2p plane folders written by the
+per-plane jobs, plus the split step's movie_info.json (masked volumes); suite2p sessions as the
+user's suite2p folder; traces sessions as a traces file. Plane-based inputs go through the same
+steps: select cells, neuropil-correct and compute ΔF/F (masked frames excluded), merge ROIs that
+are one neuron across adjacent planes, write ``activity.h5`` and ``metrics.json``. Synthetic
+sessions are also scored against their ground truth (recall, precision, median correlation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neurocircuit.imaging.activity import write_activity
+from neurocircuit.imaging.dff import compute_dff
+from neurocircuit.imaging.merge import merge_across_planes
+from neurocircuit.imaging.readers import (
+    Suite2pPlane,
+    load_suite2p_folder,
+    load_suite2p_plane,
+    load_traces,
+)
+from neurocircuit.runtime import config_hash, package_versions, write_json
+
+PIXEL_STRIDE = 1 << 20  # linear pixel index y * stride + x; wider than any frame
+
+
+@dataclass
+class ActivityTable:
+    """The rows of an activity file and the counts that go into metrics.json."""
+
+    dff: np.ndarray
+    positions: np.ndarray
+    cell_probability: np.ndarray
+    frame_valid: np.ndarray
+    baseline: np.ndarray
+    roi_index: np.ndarray
+    merged_rois: np.ndarray
+    low_baseline: np.ndarray
+    counts: dict = field(default_factory=dict)
+
+
+def select_cells(plane: Suite2pPlane, threshold: float | None) -> np.ndarray:
+    """ROI indices kept as cells: iscell probability >= threshold, or iscell labels if None."""
+    if threshold is None or plane.iscell.shape[1] < 2:
+        return np.flatnonzero(plane.iscell[:, 0] > 0.5)
+    return np.flatnonzero(plane.iscell[:, 1] >= threshold)
+
+
+def _dff_kwargs(settings: dict) -> dict:
+    baseline = settings["baseline"]
+    return {
+        "neuropil_coefficient": settings["neuropil_coefficient"],
+        "method": baseline["method"],
+        "window_s": baseline["window_s"],
+        "sigma_s": baseline["sigma_s"],
+        "percentile": baseline["percentile"],
+        "min_baseline_fraction": baseline["min_baseline_fraction"],
+        "max_masked_fraction": settings["masking"]["max_masked_fraction"],
+    }
+
+
+def activity_from_planes(
+    planes: list[Suite2pPlane],
+    fs_hz: float,
+    settings: dict,
+    classifier_threshold: float | None,
+    valid: np.ndarray | None = None,
+    source: str = "suite2p",
+) -> ActivityTable:
+    """Cells of every plane -> ΔF/F -> one row per neuron (merged across adjacent planes).
+
+    Rows are ordered by plane, then y, then x of the kept ROI.
+    """
+    plane_of, index_of, F_rows, Fneu_rows, prob, pixels, centers = [], [], [], [], [], [], []
+    n_rois = 0
+    per_plane = {}
+    for plane in planes:
+        cells = select_cells(plane, classifier_threshold)
+        n_rois += plane.n_rois
+        per_plane[f"plane{plane.plane}"] = {"n_rois": plane.n_rois, "n_cells": int(len(cells))}
+        for k in cells:
+            stat = plane.stat[k]
+            plane_of.append(plane.plane)
+            index_of.append(int(k))
+            F_rows.append(plane.F[k])
+            Fneu_rows.append(plane.Fneu[k])
+            prob_col = 1 if plane.iscell.shape[1] > 1 else 0
+            prob.append(plane.iscell[k, prob_col])
+            ypix, xpix = np.asarray(stat["ypix"]), np.asarray(stat["xpix"])
+            pixels.append(ypix.astype(np.int64) * PIXEL_STRIDE + xpix.astype(np.int64))
+            centers.append(np.asarray(stat["med"], dtype=np.float64)[:2])
+    if not F_rows:
+        rule = "iscell labels" if classifier_threshold is None else f"p >= {classifier_threshold}"
+        raise ValueError(f"{source}: no ROI is classified as a cell ({rule}) in any plane")
+    result = compute_dff(
+        np.array(F_rows), fs_hz, Fneu=np.array(Fneu_rows), valid=valid, source=source,
+        **_dff_kwargs(settings),
+    )
+    merge = merge_across_planes(
+        np.array(plane_of),
+        np.array(centers),
+        pixels,
+        result.dff,
+        min_overlap=settings["merge"]["min_overlap"],
+        min_correlation=settings["merge"]["min_correlation"],
+        max_plane_gap=settings["merge"]["max_plane_gap"],
+    )
+    keep = merge.representative
+    plane_of, centers = np.array(plane_of), np.array(centers)
+    positions = np.column_stack([plane_of[keep], centers[keep]]).astype(np.float32)
+    order = np.lexsort((positions[:, 2], positions[:, 1], positions[:, 0]))
+    keep = keep[order]
+    merged = np.array([len(g) for g in merge.groups], dtype=np.int32)[order]
+    counts = {
+        "n_rois": int(n_rois),
+        "n_cells": int(len(F_rows)),
+        "n_neurons": int(len(keep)),
+        "n_merged": merge.n_merged,
+        "n_low_baseline": int(result.low_baseline[keep].sum()),
+        "masked_frames": result.masked_frames,
+        "planes": per_plane,
+    }
+    return ActivityTable(
+        dff=result.dff[keep],
+        positions=positions[order],
+        cell_probability=np.array(prob, dtype=np.float32)[keep],
+        frame_valid=result.valid,
+        baseline=np.median(result.baseline[keep], axis=1).astype(np.float32),
+        roi_index=np.array(index_of, dtype=np.int32)[keep],
+        merged_rois=merged,
+        low_baseline=result.low_baseline[keep],
+        counts=counts,
+    )
+
+
+def activity_from_traces(
+    traces: np.ndarray, fs_hz: float, settings: dict, source: str = "traces"
+) -> ActivityTable:
+    """Raw fluorescence traces (neurons × frames, no neuropil) -> ΔF/F rows, one per neuron."""
+    kwargs = _dff_kwargs(settings)
+    kwargs.pop("neuropil_coefficient")
+    result = compute_dff(traces, fs_hz, source=source, **kwargs)
+    n = traces.shape[0]
+    counts = {
+        "n_rois": int(n),
+        "n_cells": int(n),
+        "n_neurons": int(n),
+        "n_merged": 0,
+        "n_low_baseline": int(result.low_baseline.sum()),
+        "masked_frames": result.masked_frames,
+    }
+    return ActivityTable(
+        dff=result.dff,
+        positions=np.full((n, 3), np.nan, dtype=np.float32),
+        cell_probability=np.full(n, np.nan, dtype=np.float32),
+        frame_valid=result.valid,
+        baseline=np.median(result.baseline, axis=1).astype(np.float32),
+        roi_index=np.arange(n, dtype=np.int32),
+        merged_rois=np.ones(n, dtype=np.int32),
+        low_baseline=result.low_baseline,
+        counts=counts,
+    )
+
+
+def _plane_source_files(folders: list[Path]) -> list[str]:
+    return [str(Path(f) / name) for f in folders for name in ("F.npy", "Fneu.npy", "iscell.npy",
+                                                              "stat.npy")]
+
+
+def build_session_activity(
+    session: dict,
+    settings: dict,
+    activity_path: str | Path,
+    metrics_path: str | Path,
+    planes_dir: str | Path | None = None,
+    plane_F: list[str | Path] | None = None,
+    truth: str | Path | None = None,
+    suite2p_folder: str | Path | None = None,
+    traces: str | Path | None = None,
+    logger=None,
+) -> dict:
+    """Write a session's activity.h5 and metrics.json; return the metrics.
+
+    session: one entry of ``imaging.sessions`` (name, source, fs_hz, ...); settings: the whole
+    ``imaging`` config section. Pass the inputs of the session's source: planes_dir and
+    plane_F (the F.npy of each plane folder, in plane order; + truth for synthetic) for movies,
+    suite2p_folder, or traces.
+    """
+    from neurocircuit.imaging.planes import read_movie_info
+    from neurocircuit.imaging.sessions import session_fs_hz
+
+    source = session["source"]
+    fs_hz = session_fs_hz(session, settings)
+    threshold = session.get("classifier_threshold", settings["suite2p"]["classifier_threshold"])
+    movie_info = None
+    if source in ("synthetic", "tiff", "h5"):
+        movie_info = read_movie_info(planes_dir)
+        folders = [Path(f).parent for f in plane_F]
+        planes = [load_suite2p_plane(f, plane=i) for i, f in enumerate(folders)]
+        valid = np.ones(movie_info["n_volumes"], dtype=bool)
+        valid[movie_info["bad_volumes"]] = False
+        table = activity_from_planes(planes, fs_hz, settings, threshold, valid, str(planes_dir))
+        source_files = [movie_info["source_file"], *_plane_source_files(folders)]
+        table.counts["nan_frames"] = movie_info["nan_frames"]
+        table.counts["saturated_frames"] = movie_info["saturated_frames"]
+    elif source == "suite2p":
+        planes = load_suite2p_folder(suite2p_folder)
+        threshold = session.get("classifier_threshold")  # None: the folder's own iscell labels
+        table = activity_from_planes(planes, fs_hz, settings, threshold, None, str(suite2p_folder))
+        source_files = _plane_source_files([p.folder for p in planes])
+    elif source == "traces":
+        raw = load_traces(traces, key=session.get("h5_key", "data"))
+        table = activity_from_traces(raw, fs_hz, settings, source=str(traces))
+        source_files = [str(traces)]
+    else:
+        raise ValueError(f"session '{session['name']}': unknown source '{source}'")
+
+    n_frames = table.dff.shape[1]
+    provenance = {"session": session, "imaging": {k: v for k, v in settings.items()
+                                                  if k != "sessions"}}
+    attrs = {
+        "session": session["name"],
+        "source": source,
+        "fs_hz": fs_hz,
+        "masked_frames": table.counts["masked_frames"],
+        "n_rois": table.counts["n_rois"],
+        "neuropil_coefficient": float(settings["neuropil_coefficient"]),
+        "baseline_method": settings["baseline"]["method"],
+        "baseline_window_s": float(settings["baseline"]["window_s"]),
+        "config_hash": config_hash(provenance),
+        "package_versions": package_versions(),
+        "source_files": source_files,
+        "masked_frames_filled": "linear interpolation; see frame_valid",
+    }
+    extra = {
+        "frame_valid": table.frame_valid,
+        "baseline": table.baseline,
+        "roi_index": table.roi_index,
+        "merged_rois": table.merged_rois,
+        "low_baseline": table.low_baseline,
+    }
+    time_s = np.arange(n_frames) / fs_hz
+    metrics = {
+        "session": session["name"],
+        "source": source,
+        "fs_hz": fs_hz,
+        "n_frames": int(n_frames),
+        **table.counts,
+        "config_hash": attrs["config_hash"],
+    }
+    if source == "synthetic":
+        metrics.update(_score_synthetic(table, truth, settings))
+    write_activity(activity_path, table.dff, time_s, table.positions, table.cell_probability,
+                   attrs, extra)
+    write_json(metrics, metrics_path)
+    if logger:
+        summary = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+        logger.info("%s: %s", session["name"], summary)
+    return metrics
+
+
+def _score_synthetic(table: ActivityTable, truth_path: str | Path, settings: dict) -> dict:
+    from neurocircuit.imaging.evaluate import score_against_truth
+    from neurocircuit.imaging.synthetic import read_ground_truth
+
+    truth = read_ground_truth(truth_path)
+    radius = settings["evaluation"]["match_radius_px"] or truth["spec"]["soma_radius_px"]
+    return score_against_truth(
+        table.dff,
+        table.positions,
+        truth["positions"],
+        truth["dff"],
+        radius_px=radius,
+        max_plane_distance=settings["evaluation"]["max_plane_distance"],
+    )

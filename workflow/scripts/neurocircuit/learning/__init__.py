@@ -1,0 +1,41 @@
+"""Learning: tasks, BPTT / truncated BPTT / e-prop, and one training loop with exact resume.
+
+- ``TrainConfig``: every training option (``config``).
+- ``ClassificationTask``, ``SequenceFitTask``: data format, loss, evaluation (``tasks``).
+- ``train(model, task, train_data, val_data, cfg, ...) -> TrainResult`` (``training``).
+- e-prop gradients for the classifier and both activity networks (``eprop``).
+"""
+
+from neurocircuit.learning.config import TrainConfig
+from neurocircuit.learning.eprop import (
+    eprop_classifier_gradients,
+    eprop_rate_gradients,
+    eprop_spiking_activity_gradients,
+    random_feedback,
+)
+from neurocircuit.learning.tasks import ClassificationTask, SequenceFitTask, detach_state
+from neurocircuit.learning.training import (
+    TrainResult,
+    load_checkpoint,
+    make_optimizer,
+    make_scheduler,
+    train,
+    write_history_csv,
+)
+
+__all__ = [
+    "ClassificationTask",
+    "SequenceFitTask",
+    "TrainConfig",
+    "TrainResult",
+    "detach_state",
+    "eprop_classifier_gradients",
+    "eprop_rate_gradients",
+    "eprop_spiking_activity_gradients",
+    "load_checkpoint",
+    "make_optimizer",
+    "make_scheduler",
+    "random_feedback",
+    "train",
+    "write_history_csv",
+]
