@@ -106,7 +106,7 @@ def test_pvar_per_neuron(results, tmp_path):
 def test_connectivity(results, tmp_path):
     png, pdf = outputs(tmp_path, "connectivity")
     plot_connectivity(
-        sorted((results / "fit" / DATASET).glob("*/seed0/connectivity.npz")), png, pdf, dpi=80
+        sorted((results / "fit" / DATASET).glob("*/seed0/weights.npz")), png, pdf, dpi=80
     )
     assert_figure_files(png, pdf)
 
@@ -291,7 +291,7 @@ def test_identity_and_excitatory_first_order():
 
 
 def test_empty_sign_vector_means_no_fixed_identity(tmp_path):
-    path = tmp_path / "connectivity.npz"
+    path = tmp_path / "weights.npz"
     np.savez(path, weights=np.eye(3), neuron_sign=np.zeros(0))
     weights, signs = read_connectivity(path)
     assert signs is None

@@ -31,14 +31,25 @@ def run(settings, tmp_path, session, **inputs):
 
 def test_activity_file_round_trip_and_refusals(tmp_path):
     dff = np.random.default_rng(0).normal(size=(3, 20)).astype(np.float32)
-    attrs = {"session": "s", "fs_hz": 5.0, "source_files": ["a.tif"], "package_versions": {"x": "1"}}
+    attrs = {
+        "session": "s",
+        "fs_hz": 5.0,
+        "source_files": ["a.tif"],
+        "package_versions": {"x": "1"},
+    }
     write_activity(tmp_path / "a.h5", dff, np.arange(20) / 5.0, np.zeros((3, 3)), np.ones(3), attrs)
     data = read_activity(tmp_path / "a.h5")
     assert np.array_equal(data["dff"], dff) and data["dff"].dtype == np.float32
     assert data["attrs"]["source_files"] == ["a.tif"] and data["attrs"]["n_neurons"] == 3
     with pytest.raises(ValueError, match="zero neurons"):
-        write_activity(tmp_path / "b.h5", np.zeros((0, 20)), np.arange(20), np.zeros((0, 3)),
-                       np.zeros(0), attrs)
+        write_activity(
+            tmp_path / "b.h5",
+            np.zeros((0, 20)),
+            np.arange(20),
+            np.zeros((0, 3)),
+            np.zeros(0),
+            attrs,
+        )
     bad = dff.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
@@ -51,13 +62,16 @@ def test_activity_file_round_trip_and_refusals(tmp_path):
 def fake_plane(folder, traces, centers, probability):
     """A suite2p plane folder whose ROIs are disks at ``centers`` with F = 100 (1 + traces)."""
     folder.mkdir(parents=True)
-    n = len(traces)
     yy, xx = np.mgrid[-4:5, -4:5]
     inside = yy**2 + xx**2 <= 16
     stat = np.array(
         [
-            {"ypix": yy[inside] + cy, "xpix": xx[inside] + cx, "med": [cy, cx],
-             "lam": np.ones(inside.sum())}
+            {
+                "ypix": yy[inside] + cy,
+                "xpix": xx[inside] + cx,
+                "med": [cy, cx],
+                "lam": np.ones(inside.sum()),
+            }
             for cy, cx in centers
         ]
     )
@@ -73,13 +87,25 @@ def test_two_plane_suite2p_folder_merges_the_shared_soma(settings, tmp_path):
     kernel = np.exp(-np.arange(40) / 10.0)
     truth = np.array([np.convolve(rng.random(600) < 0.02, kernel)[:600] for _ in range(4)])
     noise = lambda: rng.normal(0, 0.02, 600)  # noqa: E731
-    fake_plane(tmp_path / "s2p" / "plane0", np.array([truth[0] + noise(), truth[1] + noise()]),
-               [(20, 20), (40, 40)], [0.9, 0.8])
-    fake_plane(tmp_path / "s2p" / "plane1",
-               np.array([0.4 * truth[0] + noise(), truth[2] + noise(), truth[3] + noise()]),
-               [(21, 20), (10, 50), (50, 10)], [0.7, 0.9, 0.2])
-    session = {"name": "two", "source": "suite2p", "path": "s2p", "fs_hz": 10.0,
-               "classifier_threshold": 0.5}
+    fake_plane(
+        tmp_path / "s2p" / "plane0",
+        np.array([truth[0] + noise(), truth[1] + noise()]),
+        [(20, 20), (40, 40)],
+        [0.9, 0.8],
+    )
+    fake_plane(
+        tmp_path / "s2p" / "plane1",
+        np.array([0.4 * truth[0] + noise(), truth[2] + noise(), truth[3] + noise()]),
+        [(21, 20), (10, 50), (50, 10)],
+        [0.7, 0.9, 0.2],
+    )
+    session = {
+        "name": "two",
+        "source": "suite2p",
+        "path": "s2p",
+        "fs_hz": 10.0,
+        "classifier_threshold": 0.5,
+    }
     activity, metrics = run(settings, tmp_path, session, suite2p_folder=tmp_path / "s2p")
     assert metrics["n_rois"] == 5 and metrics["n_cells"] == 4 and metrics["n_neurons"] == 3
     assert metrics["n_merged"] == 1

@@ -25,7 +25,9 @@ def test_split_writes_each_plane_exactly(tmp_path):
     for plane in range(3):
         assert np.array_equal(read_plane(tmp_path / "planes", plane, (20, 6, 7)), stack[:, plane])
     assert info == read_movie_info(tmp_path / "planes")
-    assert info["masked_volumes"] == 0 and info["n_volumes"] == 20 and info["int16_scale"] == [1.0] * 3
+    assert (
+        info["masked_volumes"] == 0 and info["n_volumes"] == 20 and info["int16_scale"] == [1.0] * 3
+    )
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
 
@@ -63,8 +65,9 @@ def test_fill_bad_frames_uses_nearest_good_frame():
 def test_wide_unsigned_data_is_scaled_into_int16(tmp_path):
     movie = np.linspace(0, 60000, 8 * 4 * 4).reshape(8, 4, 4).astype(np.uint16)
     tifffile.imwrite(tmp_path / "m.tif", movie, photometric="minisblack")
-    info = split_movie_into_planes(tmp_path / "m.tif", tmp_path / "planes", 1, volume_rate_hz=1.0,
-                                   max_saturated_fraction=1.0)
+    info = split_movie_into_planes(
+        tmp_path / "m.tif", tmp_path / "planes", 1, volume_rate_hz=1.0, max_saturated_fraction=1.0
+    )
     plane = read_plane(tmp_path / "planes", 0, (8, 4, 4))
     assert info["int16_scale"][0] == pytest.approx(30000 / 60000)
     assert plane.max() == 30000 and np.all(np.diff(plane.ravel().astype(int)) >= 0)
@@ -76,7 +79,9 @@ def test_all_nan_movie_is_an_error_and_leaves_nothing(tmp_path):
     with pytest.raises(ValueError) as info:
         split_movie_into_planes(tmp_path / "nan.h5", tmp_path / "planes", 1, volume_rate_hz=1.0)
     message = str(info.value)
-    assert "nan.h5: all 10 frames of plane 0 are NaN or saturated" in message and "\n" not in message
+    assert (
+        "nan.h5: all 10 frames of plane 0 are NaN or saturated" in message and "\n" not in message
+    )
     assert list(tmp_path.iterdir()) == [tmp_path / "nan.h5"]
 
 

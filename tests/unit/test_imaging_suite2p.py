@@ -13,14 +13,20 @@ from neurocircuit.imaging.planes import split_movie_into_planes
 from neurocircuit.imaging.synthetic import simulate_volumetric_recording
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = dict(n_planes=1, height=64, width=64, n_volumes=250, n_neurons=12, motion_max_px=3)
+SPEC = dict(
+    n_planes=1, height=64, width=64, n_volumes=250, n_neurons=12, motion_max_px=3, event_rate_hz=0.6
+)  # short recording: more events so that every soma is active
 
 
 @pytest.fixture(scope="module")
 def params():
     config = validate_config({}, ROOT / "workflow" / "schemas" / "config.schema.yaml")
-    return {**config["imaging"]["suite2p"], "nonrigid": False, "neuropil_coefficient": 0.7,
-            "bin_size": 3}
+    return {
+        **config["imaging"]["suite2p"],
+        "nonrigid": False,
+        "neuropil_coefficient": 0.7,
+        "bin_size": 3,
+    }
 
 
 @pytest.fixture(scope="module")

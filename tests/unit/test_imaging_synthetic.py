@@ -44,7 +44,9 @@ def test_neurons_are_separated_and_inside_the_frame():
     z, y, x = rec.positions.T
     assert np.all((z >= 0) & (z <= spec.n_planes - 1))
     margin = spec.soma_radius_px + spec.motion_max_px
-    assert np.all((y > margin) & (y < spec.height - margin) & (x > margin) & (x < spec.width - margin))
+    assert np.all(
+        (y > margin) & (y < spec.height - margin) & (x > margin) & (x < spec.width - margin)
+    )
     for i in range(10):
         for j in range(i + 1, 10):
             if abs(z[i] - z[j]) < 1:
@@ -54,9 +56,19 @@ def test_neurons_are_separated_and_inside_the_frame():
 
 def test_rigid_motion_moves_the_soma_by_the_recorded_shift():
     spec = SyntheticVolumeSpec(
-        n_planes=1, height=48, width=48, n_volumes=80, n_neurons=1, soma_radius_px=4.0,
-        soma_photons=2000.0, neuropil_photons=0.0, read_noise=0.0, offset=0.0, gain=1.0,
-        motion_sd_px=2.0, motion_max_px=4,
+        n_planes=1,
+        height=48,
+        width=48,
+        n_volumes=80,
+        n_neurons=1,
+        soma_radius_px=4.0,
+        soma_photons=2000.0,
+        neuropil_photons=0.0,
+        read_noise=0.0,
+        offset=0.0,
+        gain=1.0,
+        motion_sd_px=2.0,
+        motion_max_px=4,
     )
     rec = simulate_volume(spec, 1)
     assert np.abs(rec.shifts).max() <= 4 and np.abs(rec.shifts).max() > 0

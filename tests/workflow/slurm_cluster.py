@@ -269,6 +269,11 @@ class SlurmCluster:
             info[key] = value
         return info
 
+    def wait_for_jobs(self, job_ids: list[str], timeout_s: float = 120) -> None:
+        """Return once none of ``job_ids`` is pending, running or completing."""
+        pending = set(map(str, job_ids))
+        self._wait(lambda: not pending & set(self.active_job_ids()), "jobs to end", timeout_s)
+
     def all_job_ids(self) -> list[str]:
         """Every job the controller still remembers (finished ones stay for MinJobAge)."""
         return self.command("squeue", "-h", "-o", "%i", "--states=all").stdout.split()

@@ -1,1 +1,57 @@
 # Rules of the ablation stage (see workflow/rules/common.smk for helpers).
+# fitted network -> pVar after removing a growing fraction of connections (4 strategies) ->
+# summary: area under each curve, Welch's t-tests Dale vs no Dale and spiking vs rate.
+
+
+localrules:
+    ablation,
+    ablation_summary,
+
+
+rule ablation:
+    input:
+        ablation_run_files(),
+        "results/ablation/summary.csv",
+
+
+rule ablation_curves:
+    input:
+        model="results/fit/{dataset}/{model}/seed{seed}/model.pt",
+        prediction="results/fit/{dataset}/{model}/seed{seed}/prediction.h5",
+    output:
+        curves="results/ablation/{dataset}/{model}/seed{seed}.csv",
+    log:
+        "results/logs/ablation_curves/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/ablation_curves/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        ablation=ABLATION,
+    script:
+        "../scripts/ablation_curves.py"
+
+
+rule ablation_summary:
+    input:
+        curves=ablation_run_files(),
+    output:
+        summary="results/ablation/summary.csv",
+    log:
+        "results/logs/ablation_summary/summary.log",
+    benchmark:
+        "results/benchmarks/ablation_summary/summary.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        runs=ablation_run_labels(),
+    script:
+        "../scripts/ablation_summary.py"

@@ -237,8 +237,77 @@ def classification_train_runtime(wildcards):
 
 
 # ---------------------------------------------------------------- fit and ablation
+FIT = config["fit"]
+ABLATION = config["ablation"]
+for _dataset in FIT["datasets"]:
+    if _dataset != "zebrafish" and _dataset not in IMAGING_SESSIONS:
+        sys.exit(
+            f"Config error: fit.datasets: '{_dataset}' is neither 'zebrafish' nor an imaging "
+            f"session (sessions: {', '.join(IMAGING_SESSIONS) or 'none'})"
+        )
+
+
+def fit_runs():
+    """(dataset, model, seed) of every configured fit."""
+    return [
+        (dataset, model, seed)
+        for dataset in FIT["datasets"]
+        for model in FIT["models"]
+        for seed in FIT["seeds"]
+    ]
+
+
+def fit_run_files(name):
+    """``name`` (metrics.json, model.pt, ...) of every configured fit run."""
+    return [f"results/fit/{d}/{m}/seed{s}/{name}" for d, m, s in fit_runs()]
+
+
+def ablation_run_files():
+    """The ablation table of every configured fit run."""
+    return [f"results/ablation/{d}/{m}/seed{s}.csv" for d, m, s in fit_runs()]
+
+
 def fit_targets():
-    return []
+    """Per-run metrics, the convergence table and, when enabled, the ablation summary."""
+    if not fit_runs():
+        return []
+    targets = fit_run_files("metrics.json") + ["results/fit/convergence.csv"]
+    if ABLATION["enabled"]:
+        targets += ablation_run_files() + ["results/ablation/summary.csv"]
+    return targets
+
+
+def zebrafish_download_path():
+    """Where the download rule writes the zebrafish recording: resources_dir/zebrafish/."""
+    return str(Path(config["resources_dir"]) / "zebrafish" / FIT["zebrafish"]["filename"])
+
+
+def fit_activity_input(wildcards):
+    """The activity file of a dataset: the zebrafish recording (data_dir/zebrafish/ when it is
+    there, else the download) or an imaging session's activity.h5."""
+    if wildcards.dataset == "zebrafish":
+        if config["data_dir"]:
+            local = Path(config["data_dir"]) / "zebrafish" / FIT["zebrafish"]["filename"]
+            if local.is_file():
+                return str(local)
+        return zebrafish_download_path()
+    return f"results/imaging/{wildcards.dataset}/activity.h5"
+
+
+def fit_run_params(wildcards):
+    """Everything a fit job needs besides its files (config section resolved for the run)."""
+    return {
+        "fit": FIT,
+        "dataset": wildcards.dataset,
+        "model": wildcards.model,
+        "seed": int(wildcards.seed),
+        "device": config["device"],
+    }
+
+
+def ablation_run_labels():
+    """Dataset, model and seed of every ablation table, in ablation_run_files() order."""
+    return [{"dataset": d, "model": m, "seed": s} for d, m, s in fit_runs()]
 
 
 # ---------------------------------------------------------------- figures
@@ -304,13 +373,8 @@ def figure_example_run_file(name):
     """Input function: ``name`` of one model's fit at the example seed."""
 
     def file(wildcards):
-        return expand(
-            "results/fit/{dataset}/{model}/seed{seed}/{name}",
-            dataset=wildcards.dataset,
-            model=wildcards.model,
-            seed=figure_example_seed(),
-            name=name,
-        )
+        seed = figure_example_seed()
+        return f"results/fit/{wildcards.dataset}/{wildcards.model}/seed{seed}/{name}"
 
     return file
 
@@ -358,6 +422,7 @@ def figure_targets():
             name=["pvar_per_neuron", "connectivity", "convergence"],
             ext=["png", "pdf"],
         )
+    if fit_targets() and datasets and models and seeds and config["ablation"].get("enabled"):
         figures += expand(
             "results/figures/ablation/{dataset}/{name}.{ext}",
             dataset=datasets,

@@ -1,1 +1,126 @@
 # Rules of the fit stage (see workflow/rules/common.smk for helpers).
+# activity (zebrafish recording or an imaging session) -> in-sample fit + held-out fit per
+# (dataset, model, seed) -> metrics.json -> convergence table over seeds.
+
+
+localrules:
+    fit,
+    fit_download_zebrafish,
+    fit_metrics,
+    fit_convergence,
+
+
+rule fit:
+    input:
+        fit_targets(),
+
+
+rule fit_download_zebrafish:
+    output:
+        recording=zebrafish_download_path(),
+    log:
+        "results/logs/fit_download_zebrafish/zebrafish.log",
+    benchmark:
+        "results/benchmarks/fit_download_zebrafish/zebrafish.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        url=FIT["zebrafish"]["url"],
+        sha256=FIT["zebrafish"]["sha256"],
+    script:
+        "../scripts/fit_download_zebrafish.py"
+
+
+rule fit_activity:
+    input:
+        activity=fit_activity_input,
+    output:
+        model="results/fit/{dataset}/{model}/seed{seed}/model.pt",
+        prediction="results/fit/{dataset}/{model}/seed{seed}/prediction.h5",
+        history="results/fit/{dataset}/{model}/seed{seed}/history.csv",
+        per_neuron="results/fit/{dataset}/{model}/seed{seed}/pvar_per_neuron.csv",
+        weights="results/fit/{dataset}/{model}/seed{seed}/weights.npz",
+        scores="results/fit/{dataset}/{model}/seed{seed}/scores.json",
+    log:
+        "results/logs/fit_activity/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/fit_activity/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=1,
+    params:
+        run=fit_run_params,
+    script:
+        "../scripts/fit_activity.py"
+
+
+rule fit_heldout:
+    input:
+        activity=fit_activity_input,
+    output:
+        model="results/fit/{dataset}/{model}/seed{seed}/heldout/model.pt",
+        prediction="results/fit/{dataset}/{model}/seed{seed}/heldout/prediction.h5",
+        history="results/fit/{dataset}/{model}/seed{seed}/heldout/history.csv",
+        scores="results/fit/{dataset}/{model}/seed{seed}/heldout/scores.json",
+    log:
+        "results/logs/fit_heldout/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/fit_heldout/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=1,
+    params:
+        run=fit_run_params,
+    script:
+        "../scripts/fit_heldout.py"
+
+
+rule fit_metrics:
+    input:
+        scores="results/fit/{dataset}/{model}/seed{seed}/scores.json",
+        heldout="results/fit/{dataset}/{model}/seed{seed}/heldout/scores.json",
+    output:
+        metrics="results/fit/{dataset}/{model}/seed{seed}/metrics.json",
+    log:
+        "results/logs/fit_metrics/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/fit_metrics/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/fit_metrics.py"
+
+
+rule fit_convergence:
+    input:
+        metrics=fit_run_files("metrics.json"),
+    output:
+        table="results/fit/convergence.csv",
+    log:
+        "results/logs/fit_convergence/convergence.log",
+    benchmark:
+        "results/benchmarks/fit_convergence/convergence.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fit_convergence.py"

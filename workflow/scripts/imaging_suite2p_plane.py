@@ -2,17 +2,19 @@
 
 from pathlib import Path
 
+from neurocircuit.imaging.logs import errors_logged
 from neurocircuit.imaging.suite2p_plane import run_suite2p_plane
 from neurocircuit.runtime import get_logger
 
 logger = get_logger("imaging_suite2p_plane", snakemake.log[0])
-run_suite2p_plane(
-    planes_dir=snakemake.input.planes,
-    plane=int(snakemake.wildcards.plane),
-    out_dir=Path(snakemake.output.F).parent,
-    params=snakemake.params.settings,
-    device=snakemake.params.device,
-    threads=snakemake.threads,
-    keep_registered_movie=snakemake.params.settings["keep_registered_movie"],
-    logger=logger,
-)
+with errors_logged(logger):
+    run_suite2p_plane(
+        planes_dir=snakemake.input.planes,
+        plane=int(snakemake.wildcards.plane),
+        out_dir=Path(snakemake.output.F).parent,
+        params=snakemake.params.settings,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+        keep_registered_movie=snakemake.params.settings["keep_registered_movie"],
+        logger=logger,
+    )

@@ -242,3 +242,88 @@ def summarise_ablations(runs: Iterable[dict]) -> pd.DataFrame:
                 }
             )
     return pd.concat([areas, pd.DataFrame(test_rows)], ignore_index=True)
+
+
+# ---------------------------------------------------------------- fitted networks
+def rollout_score_function(model, target: np.ndarray) -> Callable[[np.ndarray], float]:
+    """``score_with_mask`` for a fitted activity network: set the connection mask, roll the
+    network out from target[0] over T frames, return global pVar on the predicted frames 1..T-1.
+
+    ``target``: (T, N) in [0, 1], the recording the network was fitted to.
+    """
+    from neurocircuit.fit import rollout
+    from neurocircuit.metrics import pvar
+
+    def score(mask: np.ndarray) -> float:
+        model.set_connection_mask(mask)
+        prediction = rollout(model, target[0], target.shape[0])
+        return pvar(prediction[1:], target[1:])
+
+    return score
+
+
+def ablate_fitted_model(
+    model_path, prediction_path, output_csv, settings: dict, logger=None
+) -> pd.DataFrame:
+    """Ablation curves of one fitted network (``model.pt``) on its recording (``target`` of its
+    ``prediction.h5``), written to ``output_csv``. ``settings``: the ``ablation`` config section
+    (fractions, strategies, random_repeats, seed)."""
+    import h5py
+
+    from neurocircuit.fit import load_fitted_model
+    from neurocircuit.runtime import atomic_path
+
+    model, _ = load_fitted_model(model_path)
+    try:
+        with h5py.File(prediction_path, "r") as h5:
+            target = np.asarray(h5["target"], dtype=np.float64).T
+    except (OSError, KeyError) as error:
+        raise ValueError(f"{prediction_path}: no readable 'target' dataset ({error})") from None
+    if target.shape[1] != model.n_units:
+        raise ValueError(
+            f"{prediction_path}: {target.shape[1]} neurons but the model in {model_path} has "
+            f"{model.n_units} units"
+        )
+    weight = model.recurrent_weight().numpy()
+    if logger:
+        logger.info(
+            "%s: %d connections, strategies %s, %d fractions",
+            model_path,
+            _existing_connections(weight).size,
+            ", ".join(settings["strategies"]),
+            len(settings["fractions"]),
+        )
+    curves = ablation_curves(
+        weight,
+        rollout_score_function(model, target),
+        fractions=sorted(settings["fractions"]),
+        strategies=settings["strategies"],
+        random_repeats=settings["random_repeats"],
+        seed=settings["seed"],
+    )
+    with atomic_path(output_csv) as tmp:
+        curves.to_csv(tmp, index=False)
+    return curves
+
+
+def summarise_ablation_files(curve_paths, labels, output_csv) -> pd.DataFrame:
+    """results/ablation/summary.csv from the per-run tables and their (dataset, model, seed)."""
+    from neurocircuit.fit import parse_model_name
+    from neurocircuit.runtime import atomic_path
+
+    runs = []
+    for path, label in zip(curve_paths, labels, strict=True):
+        spec = parse_model_name(label["model"])
+        runs.append(
+            {
+                "curves": pd.read_csv(path),
+                **label,
+                "dynamics": spec.dynamics,
+                "dale": spec.dale,
+                "method": spec.method,
+            }
+        )
+    summary = summarise_ablations(runs)
+    with atomic_path(output_csv) as tmp:
+        summary.to_csv(tmp, index=False)
+    return summary

@@ -179,7 +179,10 @@ class ClassificationData:
 def _encoder_params(settings: Mapping) -> dict:
     encoding = settings["encoding"]
     if encoding == "latency":
-        return {"tau_steps": settings["latency_tau_steps"], "threshold": settings["latency_threshold"]}
+        return {
+            "tau_steps": settings["latency_tau_steps"],
+            "threshold": settings["latency_threshold"],
+        }
     if encoding == "lif_current":
         return {
             "dt_ms": settings["dt_ms"],
@@ -235,7 +238,9 @@ def load_classification_data(
         train_all = bin_dataset(read_shd(files["train"]), **binning)
         test = bin_dataset(read_shd(files["test"]), **binning)
         train_idx, val_idx = stratified_split(train_all.labels, validation_fraction, split_seed)
-        train_idx = _subsample(train_all.labels, train_idx, settings["max_train_samples"], split_seed)
+        train_idx = _subsample(
+            train_all.labels, train_idx, settings["max_train_samples"], split_seed
+        )
         splits = {
             "train": train_all.subset(train_idx),
             "val": train_all.subset(val_idx),
@@ -253,9 +258,7 @@ def load_classification_data(
 
             content_md5 = {f.role: f.content_md5 for f in spec.files} if verify_checksums else None
             images = load_idx_dataset(files, n_classes=spec.n_classes, content_md5=content_md5)
-        train_idx, val_idx = stratified_split(
-            images.train_labels, validation_fraction, split_seed
-        )
+        train_idx, val_idx = stratified_split(images.train_labels, validation_fraction, split_seed)
         train_idx = _subsample(
             images.train_labels, train_idx, settings["max_train_samples"], split_seed
         )
@@ -307,8 +310,13 @@ def _train_config(settings: Mapping, seed: int, device: str, progress: bool):
     return TrainConfig(seed=seed, device=device, progress=progress, **kwargs)
 
 
+RESUMABLE_CHANGES = ("epochs",)
+"""Settings that may change between a run and its resumption (more epochs continue training)."""
+
+
 def _fingerprint(dataset: str, settings: Mapping, seed: int, extra: Mapping) -> dict:
-    return {"dataset": dataset, "seed": int(seed), "settings": dict(settings), **dict(extra)}
+    kept = {k: v for k, v in settings.items() if k not in RESUMABLE_CHANGES}
+    return {"dataset": dataset, "seed": int(seed), "settings": kept, **dict(extra)}
 
 
 def _prepare_checkpoint(checkpoint_path: Path, fingerprint: dict, logger) -> None:
@@ -428,7 +436,6 @@ def train_classifier(
     _prepare_checkpoint(checkpoint_path, fingerprint, logger)
     task = ClassificationTask()
     load_time = time.perf_counter() - started
-    # metrics.json stays identical whether or not the run was resumed: resumption is logged only
     result = train(
         model, task, data.train, data.val, cfg, checkpoint_path=checkpoint_path, logger=logger
     )
@@ -460,7 +467,7 @@ def train_classifier(
         "n_test": data.sizes["test"],
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "settings": settings,
-        "config_hash": config_hash(fingerprint),
+        "config_hash": config_hash({**fingerprint, "settings": settings}),
         "versions": package_versions(),
     }
     if not math.isfinite(metrics["val_accuracy"]):
@@ -580,5 +587,5 @@ def summarize_classification(
         ["dataset", "model"], key=lambda col: col.map(order) if col.name == "dataset" else col
     ).reset_index(drop=True)
     with atomic_path(summary_path) as tmp:
-        summary.to_csv(tmp, index=False, float_format="%.6g")
+        summary.to_csv(tmp, index=False, float_format="%.10g")
     return summary

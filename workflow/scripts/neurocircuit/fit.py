@@ -566,7 +566,8 @@ def fit_activity_file(
     the rollout and the baselines on the predicted frames 1..T-1.
 
     ``outputs``: paths for ``model`` (.pt), ``prediction`` (.h5), ``history`` (.csv),
-    ``per_neuron`` (.csv), ``connectivity`` (.npz) and ``scores`` (.json). Returns the scores.
+    ``per_neuron`` (.csv), ``weights`` (.npz: ``weights`` presynaptic × postsynaptic and
+    ``neuron_sign``, empty without Dale) and ``scores`` (.json). Returns the scores.
     """
     from neurocircuit.metrics import predict_ar1_rollout, pvar_per_neuron, select_ar1_ridge
     from neurocircuit.runtime import package_versions, write_json
@@ -657,7 +658,7 @@ def fit_activity_file(
     )
     _write_csv(history_table(run.result.history), outputs["history"])
     _write_csv(per_neuron, outputs["per_neuron"])
-    with atomic_path(outputs["connectivity"]) as tmp:
+    with atomic_path(outputs["weights"]) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(
                 fh,
@@ -803,3 +804,21 @@ def convergence_table(metrics_paths) -> pd.DataFrame:
 def write_convergence_table(metrics_paths, output_path) -> None:
     """results/fit/convergence.csv from every run's metrics.json."""
     _write_csv(convergence_table(metrics_paths), output_path)
+
+
+# ---------------------------------------------------------------- jobs (what the rules call)
+def fit_job(kind: str, activity_path, outputs: dict, run: dict, threads: int, log_file=None):
+    """One fit rule: ``kind`` "full" (in-sample) or "heldout". ``run``: the fit config section
+    under "fit" with the run's dataset, model, seed and device. Sets torch's threads."""
+    from neurocircuit.runtime import get_logger, set_threads
+
+    set_threads(threads)
+    logger = get_logger(f"fit_{kind}", log_file)
+    settings = FitSettings.from_config(
+        run["fit"], run["dataset"], run["model"], run["seed"], run["device"]
+    )
+    if kind == "full":
+        return fit_activity_file(activity_path, outputs, settings, logger)
+    if kind == "heldout":
+        return fit_heldout_file(activity_path, outputs, settings, logger)
+    raise ValueError(f"fit_job: kind must be 'full' or 'heldout', got '{kind}'")

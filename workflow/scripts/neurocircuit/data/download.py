@@ -132,8 +132,13 @@ def download_file(
         for attempt in range(1, retries + 1):
             try:
                 resumed = part.exists() and part.stat().st_size > 0
-                log.info("downloading %s (attempt %d/%d%s)", url, attempt, retries,
-                         ", resuming" if resumed else "")
+                log.info(
+                    "downloading %s (attempt %d/%d%s)",
+                    url,
+                    attempt,
+                    retries,
+                    ", resuming" if resumed else "",
+                )
                 _transfer(url, part, timeout_s, chunk_bytes)
             except urllib.error.HTTPError as error:
                 errors.append(f"{url}: HTTP {error.code}")
@@ -190,7 +195,10 @@ def download_dataset_file(
             if expected and published[file_name] != expected:
                 (logger or _LOG).warning(
                     "%s: the published MD5 (%s) differs from the pinned one (%s); using the "
-                    "published one", file_name, published[file_name], expected
+                    "published one",
+                    file_name,
+                    published[file_name],
+                    expected,
                 )
             expected = published[file_name]
     return download_file(

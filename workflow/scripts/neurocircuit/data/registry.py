@@ -211,9 +211,7 @@ DIGITS = DatasetSpec(
     license="CC BY 4.0",
 )
 
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec for spec in (DIGITS, MNIST, FASHION_MNIST, SHD)
-}
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (DIGITS, MNIST, FASHION_MNIST, SHD)}
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:

@@ -129,6 +129,7 @@ def bin_events(
         torch.from_numpy(indices),
         torch.from_numpy(counts.astype(np.float32)),
         (n_bins, n_channels),
+        check_invariants=False,
     ).coalesce()
 
 
@@ -174,6 +175,7 @@ class BinnedEvents:
             torch.from_numpy(indices),
             torch.ones(indices.shape[1], dtype=torch.float32),
             (self.n_bins, len(samples), self.n_channels),
+            check_invariants=False,
         ).coalesce()
 
     def dense_batch(self, samples: np.ndarray) -> torch.Tensor:

@@ -10,10 +10,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from neurocircuit.figures.style import (
+    DALE_COLOUR,
+    DALE_SIGN_COLOUR,
     DYNAMICS_LINESTYLE,
     LEARNING_MARKER,
+    NO_DALE_COLOUR,
     apply_style,
     dale_colour,
     model_label,
@@ -241,6 +245,39 @@ def plot_ablation_areas(
     fig.suptitle(
         f"Ablation: area under the curves on {title_dataset} "
         "(bar: mean, dots: seeds; hatched: rate)"
+    )
+    top = max(1.05, float(areas["auc"].astype(float).max()) + 0.05)
+    axes[0, 0].set_ylim(0.0, top)
+    handles = [
+        Patch(facecolor=colour, alpha=0.45, edgecolor="black", label=label)
+        for colour, label in (
+            (DALE_COLOUR, "Dale"),
+            (DALE_SIGN_COLOUR, "Dale, learned sign"),
+            (NO_DALE_COLOUR, "no Dale"),
+        )
+        if label in {model_traits(m).dale_label for m in models}
+    ]
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="rate"))
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker=LEARNING_MARKER[learning],
+            linestyle="none",
+            color="#999999",
+            markeredgecolor="black",
+            label=f"seed, {name}",
+        )
+        for learning, name in (("eprop", "e-prop"), ("bptt", "BPTT"), ("tbptt", "TBPTT"))
+        if learning in {model_traits(m).learning for m in models}
+    ]
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=len(handles),
+        frameon=False,
+        title="Welch: d > 0 when the first group keeps more of its pVar",
     )
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)

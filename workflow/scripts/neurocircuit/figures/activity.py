@@ -117,7 +117,7 @@ def plot_recorded_vs_fitted(
         image = ax.imshow(
             matrix[peak_order],
             aspect="auto",
-            interpolation="nearest",
+            interpolation="nearest" if n_neurons <= 200 else "antialiased",
             cmap=SEQUENTIAL_CMAP,
             vmin=low,
             vmax=high,
@@ -306,17 +306,15 @@ def plot_pvar_per_neuron(
 
     ax_in = axes[1]
     _points(ax_in, per_run, models, "pvar", "o")
-    in_handles = _baseline_lines(ax_in, per_run, IN_SAMPLE_BASELINES, styles)
+    _baseline_lines(ax_in, per_run, IN_SAMPLE_BASELINES, styles)
     ax_in.set_ylabel("pVar (all neurons and times)")
     ax_in.set_title("in-sample rollout (one dot per seed)")
-    ax_in.legend(handles=in_handles, title="baseline", loc="lower left", framealpha=0.9)
     if has_heldout:
         ax_out = axes[2]
         _points(ax_out, per_run, models, "pvar_heldout", "s")
-        out_handles = _baseline_lines(ax_out, per_run, HELDOUT_BASELINES, styles)
+        _baseline_lines(ax_out, per_run, HELDOUT_BASELINES, styles)
         ax_out.set_ylabel("held-out pVar (forecast)")
         ax_out.set_title("held-out forecast of the last frames")
-        ax_out.legend(handles=out_handles, title="baseline", loc="lower left", framealpha=0.9)
     for ax in axes:
         ax.set_xticks(
             np.arange(1, len(models) + 1),
@@ -337,9 +335,27 @@ def plot_pvar_per_neuron(
     ]
     present = {model_traits(m).dale_label for m in models}
     handles = [h for h in handles if h.get_label() in present]
+    baseline_names = {
+        "mean": "baseline: each neuron's time-average (held out: of the training frames)",
+        "ar1": "baseline: linear AR(1), rolled out (per neuron: its median)",
+        "last_frame": "baseline: last training frame held (held out only)",
+    }
+    for key, name in baseline_names.items():
+        if key == "last_frame" and not has_heldout:
+            continue
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=BASELINE_COLOURS[key],
+                linestyle=styles[key],
+                linewidth=1.6,
+                label=name,
+            )
+        )
     fig.suptitle(f"Fit quality on {', '.join(sorted(datasets))} against the baselines")
     fig.tight_layout()
     fig.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3, frameon=False
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False
     )
     save_figure(fig, png_path, pdf_path, dpi)

@@ -89,12 +89,14 @@ def plot_connectivity(
     font_size: float = 10.0,
 ) -> None:
     """One panel per model: the effective recurrent weight matrix (rows presynaptic, columns
-    postsynaptic), neurons sorted excitatory then inhibitory, diverging colours centred on zero
-    (clipped at the ``clip_percentile`` of |w|), and a side bar with each neuron's identity.
+    postsynaptic), neurons sorted excitatory then inhibitory, diverging colours centred on zero,
+    each panel divided by its own scale (the ``clip_percentile`` of |w|, given in its title, since
+    spiking and rate weights differ in size) and clipped at ±1, and a side bar with each neuron's
+    identity.
 
     Dale models use their fixed signs; models without Dale's law show the sign of each neuron's
     net outgoing weight and the share of its outgoing weights that break that sign.
-    ``weight_files`` are ``results/fit/{dataset}/{model}/seed{seed}/connectivity.npz``.
+    ``weight_files`` are ``results/fit/{dataset}/{model}/seed{seed}/weights.npz``.
     """
     if not weight_files:
         raise ValueError("plot_connectivity: no weight files given")
@@ -135,11 +137,11 @@ def plot_connectivity(
         ax_bar.set_xticks([])
         ax_bar.set_ylabel("presynaptic neuron (E then I)")
         image = ax.imshow(
-            sorted_weights,
+            sorted_weights / limit,
             aspect="auto",
             cmap=DIVERGING_CMAP,
-            norm=TwoSlopeNorm(0.0, -limit, limit),
-            interpolation="nearest",
+            norm=TwoSlopeNorm(0.0, -1.0, 1.0),
+            interpolation="nearest" if weights.shape[0] <= 200 else "antialiased",
         )
         for axis in (ax.axhline, ax.axvline):
             axis(n_exc - 0.5, color="black", linewidth=0.8)
@@ -150,10 +152,14 @@ def plot_connectivity(
         breaking = 100.0 * wrong.sum() / max(1, np.count_nonzero(weights))
         ax.set_title(
             f"{model_label(model)}\n{kind}: {n_exc} E / {identity.size - n_exc} I\n"
-            f"{breaking:.0f} % of weights against the sign",
+            f"{breaking:.0f} % of weights against the sign; scale {limit:.3g}",
             fontsize=font_size - 0.5,
         )
-    fig.colorbar(image, cax=fig.add_subplot(grid[:, -1]), label="effective recurrent weight (a.u.)")
+    fig.colorbar(
+        image,
+        cax=fig.add_subplot(grid[:, -1]),
+        label=f"weight / panel scale ({clip_percentile:g}th percentile of |w|)",
+    )
     fig.legend(
         handles=[
             Patch(color=EXCITATORY_COLOUR, label="excitatory"),

@@ -98,6 +98,9 @@ def plot_convergence(
             run[pvar_column],
             color=dale_colour(model),
             linestyle=DYNAMICS_LINESTYLE[traits.dynamics],
+            marker=LEARNING_MARKER[traits.learning],
+            markevery=max(1, len(run) // 6),
+            markersize=4,
             linewidth=1.0,
             alpha=0.75,
         )

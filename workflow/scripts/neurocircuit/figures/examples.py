@@ -75,7 +75,7 @@ def write_fit_results(
     fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
 ) -> None:
     """Per-run fit outputs under ``root/fit/{dataset}/{model}/seed{seed}/`` (metrics.json,
-    pvar_per_neuron.csv, prediction.h5, connectivity.npz, history.csv), per-run ablation curves
+    pvar_per_neuron.csv, prediction.h5, weights.npz, history.csv), per-run ablation curves
     ``root/ablation/{dataset}/{model}/seed{seed}.csv``, and the two summary tables
     ``root/fit/convergence.csv`` and ``root/ablation/summary.csv``, written by the fit and
     ablation stages' own functions (so the figures read exactly what those stages write)."""
@@ -140,7 +140,7 @@ def write_fit_results(
             weights = rng.normal(0, 1 / np.sqrt(n_neurons), (n_neurons, n_neurons))
             signs = np.where(np.arange(n_neurons) < int(0.8 * n_neurons), 1.0, -1.0)
             rng.shuffle(signs)
-            with open(run / "connectivity.npz", "wb") as fh:  # presynaptic × postsynaptic
+            with open(run / "weights.npz", "wb") as fh:  # presynaptic × postsynaptic
                 np.savez(
                     fh,
                     weights=np.abs(weights) * signs[:, None] if traits.dale else weights,

@@ -54,8 +54,9 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def download_checked(url: str, dest: str | Path, sha256: str, retries: int = 3,
-                     timeout_s: float = 60.0) -> Path:
+def download_checked(
+    url: str, dest: str | Path, sha256: str, retries: int = 3, timeout_s: float = 60.0
+) -> Path:
     """Fetch ``url`` to ``dest`` (atomically) and check its sha256; retry on network errors."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +69,9 @@ def download_checked(url: str, dest: str | Path, sha256: str, retries: int = 3,
                 shutil.copyfileobj(response, fh)
             found = sha256_of(tmp)
             if found != sha256:
-                raise ValueError(f"{dest}: checksum mismatch (sha256 {found}, expected {sha256}) "
-                                 f"for {url}")
+                raise ValueError(
+                    f"{dest}: checksum mismatch (sha256 {found}, expected {sha256}) for {url}"
+                )
             os.replace(tmp, dest)
             return dest
         except (OSError, TimeoutError) as error:
@@ -81,8 +83,9 @@ def download_checked(url: str, dest: str | Path, sha256: str, retries: int = 3,
     raise OSError(f"{dest}: download of {url} failed after {retries} tries ({last_error})")
 
 
-def fetch_suite2p_example(out_folder: str | Path, files: dict | None = None,
-                          url_template: str = PYNAPPLE_URL, logger=None) -> Path:
+def fetch_suite2p_example(
+    out_folder: str | Path, files: dict | None = None, url_template: str = PYNAPPLE_URL, logger=None
+) -> Path:
     """Write ``out_folder``/plane0/{F,Fneu,iscell,spks,stat}.npy, every file checksum-verified."""
     out_folder = Path(out_folder)
     files = PYNAPPLE_SUITE2P_FILES if files is None else files

@@ -119,5 +119,8 @@ def merge_across_planes(
     groups = [np.array(sorted(g)) for g in roots.values()]
     groups.sort(key=lambda g: int(g[0]))
     representative = np.array([g[np.argmax(snr[g])] for g in groups], dtype=int)
-    return MergeResult(groups=groups, representative=representative,
-                       pairs=np.array(joined, dtype=int).reshape(-1, 2))
+    return MergeResult(
+        groups=groups,
+        representative=representative,
+        pairs=np.array(joined, dtype=int).reshape(-1, 2),
+    )

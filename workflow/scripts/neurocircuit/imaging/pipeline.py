@@ -98,7 +98,11 @@ def activity_from_planes(
         rule = "iscell labels" if classifier_threshold is None else f"p >= {classifier_threshold}"
         raise ValueError(f"{source}: no ROI is classified as a cell ({rule}) in any plane")
     result = compute_dff(
-        np.array(F_rows), fs_hz, Fneu=np.array(Fneu_rows), valid=valid, source=source,
+        np.array(F_rows),
+        fs_hz,
+        Fneu=np.array(Fneu_rows),
+        valid=valid,
+        source=source,
         **_dff_kwargs(settings),
     )
     merge = merge_across_planes(
@@ -168,8 +172,11 @@ def activity_from_traces(
 
 
 def _plane_source_files(folders: list[Path]) -> list[str]:
-    return [str(Path(f) / name) for f in folders for name in ("F.npy", "Fneu.npy", "iscell.npy",
-                                                              "stat.npy")]
+    return [
+        str(Path(f) / name)
+        for f in folders
+        for name in ("F.npy", "Fneu.npy", "iscell.npy", "stat.npy")
+    ]
 
 
 def build_session_activity(
@@ -221,8 +228,10 @@ def build_session_activity(
         raise ValueError(f"session '{session['name']}': unknown source '{source}'")
 
     n_frames = table.dff.shape[1]
-    provenance = {"session": session, "imaging": {k: v for k, v in settings.items()
-                                                  if k != "sessions"}}
+    provenance = {
+        "session": session,
+        "imaging": {k: v for k, v in settings.items() if k != "sessions"},
+    }
     attrs = {
         "session": session["name"],
         "source": source,
@@ -255,8 +264,9 @@ def build_session_activity(
     }
     if source == "synthetic":
         metrics.update(_score_synthetic(table, truth, settings))
-    write_activity(activity_path, table.dff, time_s, table.positions, table.cell_probability,
-                   attrs, extra)
+    write_activity(
+        activity_path, table.dff, time_s, table.positions, table.cell_probability, attrs, extra
+    )
     write_json(metrics, metrics_path)
     if logger:
         summary = {k: v for k, v in metrics.items() if not isinstance(v, dict)}

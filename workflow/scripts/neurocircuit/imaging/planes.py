@@ -175,8 +175,9 @@ def split_movie_into_planes(
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir)
     if logger:
-        logger.info("masked %d volumes (%d NaN, %d saturated frames)", masked, nan_count,
-                    saturated_count)
+        logger.info(
+            "masked %d volumes (%d NaN, %d saturated frames)", masked, nan_count, saturated_count
+        )
     return info
 
 

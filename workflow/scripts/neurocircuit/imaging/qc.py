@@ -65,8 +65,9 @@ def _plane_panel(ax, folder: Path, plane: int, kept_rows: set[int]) -> None:
     ax.imshow(image, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
     colours = [KEPT_COLOUR if k in kept_rows else OTHER_COLOUR for k in range(len(stats))]
     ax.imshow(roi_outline_overlay(stats, image.shape, colours), interpolation="nearest")
-    ax.set_title(f"plane {plane}: {label}\n{len(kept_rows)} neurons of {len(stats)} ROIs",
-                 fontsize=9)
+    ax.set_title(
+        f"plane {plane}: {label}\n{len(kept_rows)} neurons of {len(stats)} ROIs", fontsize=9
+    )
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
 
@@ -107,10 +108,13 @@ def plot_imaging_qc(
             plane = folders.index(folder)
             kept = {int(r) for r, p in zip(roi_index, positions[:, 0], strict=True) if p == plane}
             _plane_panel(fig.add_subplot(grid[0, col]), folder, plane, kept)
-        handles = [Line2D([], [], color=KEPT_COLOUR, lw=2, label="neuron (kept row)"),
-                   Line2D([], [], color=OTHER_COLOUR, lw=2, label="other ROI")]
-        fig.axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                            fontsize=8, frameon=False)
+        handles = [
+            Line2D([], [], color=KEPT_COLOUR, lw=2, label="neuron (kept row)"),
+            Line2D([], [], color=OTHER_COLOUR, lw=2, label="other ROI"),
+        ]
+        fig.axes[-1].legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
+        )
     else:
         ax = fig.add_subplot(grid[0, :])
         ax.plot(time_s, dff.mean(axis=0), color=TRACE_COLOURS[0], lw=0.8)
@@ -124,12 +128,19 @@ def plot_imaging_qc(
     hi = float(np.percentile(np.percentile(dff, 99.5, axis=1), 75))
     hi = hi if hi > lo else lo + 1.0
     extent = (time_s[0], time_s[-1], len(dff) - 0.5, -0.5)
-    im = ax.imshow(dff, aspect="auto", cmap="magma", vmin=lo, vmax=hi, extent=extent,
-                   interpolation="nearest")
+    im = ax.imshow(
+        dff, aspect="auto", cmap="magma", vmin=lo, vmax=hi, extent=extent, interpolation="nearest"
+    )
     masked = np.flatnonzero(~activity.get("frame_valid", np.ones(len(time_s), bool)))
     if masked.size:
-        ax.plot(time_s[masked], np.full(masked.size, -0.5), "|", color="#009E73", ms=6,
-                label=f"masked frames ({masked.size})")
+        ax.plot(
+            time_s[masked],
+            np.full(masked.size, -0.5),
+            "|",
+            color="#009E73",
+            ms=6,
+            label=f"masked frames ({masked.size})",
+        )
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("time (s)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -143,8 +154,13 @@ def plot_imaging_qc(
     spacing = 1.15 * max(max(spread), 1e-6)
     for k, row in enumerate(best):
         plane = "" if np.isnan(positions[row, 0]) else f", plane {int(positions[row, 0])}"
-        ax.plot(time_s, dff[row] - k * spacing, lw=0.8, label=f"neuron {row}{plane}",
-                color=TRACE_COLOURS[k % len(TRACE_COLOURS)])
+        ax.plot(
+            time_s,
+            dff[row] - k * spacing,
+            lw=0.8,
+            label=f"neuron {row}{plane}",
+            color=TRACE_COLOURS[k % len(TRACE_COLOURS)],
+        )
     ax.set_yticks([-k * spacing for k in range(len(best))], [str(r) for r in best])
     ax.set_xlim(time_s[0], time_s[-1])
     ax.set_xlabel("time (s)")
@@ -152,9 +168,11 @@ def plot_imaging_qc(
     ax.set_title("example neurons (highest signal-to-noise)", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
-    summary = [f"session {attrs.get('session', '?')} ({attrs.get('source', '?')})",
-               f"{dff.shape[0]} neurons × {dff.shape[1]} frames at {float(attrs['fs_hz']):.3g} Hz",
-               f"masked frames {int(attrs.get('masked_frames', 0))}"]
+    summary = [
+        f"session {attrs.get('session', '?')} ({attrs.get('source', '?')})",
+        f"{dff.shape[0]} neurons × {dff.shape[1]} frames at {float(attrs['fs_hz']):.3g} Hz",
+        f"masked frames {int(attrs.get('masked_frames', 0))}",
+    ]
     if "recall" in metrics:
         summary.append(f"recall {metrics['recall']:.2f}, median corr {metrics['median_corr']:.2f}")
     fig.suptitle(" · ".join(summary), fontsize=11)

@@ -80,8 +80,9 @@ def run_suite2p_plane(
     set_threads(threads)
     info = read_movie_info(planes_dir)
     if not 0 <= plane < info["n_planes"]:
-        raise ValueError(f"{planes_dir}: plane {plane} requested but the movie has "
-                         f"{info['n_planes']} planes")
+        raise ValueError(
+            f"{planes_dir}: plane {plane} requested but the movie has {info['n_planes']} planes"
+        )
     raw_file = Path(planes_dir) / plane_binary_name(plane)
     if not raw_file.exists():
         raise FileNotFoundError(f"{raw_file}: plane binary not found")
@@ -125,8 +126,14 @@ def run_suite2p_plane(
             s2p_logger.setLevel(logging.INFO)
             s2p_logger.handlers = list(logger.handlers)
             s2p_logger.propagate = False
-            logger.info("suite2p %s on plane %d (%d frames, device %s, %d threads)",
-                        suite2p.version, plane, n_frames, torch_device, threads)
+            logger.info(
+                "suite2p %s on plane %d (%d frames, device %s, %d threads)",
+                suite2p.version,
+                plane,
+                n_frames,
+                torch_device,
+                threads,
+            )
         outputs = suite2p.run_plane(db=db, settings=settings)
         stat, iscell, timings = outputs[2], outputs[8], outputs[11]
         if stat is None or len(stat) == 0 or iscell is None:
@@ -150,6 +157,11 @@ def run_suite2p_plane(
         "timings_s": {k: float(v) for k, v in timings.items()},
     }
     if logger:
-        logger.info("plane %d: %d ROIs, %d classified as cells; %s", plane, summary["n_rois"],
-                    summary["n_cells_suite2p"], summary["timings_s"])
+        logger.info(
+            "plane %d: %d ROIs, %d classified as cells; %s",
+            plane,
+            summary["n_rois"],
+            summary["n_cells_suite2p"],
+            summary["timings_s"],
+        )
     return summary

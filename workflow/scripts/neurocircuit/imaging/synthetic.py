@@ -220,12 +220,20 @@ def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecord
         axial = np.exp(-0.5 * ((positions[:, 0] - plane) / spec.axial_sigma_planes) ** 2)
         axial[np.abs(positions[:, 0] - plane) > 1.0] = 0.0
         visible = np.flatnonzero(axial > 1e-3)
-        footprints = np.stack(
-            [
-                soma_footprint(yy - (positions[i, 1] + pad), xx - (positions[i, 2] + pad), spec.soma_radius_px)
-                for i in visible
-            ]
-        ) if visible.size else np.zeros((0, big_h, big_w))
+        footprints = (
+            np.stack(
+                [
+                    soma_footprint(
+                        yy - (positions[i, 1] + pad),
+                        xx - (positions[i, 2] + pad),
+                        spec.soma_radius_px,
+                    )
+                    for i in visible
+                ]
+            )
+            if visible.size
+            else np.zeros((0, big_h, big_w))
+        )
         soma_mask = np.zeros((big_h, big_w))
         if visible.size:
             soma_mask = np.clip(np.tensordot(axial[visible], footprints, axes=1), 0, 1)

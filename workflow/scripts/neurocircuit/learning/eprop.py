@@ -62,7 +62,9 @@ def random_feedback(model, seed: int) -> Tensor | None:
 
 def _apply_gradients(tensors: list[Tensor], grads: list[Tensor]) -> None:
     """Accumulate ``grads`` of the effective ``tensors`` into the leaf parameters' .grad."""
-    pairs = [(t, g) for t, g in zip(tensors, grads, strict=True) if t is not None and t.requires_grad]
+    pairs = [
+        (t, g) for t, g in zip(tensors, grads, strict=True) if t is not None and t.requires_grad
+    ]
     if pairs:
         torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
 
@@ -217,7 +219,7 @@ def eprop_classifier_gradients(
     with torch.no_grad():
         logits, t_star = _classifier_pass(model, x, detached, None)
         loss = F.cross_entropy(logits, labels)
-        g = (torch.softmax(logits, dim=1) - F.one_hot(labels, model.n_out).to(logits.dtype))
+        g = torch.softmax(logits, dim=1) - F.one_hot(labels, model.n_out).to(logits.dtype)
         g = g / logits.shape[0]
         matrix = detached["w_out"] if feedback is None else feedback.to(logits.dtype)
         learning = {"g": g, "t_star": t_star, "feedback": matrix}

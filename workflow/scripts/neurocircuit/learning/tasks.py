@@ -205,7 +205,9 @@ class SequenceFitTask:
         if target.dim() != 2:
             raise ValueError(f"target must have shape (T, N), got {tuple(target.shape)}")
         if target.shape[0] < 2 or target.shape[1] < 1:
-            raise ValueError(f"target needs T >= 2 frames and N >= 1 neurons, got {tuple(target.shape)}")
+            raise ValueError(
+                f"target needs T >= 2 frames and N >= 1 neurons, got {tuple(target.shape)}"
+            )
         if not bool(torch.isfinite(target).all()):
             raise ValueError("target contains NaN or infinite values")
         if bool((target < 0).any()) or bool((target > 1).any()):

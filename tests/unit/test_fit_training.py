@@ -1,0 +1,208 @@
+"""Fitting networks to activity: model names, a short fit that beats the mean baseline, and the
+jobs behind the fit and ablation rules on a tiny recording (all files, all keys)."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from neurocircuit import ablation, fit, metrics
+
+
+def oscillations(n_neurons=6, n_frames=80, period=25.0):
+    """(T, N) phase-shifted sinusoids in [0.2, 0.8]: mean predictor pVar 0."""
+    t = np.arange(n_frames)[:, None]
+    phase = np.linspace(0, np.pi, n_neurons)[None, :]
+    return 0.5 + 0.3 * np.sin(2 * np.pi * t / period + phase)
+
+
+def test_model_names():
+    spec = fit.parse_model_name("spiking_dalesign_eprop")
+    assert (spec.dynamics, spec.dale, spec.dale_mode, spec.method) == (
+        "spiking",
+        True,
+        "learnable_sign",
+        "eprop",
+    )
+    assert not fit.parse_model_name("rate_nodale_bptt").dale
+    with pytest.raises(ValueError, match="is not"):
+        fit.parse_model_name("rate_dale")
+
+
+def test_iterations_to_reach():
+    history = [{"epoch": 1, "train_score": 0.2}, {"epoch": 2, "train_score": 0.91}]
+    assert fit.iterations_to_reach(history, 0.9) == 1
+    assert fit.iterations_to_reach(history, 0.95) is None
+
+
+@pytest.mark.parametrize("model_name", ["rate_nodale_bptt", "rate_dale_eprop"])
+def test_short_fit_beats_the_mean_baseline(model_name):
+    target = oscillations()
+    run = fit.train_on_sequence(
+        target,
+        fit.parse_model_name(model_name),
+        network_options={"rate": {"tau": 2.0}, "shared": {"weight_scale": 3.0}},
+        training={"epochs": 150, "lr": 0.03, "progress": False, "eval_every": 10},
+        seed=0,
+        device="cpu",
+    )
+    prediction = fit.rollout(run.model, target[0], target.shape[0])
+    score = metrics.pvar(prediction[1:], target[1:])
+    baseline = metrics.baseline_pvar_mean(target[1:])
+    assert baseline == pytest.approx(0.0, abs=0.02)
+    assert score > baseline + 0.5, score
+
+
+def write_recording(path, n_neurons=6, n_frames=60):
+    rng = np.random.default_rng(0)
+    dff = oscillations(n_neurons, n_frames).T + 0.05 * rng.normal(size=(n_neurons, n_frames))
+    with h5py.File(path, "w") as h5:
+        h5["dff"] = dff.astype(np.float32)
+        h5["time_s"] = np.arange(n_frames) * 0.1
+    return path
+
+
+def fit_config(**training):
+    return {
+        "datasets": ["toy"],
+        "models": ["rate_dale_bptt"],
+        "seeds": [0],
+        "zebrafish": {"frame_period_s": 0.9},
+        "max_neurons": None,
+        "max_frames": None,
+        "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 1.0},
+        "heldout_fraction": 0.2,
+        "convergence_pvar": 0.5,
+        "ar1_ridge": None,
+        "network": {"shared": {"exc_fraction": 0.5}},
+        "training": {"epochs": 20, "lr": 0.02, "progress": False, "eval_every": 5, **training},
+        "training_by_model": {"rate_dale_bptt": {"stop_pvar": None}},
+    }
+
+
+def test_fit_jobs_write_every_file_and_key(tmp_path):
+    activity = write_recording(tmp_path / "activity.h5")
+    run_dir = tmp_path / "fit" / "toy" / "rate_dale_bptt" / "seed0"
+    outputs = {
+        name: run_dir / filename
+        for name, filename in {
+            "model": "model.pt",
+            "prediction": "prediction.h5",
+            "history": "history.csv",
+            "per_neuron": "pvar_per_neuron.csv",
+            "weights": "weights.npz",
+            "scores": "scores.json",
+        }.items()
+    }
+    heldout = {
+        name: run_dir / "heldout" / filename
+        for name, filename in {
+            "model": "model.pt",
+            "prediction": "prediction.h5",
+            "history": "history.csv",
+            "scores": "scores.json",
+        }.items()
+    }
+    run = {"fit": fit_config(), "dataset": "toy", "model": "rate_dale_bptt", "seed": 0}
+    run["device"] = "cpu"
+    scores = fit.fit_job("full", activity, outputs, run, threads=1)
+    fit.fit_job("heldout", activity, heldout, run, threads=1)
+    merged = fit.merge_fit_metrics(outputs["scores"], heldout["scores"], run_dir / "metrics.json")
+
+    for key in (
+        "pvar",
+        "pvar_per_neuron_median",
+        "baseline_pvar_mean",
+        "baseline_pvar_ar1",
+        "pvar_heldout",
+        "baseline_pvar_mean_heldout",
+        "baseline_pvar_last_frame_heldout",
+        "baseline_pvar_ar1_heldout",
+        "iterations_to_pvar_0.5",
+        "wall_time_s",
+        "device",
+    ):
+        assert key in merged, key
+    assert merged["normalisation"] == "per_neuron"
+    assert merged["iterations"] == 20 and merged["stop_reason"] is None
+    assert merged["n_train_frames"] == 48 and merged["n_heldout_frames"] == 12
+    assert not list(run_dir.glob("resume/*.pt"))  # training checkpoints removed on success
+
+    with h5py.File(outputs["prediction"]) as h5:
+        target, prediction = h5["target"][:], h5["prediction"][:]
+    assert target.shape == prediction.shape == (6, 60)
+    assert metrics.pvar(prediction[:, 1:].T, target[:, 1:].T) == pytest.approx(
+        scores["pvar"], abs=1e-5
+    )
+    per_neuron = pd.read_csv(outputs["per_neuron"])
+    assert list(per_neuron.columns) == ["neuron", "pvar", "baseline_mean", "baseline_ar1"]
+    assert np.median(per_neuron["pvar"]) == pytest.approx(scores["pvar_per_neuron_median"])
+    history = pd.read_csv(outputs["history"])
+    assert list(history["iteration"]) == list(range(20))
+    weights = np.load(outputs["weights"])
+    signs = weights["neuron_sign"]
+    assert weights["weights"].shape == (6, 6) and signs.shape == (6,)
+    # Dale: every presynaptic row (weights stored presynaptic × postsynaptic) has one sign.
+    assert np.all(weights["weights"] * signs[:, None] >= 0)
+
+    model, metadata = fit.load_fitted_model(outputs["model"])
+    assert metadata["model"] == "rate_dale_bptt"
+    again = fit.rollout(model, target[:, 0], 60)
+    assert np.allclose(again.T, prediction, atol=1e-5)
+
+    table = fit.convergence_table([run_dir / "metrics.json"])
+    assert table.loc[0, "model"] == "rate_dale_bptt" and table.loc[0, "convergence_pvar"] == 0.5
+
+    curves_path = tmp_path / "ablation" / "toy" / "rate_dale_bptt" / "seed0.csv"
+    settings = {"fractions": [0.0, 0.5, 1.0], "strategies": list(ablation.STRATEGIES),
+                "random_repeats": 2, "seed": 0}  # fmt: skip
+    curves = ablation.ablate_fitted_model(
+        outputs["model"], outputs["prediction"], curves_path, settings
+    )
+    intact = curves[curves["fraction"] == 0]
+    assert np.allclose(intact["pvar"], scores["pvar"], atol=1e-5)
+    assert len(curves) == 3 * (2 + 3)
+    summary = ablation.summarise_ablation_files(
+        [curves_path],
+        [{"dataset": "toy", "model": "rate_dale_bptt", "seed": 0}],
+        tmp_path / "summary.csv",
+    )
+    assert set(summary["section"]) == {"auc", "welch"}
+    with open(run_dir / "metrics.json") as fh:
+        assert json.load(fh)["model"] == "rate_dale_bptt"
+
+
+def test_ablated_model_file_mismatch_is_clear(tmp_path):
+    activity = write_recording(tmp_path / "activity.h5")
+    settings = fit.FitSettings.from_config(
+        fit_config(epochs=2), "toy", "rate_nodale_bptt", 0, "cpu"
+    )
+    outputs = {
+        "model": tmp_path / "model.pt",
+        "prediction": tmp_path / "prediction.h5",
+        "history": tmp_path / "history.csv",
+        "per_neuron": tmp_path / "per_neuron.csv",
+        "weights": tmp_path / "weights.npz",
+        "scores": tmp_path / "scores.json",
+    }
+    fit.fit_activity_file(activity, outputs, settings)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5:
+        h5["target"] = np.zeros((3, 60))
+    with pytest.raises(ValueError, match="3 neurons but the model"):
+        ablation.ablate_fitted_model(
+            outputs["model"],
+            other,
+            tmp_path / "c.csv",
+            {
+                "fractions": [0, 1],
+                "strategies": ["random"],
+                "random_repeats": 1,
+                "seed": 0,
+            },  # fmt: skip
+        )
+    with pytest.raises(ValueError, match="not a fitted activity model"):
+        bad = tmp_path / "bad.pt"
+        bad.write_bytes(b"not a model")
+        fit.load_fitted_model(bad)

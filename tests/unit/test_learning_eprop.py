@@ -1,0 +1,201 @@
+"""E-prop against exact gradients (float64).
+
+- No recurrence, symmetric feedback: e-prop's learning signal is exact, so its update must equal
+  BPTT's gradient to float precision (Bellec et al. 2020).
+- With recurrence (or the fed-back output of the activity networks), e-prop must equal BPTT
+  through the same network with exactly the paths e-prop ignores (between neurons) detached:
+  this checks every eligibility trace.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from neurocircuit.learning import ClassificationTask, SequenceFitTask
+from neurocircuit.learning.eprop import (
+    eprop_classifier_gradients,
+    eprop_rate_gradients,
+    eprop_spiking_activity_gradients,
+    random_feedback,
+)
+from neurocircuit.models import (
+    RateActivityNetwork,
+    SpikingActivityNetwork,
+    SpikingClassifier,
+)
+from neurocircuit.models import neurons as nrn
+
+
+@pytest.fixture(autouse=True, scope="module")
+def float64_one_thread():
+    previous_threads, previous_dtype = torch.get_num_threads(), torch.get_default_dtype()
+    torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_num_threads(previous_threads)
+    torch.set_default_dtype(previous_dtype)
+
+
+def batch(seed=1, steps=40, size=6, channels=12, classes=4):
+    generator = torch.Generator().manual_seed(seed)
+    x = (torch.rand(steps, size, channels, generator=generator) < 0.2).double()
+    return x, torch.randint(0, classes, (size,), generator=generator)
+
+
+def grads_of(model):
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def assert_same_grads(model, reference, rtol=1e-10):
+    for name, parameter in model.named_parameters():
+        scale = reference[name].abs().max().clamp(min=1e-300)
+        error = (parameter.grad - reference[name]).abs().max() / scale
+        assert float(error) < rtol, (name, float(error))
+    assert any(float(g.abs().max()) > 0 for g in reference.values())
+
+
+CASES = [
+    ("lif_syn", "zero", False, 0.0),
+    ("lif_syn", "subtract", True, 0.0),
+    ("lif", "zero", False, 3.0),
+    ("lif", "subtract", True, 0.0),
+    ("alif", "zero", True, 0.0),
+    ("alif", "subtract", False, 2.0),
+]
+
+
+@pytest.mark.parametrize(("neuron", "reset", "dale", "refractory_ms"), CASES)
+def test_eprop_equals_bptt_without_recurrence(neuron, reset, dale, refractory_ms):
+    x, y = batch()
+    for surrogate in ("superspike", "triangle"):
+        model = SpikingClassifier(
+            12, 16, 4, neuron=neuron, reset=reset, recurrent=False, dale=dale,
+            surrogate=surrogate, refractory_ms=refractory_ms, input_scale=6.0,
+            adapt_strength=0.5,
+        )  # fmt: skip
+        loss, _ = ClassificationTask().bptt_loss(model, (x, y))
+        loss.backward()
+        reference = grads_of(model)
+        model.zero_grad()
+        eprop_loss, _ = eprop_classifier_gradients(model, x, y)
+        assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
+        assert_same_grads(model, reference)
+
+
+def loss_with_detached_recurrence(model, x, y):
+    """BPTT reference for e-prop: recurrent spikes enter as detached inputs; each neuron's own
+    dependencies (current, membrane, adaptation) keep their gradients."""
+    weights = model.effective_weights()
+    params = model.neuron_params(None)
+    step = {"lif_syn": nrn.lif_syn_step, "lif": nrn.lif_step, "alif": nrn.alif_step}[model.neuron]
+    state = model.initial_state(x.shape[1])
+    neuron_state, readout = state.neuron, state.readout.y
+    current = F.linear(x, weights["w_in"])
+    outputs = []
+    for current_t in current.unbind(0):
+        drive = current_t + neuron_state.z.detach() @ weights["w_rec"].t()
+        z, neuron_state = step(drive, neuron_state, params)
+        readout = model.kappa * readout + F.linear(z, weights["w_out"], weights["b_out"])
+        outputs.append(readout)
+    return F.cross_entropy(torch.stack(outputs).max(dim=0).values, y)
+
+
+@pytest.mark.parametrize(
+    ("neuron", "reset", "dale_mode"),
+    [("lif_syn", "zero", "fixed"), ("lif", "subtract", None), ("alif", "zero", "learnable_sign")],
+)
+def test_eprop_traces_exact_with_recurrence(neuron, reset, dale_mode):
+    x, y = batch(seed=2)
+    model = SpikingClassifier(
+        12, 16, 4, neuron=neuron, reset=reset, dale=dale_mode is not None,
+        dale_mode=dale_mode or "fixed", input_scale=5.0, recurrent_scale=2.0,
+        adapt_strength=0.5,
+    )  # fmt: skip
+    loss_with_detached_recurrence(model, x, y).backward()
+    reference = grads_of(model)
+    model.zero_grad()
+    eprop_classifier_gradients(model, x, y)
+    assert_same_grads(model, reference)
+    # and it is an approximation: full BPTT differs once neurons are coupled
+    model.zero_grad()
+    ClassificationTask().bptt_loss(model, (x, y))[0].backward()
+    assert not torch.allclose(model.w_in.grad, reference["w_in"])
+
+
+def test_random_feedback_changes_only_the_hidden_learning_signal():
+    x, y = batch(seed=3)
+    model = SpikingClassifier(12, 16, 4, recurrent=False, input_scale=6.0)
+    eprop_classifier_gradients(model, x, y)
+    symmetric = grads_of(model)
+    model.zero_grad()
+    feedback = random_feedback(model, seed=0)
+    assert feedback.shape == (4, 16)
+    eprop_classifier_gradients(model, x, y, feedback)
+    torch.testing.assert_close(model.w_out.grad, symmetric["w_out"], rtol=1e-12, atol=0)
+    torch.testing.assert_close(model.b_out.grad, symmetric["b_out"], rtol=1e-12, atol=0)
+    assert not torch.allclose(model.w_in.grad, symmetric["w_in"])
+    assert torch.equal(feedback, random_feedback(model, seed=0))  # fixed: same seed, same matrix
+    assert random_feedback(RateActivityNetwork(4), seed=0) is None
+
+
+def fit_target(steps=30, n=7, seed=4):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(steps, n, generator=generator) * 0.8 + 0.1
+
+
+@pytest.mark.parametrize("dale_mode", [None, "fixed", "learnable_sign"])
+def test_eprop_rate_network_traces_exact(dale_mode):
+    target = fit_target()
+    weights = SequenceFitTask().weights(target.shape[0], target)
+    model = RateActivityNetwork(
+        7, dale=dale_mode is not None, dale_mode=dale_mode or "fixed", weight_scale=2.0
+    )
+    p = model.effective_parameters()
+    r, outputs = target[0:1], [target[0:1]]
+    for _ in range(1, target.shape[0]):  # fed-back rates detached in the drive, leak kept
+        rate = torch.sigmoid(p["gain"] * (r.detach() @ p["weight"].t()) - p["threshold"])
+        r = p["decay"] * r + (1 - p["decay"]) * rate
+        outputs.append(r)
+    prediction = torch.cat(outputs)
+    loss = (weights[:, None] * (prediction - target) ** 2).sum() / (7 * weights.sum())
+    loss.backward()
+    reference = grads_of(model)
+    model.zero_grad()
+    eprop_loss, rollout = eprop_rate_gradients(model, target, weights)
+    assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
+    torch.testing.assert_close(rollout, prediction.detach(), rtol=0, atol=1e-12)
+    assert_same_grads(model, reference)
+
+
+@pytest.mark.parametrize(
+    ("readout", "reset", "substeps"),
+    [("full", "zero", 1), ("diagonal", "subtract", 1), ("full", "subtract", 3)],
+)
+def test_eprop_spiking_activity_traces_exact(readout, reset, substeps):
+    target = fit_target()
+    weights = SequenceFitTask().weights(target.shape[0], target)
+    model = SpikingActivityNetwork(
+        7, dale=True, readout=readout, reset=reset, steps_per_frame=substeps,
+        weight_scale=3.0, bias_current=0.3,
+    )  # fmt: skip
+    p = model.effective_parameters()
+    params = model.neuron_params()
+    neuron, filtered, y = model.initial_state(target[0:1])
+    outputs = [y]
+    spikes = 0.0
+    for _ in range(1, target.shape[0]):
+        current = F.linear(y.detach(), p["weight"], p["bias_current"]) / substeps
+        for _ in range(substeps):
+            z, neuron = nrn.lif_syn_step(current, neuron, params)
+            _, filtered = nrn.lowpass_step(z, filtered, nrn.LowPassParams(model.kappa))
+            spikes += float(z.sum())
+        y = model.read_out(filtered.r, p)
+        outputs.append(y)
+    assert spikes > 0
+    prediction = torch.cat(outputs)
+    loss = (weights[:, None] * (prediction - target) ** 2).sum() / (7 * weights.sum())
+    loss.backward()
+    reference = grads_of(model)
+    model.zero_grad()
+    eprop_loss, _ = eprop_spiking_activity_gradients(model, target, weights)
+    assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
+    assert_same_grads(model, reference)

@@ -1,0 +1,177 @@
+"""Step functions against hand-computed values; surrogate gradient formulas."""
+
+import math
+
+import pytest
+import torch
+from neurocircuit.models import neurons as nrn
+from neurocircuit.models.surrogates import (
+    SuperSpike,
+    TriangleSpike,
+    resolve_surrogate_scale,
+    spike,
+    surrogate_derivative,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and steady on a shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def run(step, state, params, inputs):
+    """Spikes and states of one neuron over a list of scalar inputs."""
+    spikes, states = [], []
+    for value in inputs:
+        z, state = step(torch.tensor([[value]], dtype=torch.float64), state, params)
+        spikes.append(float(z))
+        states.append(state)
+    return spikes, states
+
+
+def zeros_state(factory):
+    return factory(1, 1, dtype=torch.float64)
+
+
+def test_decay_is_exact_exponential():
+    assert nrn.decay(1.0, 10.0) == pytest.approx(math.exp(-0.1), abs=0)
+    with pytest.raises(ValueError, match="tau"):
+        nrn.decay(1.0, 0.0)
+    with pytest.raises(ValueError, match="dt"):
+        nrn.decay(-1.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("reset", "expected_spikes", "expected_v"),
+    [("zero", [0, 1, 0], [0.6, 0.0, 0.45]), ("subtract", [0, 1, 0], [0.6, 0.38, 0.754])],
+)
+def test_lif_syn_step_hand_values(reset, expected_spikes, expected_v):
+    # i = 0.5 i + u; v~ = 0.8 v + i; u = 0.6, 0.6, 0: i = .6, .9, .45; v~ = .6, 1.38, ...
+    params = nrn.LIFSynParams(alpha=0.5, beta=0.8, threshold=1.0, reset=reset)
+    spikes, states = run(
+        nrn.lif_syn_step, zeros_state(nrn.lif_syn_initial_state), params, [0.6, 0.6, 0.0]
+    )
+    assert spikes == expected_spikes
+    assert [float(s.v) for s in states] == pytest.approx(expected_v, abs=1e-12)
+    assert [float(s.i) for s in states] == pytest.approx([0.6, 0.9, 0.45], abs=1e-12)
+
+
+def test_lif_syn_recurrent_self_connection():
+    # a self-weight of 0.5 adds 0.5 * z_{t-1} to the current: step 2 has i = 0.95
+    params = nrn.LIFSynParams(
+        alpha=0.5, beta=0.8, reset="subtract", recurrent_weight=torch.tensor([[0.5]]).double()
+    )
+    spikes, states = run(
+        nrn.lif_syn_step, zeros_state(nrn.lif_syn_initial_state), params, [0.6, 0.6, 0.0]
+    )
+    assert float(states[2].i) == pytest.approx(0.95, abs=1e-12)
+    assert spikes == [0, 1, 1]  # v~_2 = 0.8 * 0.38 + 0.95 = 1.254
+
+
+def test_lif_step_hand_values():
+    params = nrn.LIFParams(beta=0.8, reset="zero")
+    spikes, states = run(nrn.lif_step, zeros_state(nrn.lif_initial_state), params, [0.7, 0.5, 0.2])
+    assert spikes == [0, 1, 0]  # v~ = 0.7, 0.56 + 0.5 = 1.06, 0 + 0.2
+    assert [float(s.v) for s in states] == pytest.approx([0.7, 0.0, 0.2], abs=1e-12)
+
+
+def test_alif_step_hand_values():
+    # a_t = 0.5 a + z_{t-1}; A = 1 + 0.5 a; v~ = 0.8 v + u; subtract the baseline threshold
+    params = nrn.ALIFParams(beta=0.8, rho=0.5, adapt_strength=0.5, reset="subtract")
+    spikes, states = run(
+        nrn.alif_step, zeros_state(nrn.alif_initial_state), params, [1.2, 0.9, 0.9]
+    )
+    assert spikes == [1, 0, 1]  # v~ = 1.2 > 1; 1.06 < 1.5; 1.748 > 1.25
+    assert [float(s.a) for s in states] == pytest.approx([0.0, 1.0, 0.5], abs=1e-12)
+    assert [float(s.v) for s in states] == pytest.approx([0.2, 1.06, 0.748], abs=1e-12)
+
+
+def test_refractory_period_masks_spikes():
+    params = nrn.LIFParams(beta=0.0, reset="zero", refractory_steps=2)
+    spikes, _ = run(nrn.lif_step, zeros_state(nrn.lif_initial_state), params, [1.5] * 5)
+    assert spikes == [1, 0, 0, 1, 0]
+
+
+def test_leaky_readout_and_lowpass_hand_values():
+    y_state = nrn.LeakyReadoutState(torch.zeros(1, 1, dtype=torch.float64))
+    outputs = []
+    for value in (1.0, 0.0, 2.0):
+        y, y_state = nrn.leaky_readout_step(
+            torch.tensor([[value]]).double(), y_state, nrn.LeakyReadoutParams(0.5)
+        )
+        outputs.append(float(y))
+    assert outputs == pytest.approx([1.0, 0.5, 2.25], abs=1e-12)
+    r_state = nrn.LowPassState(torch.zeros(1, 1, dtype=torch.float64))
+    rates = []
+    for value in (1.0, 0.0, 1.0):
+        r, r_state = nrn.lowpass_step(
+            torch.tensor([[value]]).double(), r_state, nrn.LowPassParams(0.75)
+        )
+        rates.append(float(r))
+    assert rates == pytest.approx([0.25, 0.1875, 0.390625], abs=1e-12)
+
+
+def test_wilson_cowan_step_hand_value():
+    # r = 0.5 * 0.5 + 0.5 * sigmoid(2 * (2 * 0.5) - 1) = 0.25 + 0.5 * sigmoid(1)
+    params = nrn.WilsonCowanParams(
+        decay=0.5, gain=2.0, threshold=1.0, recurrent_weight=torch.tensor([[2.0]]).double()
+    )
+    state = nrn.WilsonCowanState(torch.tensor([[0.5]]).double())
+    r, _ = nrn.wilson_cowan_step(torch.zeros(1, 1).double(), state, params)
+    assert float(r) == pytest.approx(0.25 + 0.5 / (1 + math.exp(-1.0)), abs=1e-12)
+
+
+def test_wilson_cowan_rates_stay_in_unit_interval():
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(20, 20, generator=generator) * 10
+    params = nrn.WilsonCowanParams(decay=0.3, gain=5.0, threshold=0.0, recurrent_weight=weight)
+    state = nrn.WilsonCowanState(torch.rand(4, 20, generator=generator))
+    for _ in range(50):
+        r, state = nrn.wilson_cowan_step(torch.zeros(4, 20), state, params)
+        assert float(r.min()) >= 0.0 and float(r.max()) <= 1.0
+
+
+def test_superspike_gradient_formula():
+    x = torch.tensor([0.01, -0.02, 0.0, 0.5], dtype=torch.float64, requires_grad=True)
+    z = SuperSpike.apply(x, 100.0)
+    assert z.tolist() == [1.0, 0.0, 0.0, 1.0]  # H(0) = 0: a spike needs v~ > threshold
+    z.sum().backward()
+    expected = [1 / (1 + 1) ** 2, 1 / (2 + 1) ** 2, 1.0, 1 / (50 + 1) ** 2]
+    assert x.grad.tolist() == pytest.approx(expected, abs=1e-15)
+    assert surrogate_derivative(x.detach(), "superspike", 100.0).tolist() == pytest.approx(
+        expected, abs=1e-15
+    )
+
+
+def test_triangle_gradient_formula():
+    x = torch.tensor([0.5, 1.5, -0.25, 1.0], dtype=torch.float64, requires_grad=True)
+    TriangleSpike.apply(x, 0.3, 1.0).sum().backward()
+    assert x.grad.tolist() == pytest.approx([0.15, 0.0, 0.225, 0.0], abs=1e-15)
+    x2 = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    spike(x2, "triangle", 0.3, width=2.0).sum().backward()
+    assert float(x2.grad) == pytest.approx(0.3 / 2 * 0.5, abs=1e-15)  # (gamma / w) (1 - |x| / w)
+
+
+def test_surrogate_names_and_scales_are_checked():
+    assert resolve_surrogate_scale("superspike", None) == 100.0
+    assert resolve_surrogate_scale("triangle", None) == 0.3
+    with pytest.raises(ValueError, match="surrogate must be one of"):
+        spike(torch.zeros(1), "sigmoid", 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        resolve_surrogate_scale("superspike", -1.0)
+
+
+def test_reset_is_detached_and_checked():
+    # with the detached reset, d v / d v~ = 1 - z (zero reset), not involving the surrogate
+    v_tilde = torch.tensor([[1.5, 0.5]], dtype=torch.float64, requires_grad=True)
+    params = nrn.LIFParams(beta=0.0, reset="zero")
+    state = nrn.LIFState(torch.zeros(1, 2).double(), torch.zeros(1, 2).double(), torch.zeros(1, 2))
+    _, new_state = nrn.lif_step(v_tilde, state, params)
+    new_state.v.sum().backward()
+    assert v_tilde.grad.tolist() == [[0.0, 1.0]]
+    with pytest.raises(ValueError, match="reset must be one of"):
+        nrn.lif_step(v_tilde, state, params._replace(reset="hard"))

@@ -1,0 +1,199 @@
+"""The imaging part of the workflow, run for real in a private copy of the workflow.
+
+- a tiny synthetic volume (tests/config.test.yaml), plus the real suite2p folder and the real
+  traces file when ../shared/data holds them: every file and number of the stage's outputs;
+- the demo volume (config.demo.yaml): recall >= 0.8 and median correlation >= 0.85;
+- bad input: a session config typo, a repeated session name, a missing movie, a truncated TIFF.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from conftest import SHARED_DATA, TEST_CONFIG, leftover_temporaries, run_snakemake
+
+PYNAPPLE = SHARED_DATA / "suite2p_pynapple"
+ZEBRAFISH = SHARED_DATA / "zebrafish" / "Stimulus_data_2022_02_23_fish3_1.npy"
+REQUIRED_DATASETS = {"dff", "time_s", "positions", "cell_probability"}
+REQUIRED_ATTRS = {"config_hash", "package_versions", "source_files", "fs_hz", "session"}
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
+    """The three outputs exist and the activity file has the promised layout."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    with h5py.File(folder / "activity.h5", "r") as h5:
+        assert REQUIRED_DATASETS <= set(h5.keys())
+        assert REQUIRED_ATTRS <= set(h5.attrs.keys())
+        dff = h5["dff"][()]
+        assert dff.dtype == np.float32 and dff.shape == (metrics["n_neurons"], n_frames)
+        assert np.isfinite(dff).all()
+        assert h5["positions"].shape == (len(dff), 3) and h5["time_s"].shape == (n_frames,)
+        assert h5["cell_probability"].shape == (len(dff),)
+        assert json.loads(h5.attrs["source_files"])
+        attrs = dict(h5.attrs)
+    for key in ("n_rois", "n_neurons", "masked_frames"):
+        assert key in metrics
+    assert (folder / "qc.png").stat().st_size > 20_000 and (folder / "qc.pdf").exists()
+    return metrics, attrs
+
+
+@pytest.mark.slow
+def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
+    sessions = [{"name": "tiny", "source": "synthetic", "seed": 1}]
+    if PYNAPPLE.is_dir():
+        sessions.append(
+            {"name": "pynapple", "source": "suite2p", "path": str(PYNAPPLE), "fs_hz": 10.0}
+        )
+    if ZEBRAFISH.is_file():
+        sessions.append(
+            {"name": "zebrafish", "source": "traces", "path": str(ZEBRAFISH), "fs_hz": 1.0 / 0.9}
+        )
+    extra = write_yaml(workflow_dir / "sessions.yaml", {"imaging": {"sessions": sessions}})
+    run_snakemake(
+        workflow_dir, "imaging", "--cores", "2", "--configfile", TEST_CONFIG, str(extra), check=True
+    )
+    results = workflow_dir / "results"
+
+    metrics, attrs = check_session(results / "imaging" / "tiny", n_frames=300)
+    assert metrics["n_true"] == 16 and metrics["recall"] >= 0.8
+    assert metrics["median_corr"] >= 0.85 and metrics["precision"] >= 0.8
+    assert metrics["masked_frames"] == 0 and attrs["source"] == "synthetic"
+    for plane in (0, 1):
+        folder = results / "imaging" / "tiny" / "suite2p" / f"plane{plane}"
+        assert (folder / "F.npy").exists() and not (folder / "data.bin").exists()
+        assert (results / "logs" / "imaging_suite2p_plane" / f"tiny_plane{plane}.log").exists()
+    assert (results / "benchmarks" / "imaging_activity" / "tiny.tsv").exists()
+
+    if PYNAPPLE.is_dir():
+        metrics, _ = check_session(results / "imaging" / "pynapple", n_frames=2000)
+        assert (metrics["n_rois"], metrics["n_neurons"]) == (219, 20)
+    if ZEBRAFISH.is_file():
+        metrics, _ = check_session(results / "imaging" / "zebrafish", n_frames=620)
+        assert metrics["n_neurons"] == 522
+    assert leftover_temporaries(results) == []
+    assert not [p for p in results.rglob(".*") if p.name not in {".snakemake_timestamp"}]
+
+
+@pytest.mark.slow
+def test_demo_volume_accuracy(workflow_dir):
+    """The demo's synthetic session: suite2p finds the simulated neurons and their ΔF/F."""
+    run_snakemake(
+        workflow_dir,
+        "results/imaging/synthetic/metrics.json",
+        "--cores",
+        "2",
+        "--configfile",
+        "config.demo.yaml",
+        check=True,
+    )
+    metrics = json.loads((workflow_dir / "results/imaging/synthetic/metrics.json").read_text())
+    assert metrics["n_true"] >= 60 and metrics["n_frames"] == 600
+    assert metrics["recall"] >= 0.8, metrics
+    assert metrics["median_corr"] >= 0.85, metrics
+    assert metrics["n_merged"] > 0  # somata between planes were seen twice and merged
+
+
+def config_error(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "Config error" in line]
+
+
+def test_session_key_typo_and_repeated_name_stop_with_one_line(workflow_dir):
+    typo = write_yaml(
+        workflow_dir / "typo.yaml",
+        {"imaging": {"sessions": [{"name": "s", "source": "synthetic", "sed": 1}]}},
+    )
+    result = run_snakemake(workflow_dir, "-n", "--configfile", str(typo), timeout=120)
+    assert result.returncode != 0
+    assert config_error(result) == [
+        "Config error: unknown config key 'imaging.sessions.0.sed' (did you mean 'seed'?)"
+    ]
+    twice = write_yaml(
+        workflow_dir / "twice.yaml",
+        {
+            "imaging": {
+                "sessions": [
+                    {"name": "s", "source": "synthetic"},
+                    {"name": "s", "source": "synthetic"},
+                ]
+            }
+        },
+    )
+    result = run_snakemake(workflow_dir, "-n", "--configfile", str(twice), timeout=120)
+    assert config_error(result) == [
+        "Config error: imaging.sessions: session name 's' is used twice"
+    ]
+
+
+def test_missing_movie_is_named_before_any_job(workflow_dir, tmp_path):
+    missing = tmp_path / "no_such_movie.tif"
+    config = write_yaml(
+        workflow_dir / "missing.yaml",
+        {
+            "imaging": {
+                "sessions": [
+                    {
+                        "name": "m",
+                        "source": "tiff",
+                        "path": str(missing),
+                        "fs_hz": 5.0,
+                        "n_planes": 2,
+                    }
+                ]
+            }
+        },
+    )
+    result = run_snakemake(workflow_dir, "imaging", "-n", "--configfile", str(config), timeout=120)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert str(missing) in output and "Missing input files" in output
+
+
+def test_truncated_tiff_stops_at_the_split_before_suite2p(workflow_dir, tmp_path):
+    import tifffile
+
+    movie = np.random.default_rng(0).integers(0, 500, size=(40, 32, 32)).astype(np.int16)
+    tifffile.imwrite(tmp_path / "full.tif", movie, photometric="minisblack")
+    data = (tmp_path / "full.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) * 2 // 3])
+    config = write_yaml(
+        workflow_dir / "cut.yaml",
+        {
+            "imaging": {
+                "sessions": [
+                    {
+                        "name": "cut",
+                        "source": "tiff",
+                        "path": str(tmp_path / "cut.tif"),
+                        "fs_hz": 5.0,
+                        "n_planes": 2,
+                    }
+                ]
+            }
+        },
+    )
+    result = run_snakemake(
+        workflow_dir,
+        "imaging",
+        "--cores",
+        "1",
+        "--configfile",
+        TEST_CONFIG,
+        str(config),
+        timeout=300,
+    )
+    assert result.returncode != 0
+    log = (workflow_dir / "results/logs/imaging_split_planes/cut.log").read_text()
+    assert f"{tmp_path / 'cut.tif'}: truncated TIFF" in log
+    assert "rule imaging_suite2p_plane" not in result.stdout + result.stderr
+    assert not (workflow_dir / "results/imaging/cut/planes").exists()
+    assert not list((workflow_dir / "results/imaging/cut").glob(".*"))

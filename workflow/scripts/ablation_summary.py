@@ -1,0 +1,5 @@
+"""Rule ablation_summary: areas under every ablation curve and Welch's t-tests between groups."""
+
+from neurocircuit.ablation import summarise_ablation_files
+
+summarise_ablation_files(snakemake.input.curves, snakemake.params.runs, snakemake.output.summary)
