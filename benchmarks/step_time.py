@@ -374,7 +374,7 @@ def print_table(results: dict[str, list[dict]]) -> float:
         f"LIF-syn, {N_OUT} leaky readouts, max-over-time CE, float32, {THREADS} threads, AdamW"
     )
     header = (
-        f"{'config':11s} {'s/step':>7s} {'best':>7s} {'peak MB':>8s} {'step MB':>8s} "
+        f"{'config':16s} {'s/step':>7s} {'best':>7s} {'peak MB':>8s} {'step MB':>8s} "
         f"{'rate':>6s} {'other':>6s}  runs (median s/step; * = busy machine)  what"
     )
     print(header)
@@ -385,13 +385,13 @@ def print_table(results: dict[str, list[dict]]) -> float:
         summaries[name] = s
         if s is None:
             error = runs[0].get("error", "?") if runs else "not run"
-            print(f"{name:11s} FAILED: {error[:160]}")
+            print(f"{name:16s} FAILED: {error[:160]}")
             continue
         per_run = ", ".join(
             f"{m:.3f}{'*' if star else ''}" for m, star in zip(s["runs"], s["starred"], strict=True)
         )
         print(
-            f"{name:11s} {s['median_s']:7.3f} {s['best_s']:7.3f} {s['peak_rss_mb']:8.0f} "
+            f"{name:16s} {s['median_s']:7.3f} {s['best_s']:7.3f} {s['peak_rss_mb']:8.0f} "
             f"{s['step_mb']:8.0f} {s['spike_rate']:6.3f} {s['other']:6.2f}  {per_run}  {s['what']}"
         )
     print(
@@ -451,7 +451,7 @@ def main(argv=None) -> None:
                 if r.get("ok")
                 else r.get("error", "?")[:200]
             )
-            print(f"[run {repeat + 1}] {name:11s} {msg}", file=sys.stderr, flush=True)
+            print(f"[run {repeat + 1}] {name:16s} {msg}", file=sys.stderr, flush=True)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=1))
     ratio = print_table(results)

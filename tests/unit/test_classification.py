@@ -190,9 +190,17 @@ def write_metrics(folder: Path, dataset, model, seed, test, val):
     path.parent.mkdir(parents=True)
     path.write_text(
         json.dumps(
-            {"dataset": dataset, "model": model, "seed": seed, "test_accuracy": test,
-             "val_accuracy": val, "train_accuracy": 0.99, "epochs": 10, "wall_time_s": 5.0,
-             "device": "cpu"}  # fmt: skip
+            dict(
+                dataset=dataset,
+                model=model,
+                seed=seed,
+                test_accuracy=test,
+                val_accuracy=val,
+                train_accuracy=0.99,
+                epochs=10,
+                wall_time_s=5.0,
+                device="cpu",
+            )  # fmt: skip
         )
     )
     return path

@@ -123,7 +123,10 @@ def test_batches_are_seeded_per_epoch_and_cover_every_sample():
     epoch0 = [(x.clone(), y.clone()) for x, y in batches(0)]
     again = list(batches(0))
     epoch1 = list(batches(1))
-    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(epoch0, again))
+    assert all(
+        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        for a, b in zip(epoch0, again, strict=True)
+    )
     assert sorted(torch.cat([y for _, y in epoch0]).tolist()) == list(range(10))
     assert [y.tolist() for _, y in epoch0] != [y.tolist() for _, y in epoch1]
     assert epoch0[0][0].shape == (5, 4, 1) and epoch0[-1][0].shape == (5, 2, 1)

@@ -159,7 +159,8 @@ def test_missing_message_says_which_files_go_where(tmp_path):
     for name in NAMES.values():
         assert f"{name}.gz" in message
     assert str(tmp_path / "mnist") in message and "resources/mnist" in message
-    assert download_paths(MNIST, "res")["train_images"] == Path("res/mnist/train-images-idx3-ubyte.gz")
+    expected = Path("res/mnist/train-images-idx3-ubyte.gz")
+    assert download_paths(MNIST, "res")["train_images"] == expected
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,17 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from neurocircuit import ablation, fit, metrics
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks run fastest on one thread (and do not fight other jobs for cores)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def oscillations(n_neurons=6, n_frames=80, period=25.0):
@@ -36,22 +46,32 @@ def test_iterations_to_reach():
     assert fit.iterations_to_reach(history, 0.95) is None
 
 
-@pytest.mark.parametrize("model_name", ["rate_nodale_bptt", "rate_dale_eprop"])
+def relaxation(n_neurons=6, n_frames=50):
+    """(T, N) exponential relaxations from x0 to a fixed point, time constants 4..12 frames."""
+    t = np.arange(n_frames)[:, None]
+    start = np.linspace(0.1, 0.9, n_neurons)[None, :]
+    end = np.linspace(0.7, 0.2, n_neurons)[None, :]
+    tau = np.linspace(4.0, 12.0, n_neurons)[None, :]
+    return end + (start - end) * np.exp(-t / tau)
+
+
+@pytest.mark.parametrize("model_name", ["rate_nodale_bptt", "spiking_dale_eprop"])
 def test_short_fit_beats_the_mean_baseline(model_name):
-    target = oscillations()
+    target = relaxation()
     run = fit.train_on_sequence(
         target,
         fit.parse_model_name(model_name),
-        network_options={"rate": {"tau": 2.0}, "shared": {"weight_scale": 3.0}},
-        training={"epochs": 150, "lr": 0.03, "progress": False, "eval_every": 10},
+        network_options={},
+        training={"epochs": 60, "lr": 0.05, "progress": False, "eval_every": 10},
         seed=0,
         device="cpu",
     )
     prediction = fit.rollout(run.model, target[0], target.shape[0])
     score = metrics.pvar(prediction[1:], target[1:])
     baseline = metrics.baseline_pvar_mean(target[1:])
-    assert baseline == pytest.approx(0.0, abs=0.02)
-    assert score > baseline + 0.5, score
+    assert 0.5 < baseline < 0.6  # the fixed points differ between neurons
+    assert score > baseline + 0.3, score
+    assert run.result.epochs_run == 60
 
 
 def write_recording(path, n_neurons=6, n_frames=60):
@@ -155,8 +175,12 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     assert table.loc[0, "model"] == "rate_dale_bptt" and table.loc[0, "convergence_pvar"] == 0.5
 
     curves_path = tmp_path / "ablation" / "toy" / "rate_dale_bptt" / "seed0.csv"
-    settings = {"fractions": [0.0, 0.5, 1.0], "strategies": list(ablation.STRATEGIES),
-                "random_repeats": 2, "seed": 0}  # fmt: skip
+    settings = {
+        "fractions": [0.0, 0.5, 1.0],
+        "strategies": list(ablation.STRATEGIES),
+        "random_repeats": 2,
+        "seed": 0,
+    }
     curves = ablation.ablate_fitted_model(
         outputs["model"], outputs["prediction"], curves_path, settings
     )
@@ -200,9 +224,12 @@ def test_ablated_model_file_mismatch_is_clear(tmp_path):
                 "strategies": ["random"],
                 "random_repeats": 1,
                 "seed": 0,
-            },  # fmt: skip
+            },
         )
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="bad.pt: not a readable model file"):
+        fit.load_fitted_model(bad)
+    torch.save({"weights": 1}, bad)
     with pytest.raises(ValueError, match="not a fitted activity model"):
-        bad = tmp_path / "bad.pt"
-        bad.write_bytes(b"not a model")
         fit.load_fitted_model(bad)

@@ -187,7 +187,7 @@ def test_eprop_spiking_activity_traces_exact(readout, reset, substeps):
         for _ in range(substeps):
             z, neuron = nrn.lif_syn_step(current, neuron, params)
             _, filtered = nrn.lowpass_step(z, filtered, nrn.LowPassParams(model.kappa))
-            spikes += float(z.sum())
+            spikes += float(z.detach().sum())
         y = model.read_out(filtered.r, p)
         outputs.append(y)
     assert spikes > 0

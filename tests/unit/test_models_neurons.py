@@ -163,6 +163,8 @@ def test_surrogate_names_and_scales_are_checked():
         spike(torch.zeros(1), "sigmoid", 1.0)
     with pytest.raises(ValueError, match="positive"):
         resolve_surrogate_scale("superspike", -1.0)
+    with pytest.raises(ValueError, match="triangle's height"):
+        resolve_surrogate_scale("triangle", 100.0)
 
 
 def test_reset_is_detached_and_checked():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+import yaml
+from conftest import (
+    ROOT,
+    TEST_CONFIG,
+    comparable_metrics,
+    copy_workflow,
+    read_json,
+    run_snakemake,
+    snakemake_command,
+)
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 
@@ -285,3 +295,146 @@ def test_zebrafish_download_killed_with_sigkill_resumes_on_rerun(tmp_path):
         download_verified(server.url, dest, sha256=sha256(payload), retries=1)
         assert dest.read_bytes() == payload
         assert server.ranges[-1] == f"bytes={kept}-"
+
+
+# ---------------------------------------------------------------- killed training jobs
+# A digits classifier long enough to be killed between two epochs' checkpoints.
+TRAINING_CONFIG = {
+    "classification": {
+        "datasets": ["digits"],
+        "models": ["lif"],
+        "seeds": [0],
+        "dataset_settings": {"digits": {"epochs": 8}},
+    }
+}
+TRAINING_RUN = "results/classification/digits/lif/seed0"
+TRAINING_TARGET = f"{TRAINING_RUN}/metrics.json"
+TRAINING_LOG = "results/logs/classification_train/digits/lif/seed0.log"
+# metrics.json keys that describe how a run went (resumed or not), not what it computed
+RUN_ONLY_KEYS = ("resumed_from_epoch",)
+
+
+def training_args(workdir: Path, *extra: str) -> list[str]:
+    override = workdir / "faults.yaml"
+    override.write_text(yaml.safe_dump(TRAINING_CONFIG))
+    return [TRAINING_TARGET, "--cores", "2", *extra, "--configfile", TEST_CONFIG, str(override)]
+
+
+def start_snakemake(workdir: Path, args: list[str]) -> subprocess.Popen:
+    """snakemake in the background, in its own process group; output to workdir/run.out."""
+    out = open(workdir / "run.out", "ab")
+    return subprocess.Popen(
+        snakemake_command(*args),
+        cwd=workdir,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Process ids below ``pid`` and their command lines (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            with contextlib.suppress(OSError):
+                found[child] = (
+                    (Path("/proc") / str(child) / "cmdline")
+                    .read_bytes()
+                    .decode(errors="replace")
+                    .replace("\0", " ")
+                )
+            todo.append(child)
+    return found
+
+
+def wait_for_checkpoint(workdir: Path, process: subprocess.Popen, after: float = 0.0) -> None:
+    """Return once the training job has written a checkpoint (newer than ``after``)."""
+    checkpoint = workdir / TRAINING_RUN / "checkpoint.pt"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if checkpoint.exists() and checkpoint.stat().st_mtime > after:
+            assert not (workdir / TRAINING_TARGET).exists(), "training ended before the kill"
+            return
+        if process.poll() is not None:
+            pytest.fail(f"snakemake ended early:\n{(workdir / 'run.out').read_text()[-3000:]}")
+        time.sleep(0.02)
+    pytest.fail("no checkpoint appeared within 180 s")
+
+
+def training_metrics(workdir: Path) -> dict:
+    metrics = comparable_metrics(read_json(workdir / TRAINING_TARGET))
+    return {key: value for key, value in metrics.items() if key not in RUN_ONLY_KEYS}
+
+
+def resumed_epoch(workdir: Path) -> int:
+    """The epoch the last training run resumed after (from its log); fails if it did not."""
+    log = (workdir / TRAINING_LOG).read_text()
+    found = re.search(r"resuming from \S*checkpoint.pt after epoch (\d+)", log)
+    assert found, f"the rerun did not resume from the checkpoint:\n{log[-2000:]}"
+    return int(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_training(tmp_path_factory) -> Path:
+    """The digits run trained once, start to end, in its own workflow copy."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("uninterrupted") / "workflow_copy")
+    run_snakemake(workdir, *training_args(workdir), timeout=300, check=True)
+    return workdir
+
+
+@pytest.mark.slow
+def test_training_job_killed_resumes_from_checkpoint(workflow_dir, uninterrupted_training):
+    """SIGKILL on the training process (what a time limit or preemption does to a job)."""
+    process = start_snakemake(workflow_dir, training_args(workflow_dir))
+    wait_for_checkpoint(workflow_dir, process)
+    jobs = [pid for pid, cmd in descendants(process.pid).items() if "classification_train" in cmd]
+    assert jobs, descendants(process.pid)
+    for pid in jobs:
+        os.kill(pid, signal.SIGKILL)
+    assert process.wait(timeout=120) != 0
+    run_dir = workflow_dir / TRAINING_RUN
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "history.csv").exists()
+    assert (run_dir / "checkpoint.pt").exists()
+
+    run_snakemake(workflow_dir, *training_args(workflow_dir), timeout=300, check=True)
+    assert 1 <= resumed_epoch(workflow_dir) < 8
+    assert training_metrics(workflow_dir) == training_metrics(uninterrupted_training)
+
+
+@pytest.mark.slow
+def test_snakemake_killed_mid_job_leaves_nothing_complete(workflow_dir, uninterrupted_training):
+    """SIGKILL on Snakemake and its job together (a crashed login node or a closed terminal).
+
+    Nothing of the killed job may pass for complete: its outputs are absent (written
+    atomically, at the end), Snakemake's own incomplete-marker survives, and had any output
+    existed, a run without --rerun-incomplete refuses it. The rerun resumes the checkpoint.
+    """
+    process = start_snakemake(workflow_dir, training_args(workflow_dir))
+    wait_for_checkpoint(workflow_dir, process)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    run_dir = workflow_dir / TRAINING_RUN
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "history.csv").exists()
+    assert any((workflow_dir / ".snakemake" / "incomplete").iterdir())
+
+    # Were one output left behind (e.g. a writer that is not atomic), Snakemake would not trust
+    # it: without --rerun-incomplete it stops and names the file; with it, the job reruns.
+    (run_dir / "history.csv").write_text("epoch\n1\n")
+    strict = run_snakemake(
+        workflow_dir, *training_args(workflow_dir, "-n", "--workflow-profile", "none")
+    )
+    assert strict.returncode != 0
+    assert "incomplete" in strict.stderr.lower() and "history.csv" in strict.stderr
+    (run_dir / "history.csv").unlink()
+
+    run_snakemake(
+        workflow_dir, *training_args(workflow_dir, "--rerun-incomplete"), timeout=300, check=True
+    )
+    assert 1 <= resumed_epoch(workflow_dir) < 8
+    assert training_metrics(workflow_dir) == training_metrics(uninterrupted_training)

@@ -7,8 +7,8 @@ site values changed, the way the README tells users to:
 
 - partitions -> the test cluster's one partition; no account; ``squeue`` for job status (no
   slurmdbd here);
-- CPUs, memory and threads capped to what the one node has (2 cores on CI); the same thread
-  counts are given to the local run so the two runs compute the same thing;
+- CPUs, memory and threads capped to half of what the one node has (2 cores on CI), so that two
+  jobs run side by side; the local run gets the same thread counts, so both compute the same;
 - the GPU request stays: the node advertises one count-only GPU (no device), so SLURM schedules
   ``--gpus=1`` for training exactly as on a GPU partition, and torch falls back to the CPU.
 
@@ -85,17 +85,19 @@ def site_profile(folder: Path, cluster: SlurmCluster) -> Path:
     defaults["slurm_partition"] = cluster.partition
     defaults.pop("slurm_account", None)
     mem_per_job = cluster.memory_mb // cluster.cpus
+    cpus_per_job = max(1, cluster.cpus // 2)
     for resources in profile.get("set-resources", {}).values():
         if "slurm_partition" in resources:
             resources["slurm_partition"] = cluster.partition
         if "mem_mb" in resources:
             resources["mem_mb"] = min(resources["mem_mb"], mem_per_job)
         if "cpus_per_gpu" in resources:
-            resources["cpus_per_gpu"] = min(resources["cpus_per_gpu"], cluster.cpus)
+            resources["cpus_per_gpu"] = min(resources["cpus_per_gpu"], cpus_per_job)
         if "gpu" in resources:
             resources["gpu"] = min(resources["gpu"], cluster.gpus)
+    profile["max-threads"] = cpus_per_job
     profile["set-threads"] = {
-        rule: min(threads, cluster.cpus) for rule, threads in profile["set-threads"].items()
+        rule: min(threads, cpus_per_job) for rule, threads in profile["set-threads"].items()
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
@@ -134,7 +136,8 @@ def test_local_cluster_runs_a_batch_job(slurm_cluster, tmp_path):
 
 def test_workflow_through_slurm_profile_equals_local_run(slurm_cluster, tmp_path):
     profile = site_profile(tmp_path / "site_profile", slurm_cluster)
-    threads = yaml.safe_load((profile / "config.yaml").read_text())["set-threads"]
+    profile_settings = yaml.safe_load((profile / "config.yaml").read_text())
+    threads = profile_settings["set-threads"]
     same_threads = [f"{rule}={n}" for rule, n in threads.items()]
 
     # Both copies now: the two runs must see the very same workflow files.
@@ -177,6 +180,8 @@ def test_workflow_through_slurm_profile_equals_local_run(slurm_cluster, tmp_path
         *TARGETS,
         "--cores",
         str(slurm_cluster.cpus),
+        "--max-threads",
+        str(profile_settings["max-threads"]),
         "--set-threads",
         *same_threads,
         "--configfile",

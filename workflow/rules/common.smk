@@ -201,10 +201,8 @@ def classification_data_files(wildcards):
             + describe_missing(spec, config["data_dir"], config["resources_dir"])
             + " (classification.download is false)"
         )
-    return {
-        role: str(path)
-        for role, path in download_paths(spec, config["resources_dir"]).items()
-    }
+    downloads = download_paths(spec, config["resources_dir"])
+    return {role: str(path) for role, path in downloads.items()}
 
 
 def classification_run_params(wildcards):

@@ -81,12 +81,12 @@ rule imaging_suite2p_plane:
         iscell="results/imaging/{session}/suite2p/plane{plane}/iscell.npy",
         stat="results/imaging/{session}/suite2p/plane{plane}/stat.npy",
         ops="results/imaging/{session}/suite2p/plane{plane}/ops.npy",
-    wildcard_constraints:
-        plane=r"\d+",
     log:
         "results/logs/imaging_suite2p_plane/{session}_plane{plane}.log",
     benchmark:
         "results/benchmarks/imaging_suite2p_plane/{session}_plane{plane}.tsv"
+    wildcard_constraints:
+        plane=r"\d+",
     conda:
         "../../envs/imaging.yaml"
     threads: 1

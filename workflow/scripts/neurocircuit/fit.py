@@ -331,13 +331,23 @@ def build_network(spec: ModelSpec, n_units: int, network_options: dict, seed: in
 FITTED_MODEL_FORMAT = "neurocircuit-fitted-activity-model-1"
 
 
+def _network_class_name(model) -> str:
+    """The library class of ``model`` (parametrize renames the runtime class)."""
+    from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
+
+    for network_class in (RateActivityNetwork, SpikingActivityNetwork):
+        if isinstance(model, network_class):
+            return network_class.__name__
+    raise ValueError(f"not an activity network: {type(model).__name__}")
+
+
 def save_fitted_model(model, path: str | Path, metadata: dict) -> None:
     """Weights and constructor arguments of a fitted network (plus ``metadata``), atomically."""
     import torch
 
     payload = {
         "format": FITTED_MODEL_FORMAT,
-        "model_class": type(model).__name__,
+        "model_class": _network_class_name(model),
         "model_kwargs": dict(model.init_kwargs),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata,

@@ -130,7 +130,7 @@ def load_idx_dataset(
 
 
 def write_idx(array: np.ndarray, path: str | Path) -> Path:
-    """Write ``array`` as an idx file (gzipped when ``path`` ends in ``.gz``); for tests and tools."""
+    """Write ``array`` as an idx file (gzipped when ``path`` ends in ``.gz``); for tests, tools."""
     codes = {np.dtype(v).newbyteorder("="): k for k, v in IDX_TYPES.items()}
     array = np.asarray(array)
     code = codes.get(array.dtype.newbyteorder("="))

@@ -232,7 +232,7 @@ def _candidates(data_file: DataFile) -> tuple[str, ...]:
 
 
 def find_in_folder(spec: DatasetSpec, folder: str | Path) -> dict[str, Path] | None:
-    """Paths of all of ``spec``'s files in ``folder`` (each gzipped or not), or None if any lacks."""
+    """Paths of all of ``spec``'s files in ``folder`` (gzipped or not); None if one is missing."""
     folder = Path(folder)
     found = {}
     for data_file in spec.files:

@@ -210,13 +210,21 @@ def _read_runs(
     return pd.concat(neurons, ignore_index=True), pd.DataFrame(runs)
 
 
-def _points(ax, per_run: pd.DataFrame, models: Sequence[str], column: str, marker: str) -> None:
-    """One dot per seed at each model's x position (1-based), coloured Dale / no Dale."""
+PVAR_FLOOR = -1.0
+"""Lowest pVar drawn: scores below it (a forecast worse than a constant) are clipped to it and
+the clipping is written in the panel."""
+
+
+def _points(ax, per_run: pd.DataFrame, models: Sequence[str], column: str, marker: str) -> int:
+    """One dot per seed at each model's x position (1-based), coloured Dale / no Dale; values
+    below PVAR_FLOOR are drawn at the floor. Returns how many were clipped."""
+    clipped = 0
     for i, model in enumerate(models, start=1):
         values = per_run.loc[per_run["model"] == model, column].dropna().to_numpy(float)
+        clipped += int((values < PVAR_FLOOR).sum())
         ax.plot(
             np.full(values.size, float(i)),
-            values,
+            np.maximum(values, PVAR_FLOOR),
             marker=marker,
             linestyle="none",
             markersize=7,
@@ -224,26 +232,36 @@ def _points(ax, per_run: pd.DataFrame, models: Sequence[str], column: str, marke
             markeredgecolor="black",
             alpha=0.9,
         )
+    return clipped
 
 
-def _baseline_lines(ax, per_run: pd.DataFrame, baselines, styles: dict) -> list[Line2D]:
-    handles = []
+def _baseline_lines(ax, per_run: pd.DataFrame, baselines, styles: dict) -> list[str]:
+    """Horizontal lines at each baseline (mean over runs); returns notes for those below the
+    floor, which are written in the panel instead of drawn."""
+    notes = []
     for key, name, column in baselines:
         if column not in per_run or per_run[column].isna().all():
             continue
-        value = per_run[column].mean()
+        value = float(per_run[column].mean())
+        if value < PVAR_FLOOR:
+            notes.append(f"{name}: {value:.2f} (below the axis)")
+            continue
         ax.axhline(value, color=BASELINE_COLOURS[key], linestyle=styles[key], linewidth=1.6)
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=BASELINE_COLOURS[key],
-                linestyle=styles[key],
-                linewidth=1.6,
-                label=f"{name} ({value:.2f})",
-            )
+    return notes
+
+
+def _note(ax, lines: list[str], font_size: float) -> None:
+    if lines:
+        ax.text(
+            0.98,
+            0.02,
+            "\n".join(lines),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=font_size - 2,
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#bbbbbb"},
         )
-    return handles
 
 
 def plot_pvar_per_neuron(
@@ -285,6 +303,9 @@ def plot_pvar_per_neuron(
     )
     ax_dist = axes[0]
     data = [per_neuron.loc[per_neuron["model"] == m, "pvar"].dropna().to_numpy() for m in models]
+    n_below = sum(int((d < PVAR_FLOOR).sum()) for d in data)
+    n_scores = sum(d.size for d in data)
+    data = [np.maximum(d, PVAR_FLOOR) for d in data]
     parts = ax_dist.violinplot(
         [d if d.size else [np.nan] for d in data], showmedians=True, showextrema=False
     )
@@ -295,24 +316,30 @@ def plot_pvar_per_neuron(
     parts["cmedians"].set_color("black")
     styles = {"mean": ":", "ar1": "--", "last_frame": "-."}
     ax_dist.axhline(0.0, color=BASELINE_COLOURS["mean"], linestyle=":", linewidth=1.6)
-    if per_neuron["ar1"].notna().any():
-        ax_dist.axhline(
-            per_neuron["ar1"].median(), color=BASELINE_COLOURS["ar1"], linestyle="--", linewidth=1.6
-        )
+    ar1_median = float(per_neuron["ar1"].median()) if per_neuron["ar1"].notna().any() else None
+    if ar1_median is not None and ar1_median >= PVAR_FLOOR:
+        ax_dist.axhline(ar1_median, color=BASELINE_COLOURS["ar1"], linestyle="--", linewidth=1.6)
     ax_dist.set_ylabel("pVar per neuron")
     ax_dist.set_title("per neuron (all seeds; bar: median)")
-    floor = np.nanpercentile(per_neuron["pvar"], 2) if per_neuron["pvar"].notna().any() else 0.0
-    ax_dist.set_ylim(max(-1.0, min(floor, 0.0) - 0.05), 1.02)
+    lowest = min([float(d.min()) for d in data if d.size] + [0.0])
+    ax_dist.set_ylim(max(PVAR_FLOOR, lowest) - 0.05, 1.02)
+    notes_dist = []
+    if n_below:
+        notes_dist.append(f"{n_below} of {n_scores} scores below {PVAR_FLOOR:g}, drawn at it")
 
     ax_in = axes[1]
-    _points(ax_in, per_run, models, "pvar", "o")
-    _baseline_lines(ax_in, per_run, IN_SAMPLE_BASELINES, styles)
+    clipped = _points(ax_in, per_run, models, "pvar", "o")
+    notes_in = _baseline_lines(ax_in, per_run, IN_SAMPLE_BASELINES, styles)
+    if clipped:
+        notes_in.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
     ax_in.set_ylabel("pVar (all neurons and times)")
     ax_in.set_title("in-sample rollout (one dot per seed)")
     if has_heldout:
         ax_out = axes[2]
-        _points(ax_out, per_run, models, "pvar_heldout", "s")
-        _baseline_lines(ax_out, per_run, HELDOUT_BASELINES, styles)
+        clipped = _points(ax_out, per_run, models, "pvar_heldout", "s")
+        notes_out = _baseline_lines(ax_out, per_run, HELDOUT_BASELINES, styles)
+        if clipped:
+            notes_out.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
         ax_out.set_ylabel("held-out pVar (forecast)")
         ax_out.set_title("held-out forecast of the last frames")
     for ax in axes:
@@ -326,8 +353,13 @@ def plot_pvar_per_neuron(
         ax.set_xlim(0.4, len(models) + 0.6)
         ax.grid(axis="y", alpha=0.3)
     for ax in axes[1:]:
-        low = min(ax.get_ylim()[0], 0.0) if ax.get_ylim()[0] > 0 else ax.get_ylim()[0]
-        ax.set_ylim(max(low, -1.0), 1.02)
+        ax.set_ylim(max(min(ax.get_ylim()[0], 0.0), PVAR_FLOOR) - 0.05, 1.02)
+    if ar1_median is not None and ar1_median < PVAR_FLOOR:
+        notes_dist.append(f"AR(1) median: {ar1_median:.2f} (below the axis)")
+    _note(ax_dist, notes_dist, font_size)
+    _note(ax_in, notes_in, font_size)
+    if has_heldout:
+        _note(ax_out, notes_out, font_size)
     handles = [
         Patch(facecolor=DALE_COLOUR, edgecolor="black", alpha=0.7, label="Dale"),
         Patch(facecolor=DALE_SIGN_COLOUR, edgecolor="black", alpha=0.7, label="Dale, learned sign"),

@@ -24,12 +24,25 @@ from neurocircuit.imaging.planes import plane_binary_name, read_movie_info
 PLANE_OUTPUTS = ("F.npy", "Fneu.npy", "iscell.npy", "stat.npy", "ops.npy")
 
 
+def sparsery_spatial_scale(setting: int | None, diameter_px: float) -> int:
+    """sparsery's spatial scale (its cell size is 3·2^scale px): ``setting``, or from diameter.
+
+    None picks the scale nearest the expected soma diameter, because suite2p's own estimate
+    (setting 0) can go wrong on small fields of view (it guessed 48 px on a 64×64 plane of
+    10 px somata).
+    """
+    if setting is not None:
+        return int(setting)
+    return int(np.clip(np.round(np.log2(diameter_px / 3.0)), 1, 4))
+
+
 def build_suite2p_settings(params: dict, fs_hz: float, device: str, n_frames: int) -> dict:
     """suite2p settings (``suite2p.default_settings()`` updated from the config).
 
     params: the config's ``imaging.suite2p`` mapping (tau_s, diameter_px, nonrigid,
-    detection_algorithm, threshold_scaling, nimg_init, batch_size, bin_size, block_size_px,
-    neuropil_coefficient, ...). ``registration.nimg_init`` is capped at the frame count.
+    detection_algorithm, threshold_scaling, spatial_scale, nimg_init, batch_size, bin_size,
+    block_size_px, neuropil_coefficient, ...). ``registration.nimg_init`` is capped at the frame
+    count.
     """
     import suite2p
 
@@ -50,6 +63,9 @@ def build_suite2p_settings(params: dict, fs_hz: float, device: str, n_frames: in
     det["bin_size"] = params.get("bin_size")
     det["highpass_time"] = int(params["highpass_time"])
     det["max_overlap"] = float(params["max_overlap"])
+    det["sparsery_settings"]["spatial_scale"] = sparsery_spatial_scale(
+        params.get("spatial_scale"), float(params["diameter_px"])
+    )
     settings["extraction"]["neuropil_coefficient"] = float(params["neuropil_coefficient"])
     settings["extraction"]["batch_size"] = int(params["batch_size"])
     settings["run"]["do_regmetrics"] = bool(params["registration_metrics"])

@@ -70,17 +70,36 @@ def _apply_gradients(tensors: list[Tensor], grads: list[Tensor]) -> None:
 
 
 class _SourceTraces:
-    """Eligibility traces for one presynaptic source (input or recurrent spikes) of W (H, P)."""
+    """Eligibility traces for one presynaptic source (input or recurrent spikes) of W (H, P).
 
-    def __init__(self, batch: int, n_post: int, n_pre: int, *, synaptic: bool, full: bool,
+    Three exact forms of the same traces:
+
+    - "factorized" (reset "subtract", no adaptation): the membrane trace does not depend on
+      the postsynaptic neuron, eps_v = S (B, P) with S_t = beta S_{t-1} + eps_i_t, and
+      e_ji = psi_j S_i: one (H, B) x (B, P) product per step.
+    - "snapshots" (reset "zero", no adaptation): the reset clears neuron j's trace at each of
+      its spikes, so eps_v_j = S_t - beta^(t - tau_j) S_tau_j with tau_j its last spike. The
+      first term is the factorized product; the second is accumulated per neuron as a scalar
+      and multiplied by the snapshot S_tau_j only when j spikes again (sparse) and at the end.
+    - "full" (adaptive threshold): traces (B, H, P) follow eps_v, eps_a of Bellec et al. 2020.
+    """
+
+    def __init__(self, batch: int, n_post: int, n_pre: int, *, synaptic: bool, zero_reset: bool,
                  adaptive: bool, like: Tensor):  # fmt: skip
-        self.synaptic, self.full, self.adaptive = synaptic, full, adaptive
+        self.synaptic, self.adaptive = synaptic, adaptive
+        self.mode = "full" if adaptive else ("snapshots" if zero_reset else "factorized")
         self.eps_i = like.new_zeros(batch, n_pre) if synaptic else None
-        shape = (batch, n_post, n_pre) if full else (batch, n_pre)
-        self.eps_v = like.new_zeros(shape)
-        self.eps_a = like.new_zeros(batch, n_post, n_pre) if adaptive else None
-        self.e_previous = like.new_zeros(batch, n_post, n_pre) if adaptive else None
         self.grad = like.new_zeros(n_post, n_pre)
+        if self.mode == "full":
+            self.eps_v = like.new_zeros(batch, n_post, n_pre)
+            self.eps_a = like.new_zeros(batch, n_post, n_pre)
+            self.e_previous = like.new_zeros(batch, n_post, n_pre)
+            return
+        self.eps_v = like.new_zeros(batch, n_pre)  # S
+        if self.mode == "snapshots":
+            self.snapshot = like.new_zeros(batch, n_post, n_pre)  # S at each neuron's last spike
+            self.snapshot_decay = like.new_zeros(batch, n_post)  # beta^(t - tau)
+            self.pending = like.new_zeros(batch, n_post)  # sum_t c_t beta^(t - tau) since tau
 
     def advance(self, pre: Tensor, alpha: float, beta: float, rho: float,
                 keep: Tensor | None) -> None:  # fmt: skip
@@ -90,26 +109,46 @@ class _SourceTraces:
         if self.synaptic:
             self.eps_i.mul_(alpha).add_(pre)
             drive = self.eps_i
-        if self.full:
-            decay = beta if keep is None else (beta * keep).unsqueeze(-1)
-            self.eps_v.mul_(decay).add_(drive.unsqueeze(1))
-        else:
+        if self.mode != "full":
             self.eps_v.mul_(beta).add_(drive)
-        if self.adaptive:
-            self.eps_a.mul_(rho).add_(self.e_previous)
+            if self.mode == "snapshots":
+                self.snapshot_decay.mul_(beta)
+            return
+        decay = beta if keep is None else (beta * keep).unsqueeze(-1)
+        self.eps_v.mul_(decay).add_(drive.unsqueeze(1))
+        self.eps_a.mul_(rho).add_(self.e_previous)
 
     def accumulate(self, psi: Tensor, signal: Tensor, adapt_strength: float) -> None:
         """Add sum_b L_j e_ji at this step; ``psi`` the pseudo-derivative, ``signal`` L (B, H)."""
-        if not self.full:
-            self.grad.add_((signal * psi).t() @ self.eps_v)
+        if self.mode != "full":
+            weight = signal * psi
+            self.grad.add_(weight.t() @ self.eps_v)
+            if self.mode == "snapshots":
+                self.pending.add_(weight * self.snapshot_decay)
             return
-        eps = self.eps_v
-        if self.adaptive:
-            eps = eps - adapt_strength * self.eps_a
-        e = psi.unsqueeze(-1) * eps
+        e = psi.unsqueeze(-1) * (self.eps_v - adapt_strength * self.eps_a)
         self.grad.add_(torch.einsum("bh,bhp->hp", signal, e))
-        if self.adaptive:
-            self.e_previous = e
+        self.e_previous = e
+
+    def after_spikes(self, z: Tensor) -> None:
+        """Neurons that spiked at this step restart their trace from the current S."""
+        if self.mode != "snapshots":
+            return
+        b, j = torch.nonzero(z, as_tuple=True)
+        if b.numel() == 0:
+            return
+        rows = self.snapshot[b, j] * self.pending[b, j].unsqueeze(-1)
+        self.grad.index_add_(0, j, rows, alpha=-1.0)
+        self.snapshot[b, j] = self.eps_v[b]
+        self.snapshot_decay[b, j] = 1.0
+        self.pending[b, j] = 0.0
+
+    def finish(self) -> Tensor:
+        """The accumulated gradient (H, P)."""
+        if self.mode == "snapshots":
+            self.grad.sub_(torch.einsum("bh,bhp->hp", self.pending, self.snapshot))
+            self.pending.zero_()
+        return self.grad
 
 
 def _classifier_pass(model: SpikingClassifier, x: Tensor, w: dict, learning: dict | None):
@@ -125,7 +164,6 @@ def _classifier_pass(model: SpikingClassifier, x: Tensor, w: dict, learning: dic
     theta, beta_a = model.threshold, model.adapt_strength
     zero_reset = model.reset == "zero"
     w_in, w_rec, w_out, b_out = w["w_in"], w["w_rec"], w["w_out"], w["b_out"]
-    current = F.linear(x, w_in)
     v = x.new_zeros(batch, n_hidden)
     i = v.clone()
     a = v.clone()
@@ -135,22 +173,21 @@ def _classifier_pass(model: SpikingClassifier, x: Tensor, w: dict, learning: dic
     y_max = torch.full_like(y, float("-inf"))
     t_star = torch.zeros(batch, n_out, dtype=torch.long, device=x.device)
     if learning is not None:
-        full = zero_reset or adaptive
-        options = dict(synaptic=synaptic, full=full, adaptive=adaptive, like=x)
+        options = dict(synaptic=synaptic, zero_reset=zero_reset, adaptive=adaptive, like=x)
         sources = {"w_in": _SourceTraces(batch, n_hidden, model.n_in, **options)}
         if w_rec is not None:
             sources["w_rec"] = _SourceTraces(batch, n_hidden, n_hidden, **options)
         grad_out = torch.zeros_like(w_out)
         grad_b = torch.zeros_like(b_out)
         g, t_star_known, feedback = learning["g"], learning["t_star"], learning["feedback"]
-    for t, current_t in enumerate(current.unbind(0)):
+    for t, x_t in enumerate(x.unbind(0)):
         z_previous = z
         if learning is not None:
             keep = (1.0 - z_previous) if zero_reset else None
-            sources["w_in"].advance(x[t], alpha, beta, rho, keep)
+            sources["w_in"].advance(x_t, alpha, beta, rho, keep)
             if w_rec is not None:
                 sources["w_rec"].advance(z_previous, alpha, beta, rho, keep)
-        drive = current_t
+        drive = F.linear(x_t, w_in)
         if w_rec is not None:
             drive = drive + z_previous @ w_rec.t()
         if synaptic:
@@ -188,11 +225,12 @@ def _classifier_pass(model: SpikingClassifier, x: Tensor, w: dict, learning: dic
         signal = coef @ feedback  # (B, H)
         for source in sources.values():
             source.accumulate(psi, signal, beta_a)
+            source.after_spikes(z)
         grad_out.add_(coef.t() @ z)
         grad_b.add_(coef.sum(0))
     if learning is None:
         return y_max, t_star
-    grads = {name: source.grad for name, source in sources.items()}
+    grads = {name: source.finish() for name, source in sources.items()}
     grads["w_out"], grads["b_out"] = grad_out, grad_b
     return grads
 

@@ -214,6 +214,8 @@ def train(
         optimizer.load_state_dict(payload["optimizer"])
         if scheduler is not None and payload["scheduler"] is not None:
             scheduler.load_state_dict(payload["scheduler"])
+            if cfg.lr_schedule == "cosine":  # more epochs than before: decay to the new end
+                scheduler.T_max = cfg.epochs
         _set_rng_state(payload["rng"])
         best_state = payload["best_state"]
         bad_evaluations = payload["bad_evaluations"]
@@ -262,7 +264,11 @@ def train(
         epoch_start = time.perf_counter()
         model.train()
         stats, norms = [], []
-        for batch in task.batches(train_data, epoch, device):
+        batches = task.batches(train_data, epoch, device)
+        if task.kind == "classification":
+            batches = tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, unit="batch",
+                           disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+        for batch in batches:
             optimizer.zero_grad(set_to_none=True)
             if cfg.method == "bptt":
                 loss, batch_stats = task.bptt_loss(model, batch)

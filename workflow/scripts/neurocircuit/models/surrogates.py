@@ -14,6 +14,7 @@ import torch
 SURROGATES = ("superspike", "triangle")
 DEFAULT_SURROGATE_SCALE = {"superspike": 100.0, "triangle": 0.3}
 """Default ``scale`` per surrogate: SuperSpike's steepness, the triangle's height (dampening)."""
+TRIANGLE_MAX_HEIGHT = 10.0
 
 
 class SuperSpike(torch.autograd.Function):
@@ -77,6 +78,11 @@ def resolve_surrogate_scale(name: str, scale: float | None) -> float:
     value = DEFAULT_SURROGATE_SCALE[name] if scale is None else float(scale)
     if not value > 0:
         raise ValueError(f"surrogate_scale must be positive, got {scale}")
+    if name == "triangle" and value > TRIANGLE_MAX_HEIGHT:
+        raise ValueError(
+            f"surrogate_scale {value} is the triangle's height gamma (Bellec: 0.3); values above "
+            f"{TRIANGLE_MAX_HEIGHT} look like a SuperSpike steepness: pass None for the default"
+        )
     return value
 
 

@@ -1,0 +1,69 @@
+"""The fit and ablation stages run end to end through Snakemake on a cropped zebrafish
+recording (20 neurons x 100 frames, four networks, a few iterations each)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import TEST_CONFIG, leftover_temporaries, run_snakemake
+
+ZEBRAFISH_FILE = "zebrafish/Stimulus_data_2022_02_23_fish3_1.npy"
+MODELS = ["rate_dale_bptt", "rate_nodale_eprop", "spiking_dale_eprop", "spiking_nodale_bptt"]
+
+
+@pytest.mark.slow
+def test_fit_and_ablation_on_cropped_zebrafish(workflow_dir, shared_data):
+    if not (shared_data / ZEBRAFISH_FILE).is_file():
+        pytest.skip(f"{shared_data / ZEBRAFISH_FILE} is absent")
+    overrides = {
+        "data_dir": str(shared_data),
+        "fit": {
+            "datasets": ["zebrafish"],
+            "models": MODELS,
+            "seeds": [0],
+            "max_neurons": 20,
+            "max_frames": 100,
+            "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 3},
+            "training": {"epochs": 8, "lr": 0.02, "eval_every": 4},
+        },
+        "ablation": {"fractions": [0.0, 0.5, 1.0], "random_repeats": 2},
+    }
+    (workflow_dir / "fit_test.yaml").write_text(yaml.safe_dump(overrides))
+    result = run_snakemake(
+        workflow_dir,
+        "results/fit/convergence.csv",
+        "results/ablation/summary.csv",
+        "--cores",
+        "2",
+        "--configfile",
+        TEST_CONFIG,
+        "fit_test.yaml",
+        timeout=600,
+        check=True,
+    )
+    assert "fit_download_zebrafish" not in result.stdout  # data_dir's copy is used
+    results = workflow_dir / "results"
+    for model in MODELS:
+        run = results / "fit" / "zebrafish" / model / "seed0"
+        with open(run / "metrics.json") as fh:
+            metrics = json.load(fh)
+        assert metrics["n_neurons"] == 20 and metrics["n_frames"] == 100
+        assert metrics["normalisation"] == "per_neuron"
+        assert metrics["n_heldout_frames"] == 20
+        for key in ("pvar", "baseline_pvar_mean", "baseline_pvar_ar1", "pvar_heldout"):
+            assert np.isfinite(metrics[key]), key
+        for name in ("model.pt", "prediction.h5", "history.csv", "pvar_per_neuron.csv"):
+            assert (run / name).is_file(), name
+        curves = pd.read_csv(results / "ablation" / "zebrafish" / model / "seed0.csv")
+        assert set(curves["strategy"]) == {"random", "weakest", "strongest", "hubs"}
+        assert np.allclose(curves.loc[curves["fraction"] == 0, "pvar_ratio"], 1.0)
+    convergence = pd.read_csv(results / "fit" / "convergence.csv")
+    assert sorted(convergence["model"]) == sorted(MODELS)
+    summary = pd.read_csv(results / "ablation" / "summary.csv")
+    assert len(summary[summary["section"] == "auc"]) == 4 * len(MODELS)
+    tests = summary[summary["section"] == "welch"]
+    assert set(tests["comparison"]) == {"Dale vs no Dale", "spiking vs rate"}
+    assert (tests["n_a"] == 2).all() and (tests["n_b"] == 2).all()
+    assert not leftover_temporaries(results)
