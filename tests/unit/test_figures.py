@@ -325,3 +325,20 @@ def test_failed_save_leaves_nothing(tmp_path):
         save_figure(fig, png, pdf)
     assert calls == ["png", "pdf"]
     assert list(tmp_path.iterdir()) == []  # neither figure, no temporary file
+
+
+def test_figures_config_defaults_and_bad_values():
+    from neurocircuit.config import ConfigError, validate_config
+
+    schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    assert validate_config({}, schema)["figures"] == {
+        "dpi": 150,
+        "font_size": 10,
+        "example_neurons": 4,
+    }
+    with pytest.raises(ConfigError, match=r"figures\.dpi"):
+        validate_config({"figures": {"dpi": 10}}, schema)
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'figures\.dpii' \(did you mean 'dpi'\?\)"
+    ):
+        validate_config({"figures": {"dpii": 300}}, schema)

@@ -147,7 +147,7 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     assert merged["normalisation"] == "per_neuron"
     assert merged["iterations"] == 20 and merged["stop_reason"] is None
     assert merged["n_train_frames"] == 48 and merged["n_heldout_frames"] == 12
-    assert not list(run_dir.glob("resume/*.pt"))  # training checkpoints removed on success
+    assert not (run_dir / "resume").exists()  # training checkpoints removed on success
 
     with h5py.File(outputs["prediction"]) as h5:
         target, prediction = h5["target"][:], h5["prediction"][:]
@@ -233,3 +233,21 @@ def test_ablated_model_file_mismatch_is_clear(tmp_path):
     torch.save({"weights": 1}, bad)
     with pytest.raises(ValueError, match="not a fitted activity model"):
         fit.load_fitted_model(bad)
+
+
+def test_initialise_from_data_puts_the_rate_network_at_the_mean():
+    target = relaxation(n_neurons=5)
+    model = fit.build_network(fit.parse_model_name("rate_dale_bptt"), 5, {}, seed=3)
+    fit.initialise_from_data(model, target)
+    mean = target.mean(axis=0)
+    # The recording's mean is a fixed point of the initial network.
+    assert fit.rollout(model, mean, 20)[-1] == pytest.approx(mean, abs=1e-5)
+
+
+def test_initialise_from_data_moves_the_spiking_output_towards_the_mean():
+    target = relaxation(n_neurons=5)
+    model = fit.build_network(fit.parse_model_name("spiking_nodale_bptt"), 5, {}, seed=3)
+    before = np.abs(fit.rollout(model, target[0], 50).mean(axis=0) - target.mean(axis=0)).mean()
+    fit.initialise_from_data(model, target)
+    after = np.abs(fit.rollout(model, target[0], 50).mean(axis=0) - target.mean(axis=0)).mean()
+    assert after < 0.5 * before

@@ -134,25 +134,25 @@ def test_session_key_typo_and_repeated_name_stop_with_one_line(workflow_dir):
     ]
 
 
+def tiff_session_config(workflow_dir: Path, name: str, path: Path) -> Path:
+    """The test config's sessions plus a 2-plane TIFF session (other stages may name them)."""
+    base = yaml.safe_load((workflow_dir / TEST_CONFIG).read_text())["imaging"]["sessions"]
+    session = {"name": name, "source": "tiff", "path": str(path), "fs_hz": 5.0, "n_planes": 2}
+    return write_yaml(workflow_dir / f"{name}.yaml", {"imaging": {"sessions": [*base, session]}})
+
+
 def test_missing_movie_is_named_before_any_job(workflow_dir, tmp_path):
     missing = tmp_path / "no_such_movie.tif"
-    config = write_yaml(
-        workflow_dir / "missing.yaml",
-        {
-            "imaging": {
-                "sessions": [
-                    {
-                        "name": "m",
-                        "source": "tiff",
-                        "path": str(missing),
-                        "fs_hz": 5.0,
-                        "n_planes": 2,
-                    }
-                ]
-            }
-        },
+    config = tiff_session_config(workflow_dir, "m", missing)
+    result = run_snakemake(
+        workflow_dir,
+        "results/imaging/m/activity.h5",
+        "-n",
+        "--configfile",
+        TEST_CONFIG,
+        str(config),
+        timeout=120,
     )
-    result = run_snakemake(workflow_dir, "imaging", "-n", "--configfile", str(config), timeout=120)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert str(missing) in output and "Missing input files" in output
@@ -165,25 +165,10 @@ def test_truncated_tiff_stops_at_the_split_before_suite2p(workflow_dir, tmp_path
     tifffile.imwrite(tmp_path / "full.tif", movie, photometric="minisblack")
     data = (tmp_path / "full.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(data[: len(data) * 2 // 3])
-    config = write_yaml(
-        workflow_dir / "cut.yaml",
-        {
-            "imaging": {
-                "sessions": [
-                    {
-                        "name": "cut",
-                        "source": "tiff",
-                        "path": str(tmp_path / "cut.tif"),
-                        "fs_hz": 5.0,
-                        "n_planes": 2,
-                    }
-                ]
-            }
-        },
-    )
+    config = tiff_session_config(workflow_dir, "cut", tmp_path / "cut.tif")
     result = run_snakemake(
         workflow_dir,
-        "imaging",
+        "results/imaging/cut/qc.png",
         "--cores",
         "1",
         "--configfile",

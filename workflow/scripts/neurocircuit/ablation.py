@@ -241,7 +241,10 @@ def summarise_ablations(runs: Iterable[dict]) -> pd.DataFrame:
                     **test,
                 }
             )
-    return pd.concat([areas, pd.DataFrame(test_rows)], ignore_index=True)
+    summary = pd.concat([areas, pd.DataFrame(test_rows)], ignore_index=True)
+    for column in ("seed", "n_a", "n_b"):
+        summary[column] = summary[column].astype("Int64")
+    return summary
 
 
 # ---------------------------------------------------------------- fitted networks

@@ -317,7 +317,8 @@ def build_network(spec: ModelSpec, n_units: int, network_options: dict, seed: in
     """A ``RateActivityNetwork`` or ``SpikingActivityNetwork`` of ``n_units`` units.
 
     ``network_options``: ``shared`` keyword arguments for both (exc_fraction, ei_balance, ...)
-    and ``rate`` / ``spiking`` ones for each class (see neurocircuit.models.activity).
+    and ``rate`` / ``spiking`` ones for each class (see neurocircuit.models.activity); other
+    keys (``init_from_data``) are not constructor arguments.
     """
     from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 
@@ -390,6 +391,36 @@ def rollout(model, initial_frame: np.ndarray, n_frames: int) -> np.ndarray:
     return output.cpu().numpy().astype(np.float64)
 
 
+def initialise_from_data(model, target: np.ndarray) -> None:
+    """Start the network at the recording's time-average instead of an arbitrary level.
+
+    Rate network: thresholds b = g (W m) − logit(m), which makes the neurons' mean activity m
+    (N,) a fixed point of r ← d r + (1 − d) sigmoid(g W r − b). Spiking network: readout biases
+    c = logit(m) − g r̄, with r̄ each unit's mean filtered spike rate in one rollout of the
+    initial network, so its output starts near m. Only biases change; the weights keep their
+    random initialisation. Why: the rollout otherwise starts far from the data's level and the
+    first hundreds of iterations only learn the mean.
+    """
+    import torch
+
+    from neurocircuit.models.activity import RateActivityNetwork
+
+    mean = np.clip(np.asarray(target, dtype=np.float64).mean(axis=0), 1e-3, 1 - 1e-3)
+    reference = next(model.parameters())
+    logit_mean = torch.as_tensor(np.log(mean / (1 - mean)), dtype=reference.dtype)
+    with torch.no_grad():
+        if isinstance(model, RateActivityNetwork):
+            drive = model.effective_recurrent_weight() @ torch.as_tensor(
+                mean, dtype=reference.dtype
+            )
+            model.threshold.copy_(model.gain() * drive - logit_mean)
+            return
+        output = torch.as_tensor(rollout(model, target[0], target.shape[0]), dtype=reference.dtype)
+        gain = model.readout_gain()
+        filtered = (torch.logit(output.clamp(1e-4, 1 - 1e-4)) - model.readout_bias) / gain
+        model.readout_bias.copy_(logit_mean - gain * filtered.mean(dim=0))
+
+
 # ---------------------------------------------------------------- training
 @dataclass(frozen=True)
 class FitRun:
@@ -444,6 +475,8 @@ def train_on_sequence(
         }
     )
     model = build_network(spec, target.shape[1], network_options, seed)
+    if network_options.get("init_from_data", True):
+        initialise_from_data(model, target)
     result = train(
         model,
         SequenceFitTask(),
@@ -536,6 +569,15 @@ def resume_checkpoint_path(output_path: str | Path, settings: FitSettings, split
 
     digest = config_hash({"split": split, **settings.provenance()})
     return Path(output_path).parent / "resume" / f"{split}-{digest}.pt"
+
+
+def _remove_checkpoint(checkpoint: Path) -> None:
+    """Delete a finished run's training checkpoint (and its folder when that is left empty)."""
+    checkpoint.unlink(missing_ok=True)
+    try:
+        checkpoint.parent.rmdir()
+    except OSError:
+        pass
 
 
 def write_prediction_h5(path, target, prediction, time_s, attributes: dict) -> None:
@@ -676,7 +718,7 @@ def fit_activity_file(
                 neuron_sign=np.zeros(0) if sign is None else sign.numpy(),
             )
     write_json(scores, outputs["scores"])
-    checkpoint.unlink(missing_ok=True)
+    _remove_checkpoint(checkpoint)
     return scores
 
 
@@ -744,7 +786,7 @@ def fit_heldout_file(
     )
     _write_csv(history_table(run.result.history), outputs["history"])
     write_json(scores, outputs["scores"])
-    checkpoint.unlink(missing_ok=True)
+    _remove_checkpoint(checkpoint)
     return scores
 
 

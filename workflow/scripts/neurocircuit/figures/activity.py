@@ -244,7 +244,7 @@ def _baseline_lines(ax, per_run: pd.DataFrame, baselines, styles: dict) -> list[
             continue
         value = float(per_run[column].mean())
         if value < PVAR_FLOOR:
-            notes.append(f"{name}: {value:.2f} (below the axis)")
+            notes.append(f"{name}: {value:.2f} (below {PVAR_FLOOR:g}, not drawn)")
             continue
         ax.axhline(value, color=BASELINE_COLOURS[key], linestyle=styles[key], linewidth=1.6)
     return notes
@@ -355,7 +355,7 @@ def plot_pvar_per_neuron(
     for ax in axes[1:]:
         ax.set_ylim(max(min(ax.get_ylim()[0], 0.0), PVAR_FLOOR) - 0.05, 1.02)
     if ar1_median is not None and ar1_median < PVAR_FLOOR:
-        notes_dist.append(f"AR(1) median: {ar1_median:.2f} (below the axis)")
+        notes_dist.append(f"AR(1) median: {ar1_median:.2f} (below {PVAR_FLOOR:g}, not drawn)")
     _note(ax_dist, notes_dist, font_size)
     _note(ax_in, notes_in, font_size)
     if has_heldout:

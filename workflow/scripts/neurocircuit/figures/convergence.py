@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from neurocircuit.figures.style import (
     DYNAMICS_LINESTYLE,
@@ -150,7 +151,6 @@ def plot_convergence(
         if np.isfinite(values).any():
             ax_iter.plot([xi - 0.25, xi + 0.25], [np.nanmedian(values)] * 2, color="black")
     ax_iter.axhline(ceiling, color="#999999", linewidth=0.8, linestyle="--")
-    ax_iter.text(-0.4, ceiling, "not reached", va="bottom", fontsize=font_size - 1, color="#555555")
     ax_iter.set_xticks(
         np.arange(len(models)),
         [model_label(m) for m in models],
@@ -160,6 +160,10 @@ def plot_convergence(
     )
     ax_iter.set_xlim(-0.5, len(models) - 0.5)
     ax_iter.set_ylim(0, ceiling * 1.1)
+    ticks = [
+        t for t in MaxNLocator(nbins=6, integer=True).tick_values(0, ceiling) if t < 0.9 * ceiling
+    ]
+    ax_iter.set_yticks([*ticks, ceiling], [f"{t:g}" for t in ticks] + ["not\nreached"])
     ax_iter.set_ylabel(f"iterations to pVar {target_pvar:g}")
     ax_iter.set_title("per seed (line: median)")
     ax_iter.grid(axis="y", alpha=0.3)

@@ -97,8 +97,11 @@ def place_neurons(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.nda
     """
     margin = spec.soma_radius_px + spec.motion_max_px + 2
     min_dist = 2.2 * spec.soma_radius_px
-    usable = max(spec.height - 2 * margin, 0) * max(spec.width - 2 * margin, 0)
-    # Random sequential placement of disks jams near 55 % coverage of the plane.
+    # Exclusion disks (radius min_dist / 2) around centres that keep the margin; random
+    # sequential placement of disks jams near 55 % coverage of the area they can reach.
+    usable = (max(spec.height - 2 * margin, 0) + min_dist) * (
+        max(spec.width - 2 * margin, 0) + min_dist
+    )
     capacity = int(0.55 * usable * spec.n_planes / (np.pi * (min_dist / 2) ** 2))
     too_many = ValueError(
         f"cannot place {spec.n_neurons} somata of radius {spec.soma_radius_px} px in "
