@@ -122,3 +122,66 @@ def test_zebrafish_preprocessing_on_the_real_file():
     # about 0.61 with the reference code's per-neuron default (normalise, then smooth).
     assert metrics.baseline_pvar_mean(glob) == pytest.approx(0.847, abs=0.005)
     assert metrics.baseline_pvar_mean(per) == pytest.approx(0.614, abs=0.005)
+
+
+@pytest.fixture
+def served_file(tmp_path):
+    """A file served over HTTP on localhost (Range requests supported) and its URL."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class RangeHandler(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            path = self.translate_path(self.path)
+            data = open(path, "rb").read()
+            start = 0
+            if "Range" in self.headers:
+                start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                self.send_response(206)
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            self.wfile.write(data[start:])
+
+    folder = tmp_path / "server"
+    folder.mkdir()
+    payload = np.arange(1000, dtype=np.float64).tobytes()
+    (folder / "traces.npy").write_bytes(payload)
+    handler = functools.partial(RangeHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/traces.npy", payload
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_verifies_the_checksum_and_resumes(tmp_path, served_file):
+    import hashlib
+
+    url, payload = served_file
+    digest = hashlib.sha256(payload).hexdigest()
+    destination = tmp_path / "data" / "traces.npy"
+    partial = destination.with_name("traces.npy.part")
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(payload[:100])  # an interrupted earlier download
+    fit.download_verified(url, destination, digest, retries=1)
+    assert destination.read_bytes() == payload
+    assert not partial.exists()
+
+    other = tmp_path / "data" / "other.npy"
+    with pytest.raises(ValueError, match="other.npy: sha256 .* does not match"):
+        fit.download_verified(url, other, "0" * 64, retries=1)
+    assert not other.exists() and not other.with_name("other.npy.part").exists()
+
+
+def test_download_failure_names_the_file(tmp_path):
+    destination = tmp_path / "traces.npy"
+    with pytest.raises(OSError, match="traces.npy: download from .* failed after 1 tries"):
+        fit.download_verified("http://127.0.0.1:9/none.npy", destination, "0" * 64, retries=1)
+    assert not destination.exists()

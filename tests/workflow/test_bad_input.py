@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEST_CONFIG, copy_workflow, run_snakemake
+from conftest import ROOT, TEST_CONFIG, copy_workflow, files_under, run_snakemake
 
 # ---------------------------------------------------------------- helpers
 
@@ -33,12 +33,12 @@ def run_with(workdir: Path, overrides: dict, *targets: str) -> subprocess.Comple
     config = write_config(workdir, overrides)
     return run_snakemake(
         workdir,
+        *targets,
         "--cores",
         "2",
         "--configfile",
         TEST_CONFIG,
         str(config),
-        *targets,
         timeout=300,
     )
 
@@ -110,6 +110,21 @@ CONFIG_CASES = [
         id="unknown-dataset",
     ),
     pytest.param(
+        {"fit": {"datasets": ["zebrfish"]}},
+        ["fit.datasets", "'zebrfish'", "neither 'zebrafish' nor an imaging session"],
+        id="unknown-fit-dataset",
+    ),
+    pytest.param(
+        {"classification": {"models": ["lif_dalee"]}},
+        ["classification.models", "lif_dalee", "not defined"],
+        id="unknown-model",
+    ),
+    pytest.param(
+        {"fit": {"models": ["rate_dale_bpt"]}},
+        ["fit.models", "'rate_dale_bpt'"],
+        id="unknown-fit-model",
+    ),
+    pytest.param(
         {"device": "gpu"},
         ["device", "'gpu' is not one of"],
         id="unknown-device",
@@ -122,3 +137,202 @@ def test_config_mistake_stops_before_any_job(parse_only_workflow, overrides, exp
     result = run_with(parse_only_workflow, overrides)
     assert_one_config_error(result, *expected)
     assert not (parse_only_workflow / "results").exists()
+
+
+def test_empty_data_dir_names_the_files_to_put_where(parse_only_workflow, tmp_path):
+    """data_dir is set but empty, and downloads are off: which files, into which folder."""
+    empty = tmp_path / "my_data"
+    empty.mkdir()
+    overrides = {
+        "data_dir": str(empty),
+        "classification": {"datasets": ["mnist"], "download": False},
+        "fit": {"datasets": []},
+    }
+    result = run_with(parse_only_workflow, overrides)
+    line = assert_one_config_error(result, "mnist", str(empty / "mnist"))
+    assert "train-images-idx3-ubyte" in line and "t10k-labels-idx1-ubyte" in line, line
+    assert not (parse_only_workflow / "results").exists()
+
+
+# ---------------------------------------------------------------- bad data
+def heavy_rules() -> set[str]:
+    """The compute-heavy rules: those the SLURM profile gives several threads."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    return set(profile["set-threads"]) - {
+        rule for rule, n in profile["set-threads"].items() if n < 2
+    }
+
+
+def assert_stops_on_bad_data(
+    workdir: Path, result: subprocess.CompletedProcess, failing_rule: str, *expected: str
+) -> None:
+    """The run failed in ``failing_rule`` (a light job) with a message holding ``expected``.
+
+    No heavy job started, the failed job's log ends with one line naming the problem, and
+    results/ holds nothing but logs and benchmarks (no output, no temporary left behind).
+    """
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert f"Error in rule {failing_rule}" in output, output[-3000:]
+    assert not heavy_rules() & set(executed_rules(result)), executed_rules(result)
+    lines = [line for line in output.splitlines() if all(f in line for f in expected)]
+    assert lines, f"no line with {expected} in:\n{output[-3000:]}"
+    logs = list((workdir / "results" / "logs" / failing_rule).rglob("*.log"))
+    assert len(logs) == 1, logs
+    last = logs[0].read_text().strip().splitlines()[-1]
+    assert all(fragment in last for fragment in expected), last
+    left = [
+        path
+        for path in files_under(workdir / "results")
+        if path.parts[0] not in ("logs", "benchmarks")
+    ]
+    assert left == [], f"results/ holds files of a failed run: {left}"
+    hidden = [p for p in (workdir / "results").rglob(".*")]
+    assert hidden == [], f"temporaries left behind: {hidden}"
+
+
+def write_movie(path: Path, n_volumes: int = 60, n_planes: int = 2, size: int = 48) -> Path:
+    """A multi-page uint16 TIFF, planes interleaved (ScanImage order)."""
+    import numpy as np
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    frames = rng.poisson(200, size=(n_volumes * n_planes, size, size)).astype(np.uint16)
+    tifffile.imwrite(path, frames)
+    return path
+
+
+def imaging_session(name: str, source: str, path: Path, **extra) -> dict:
+    """Overrides that run only the imaging stage, on one session (the fit stage off)."""
+    session = {"name": name, "source": source, "path": str(path), "fs_hz": 5.0, **extra}
+    return {"imaging": {"sessions": [session]}, "fit": {"datasets": []}}
+
+
+def write_suite2p_folder(folder: Path, n_planes: int, declared_planes: int) -> Path:
+    """A suite2p output with ``n_planes`` plane folders whose ops.npy say ``declared_planes``."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    n_rois, n_frames = 4, 200
+    for plane in range(n_planes):
+        plane_dir = folder / f"plane{plane}"
+        plane_dir.mkdir(parents=True)
+        F = 500 + 50 * rng.random((n_rois, n_frames))
+        np.save(plane_dir / "F.npy", F.astype(np.float32))
+        np.save(plane_dir / "Fneu.npy", (0.5 * F).astype(np.float32))
+        np.save(plane_dir / "iscell.npy", np.tile([1.0, 0.9], (n_rois, 1)))
+        stat = [
+            {"ypix": np.arange(3) + 5 * k, "xpix": np.arange(3) + 5 * k, "med": [5 * k, 5 * k]}
+            for k in range(n_rois)
+        ]
+        np.save(plane_dir / "stat.npy", np.array(stat, dtype=object), allow_pickle=True)
+        ops = {"nplanes": declared_planes, "fs": 5.0, "meanImg": np.ones((32, 32))}
+        np.save(plane_dir / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
+    return folder
+
+
+def test_truncated_tiff_stops_before_registration(workflow_dir, tmp_path):
+    movie = write_movie(tmp_path / "recording.tif")
+    movie.write_bytes(movie.read_bytes()[: int(movie.stat().st_size * 0.6)])
+    result = run_with(
+        workflow_dir,
+        imaging_session("cut", "tiff", movie, n_planes=2),
+        "results/imaging/cut/metrics.json",
+    )
+    assert_stops_on_bad_data(
+        workflow_dir, result, "imaging_split_planes", "recording.tif", "truncated TIFF"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param("nan_rows", ["traces.npy", "row(s) [1, 3]", "no finite value"], id="nan-rows"),
+        pytest.param("no_neurons", ["traces.npy", "(0, 200)", ">= 1 neuron"], id="zero-neurons"),
+    ],
+)
+def test_bad_traces_file_stops_with_one_line(workflow_dir, tmp_path, rows, expected):
+    import numpy as np
+
+    traces = 500 + 50 * np.random.default_rng(2).random((5, 200))
+    if rows == "nan_rows":
+        traces[[1, 3]] = np.nan
+    else:
+        traces = traces[:0]
+    path = tmp_path / "traces.npy"
+    np.save(path, traces)
+    result = run_with(
+        workflow_dir,
+        imaging_session("bad_traces", "traces", path),
+        "results/imaging/bad_traces/metrics.json",
+    )
+    assert_stops_on_bad_data(workflow_dir, result, "imaging_activity", *expected)
+
+
+def test_suite2p_folder_missing_planes_stops_with_one_line(workflow_dir, tmp_path):
+    """ops.npy says 3 planes, the folder holds 2 (an incomplete copy of a 3-plane recording)."""
+    folder = write_suite2p_folder(tmp_path / "suite2p", n_planes=2, declared_planes=3)
+    result = run_with(
+        workflow_dir,
+        imaging_session("partial", "suite2p", folder),
+        "results/imaging/partial/metrics.json",
+    )
+    assert_stops_on_bad_data(workflow_dir, result, "imaging_activity", str(folder), "3 planes")
+
+
+def test_suite2p_folder_with_other_plane_count_than_configured(workflow_dir, tmp_path):
+    """The session says n_planes: 3; the suite2p folder is from a 2-plane recording."""
+    folder = write_suite2p_folder(tmp_path / "suite2p", n_planes=2, declared_planes=2)
+    result = run_with(
+        workflow_dir,
+        imaging_session("other", "suite2p", folder, n_planes=3),
+        "results/imaging/other/metrics.json",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert not heavy_rules() & set(executed_rules(result))
+    assert [line for line in output.splitlines() if str(folder) in line and "3" in line], output[
+        -3000:
+    ]
+    assert not (workflow_dir / "results" / "imaging" / "other" / "activity.h5").exists()
+
+
+ZEBRAFISH_FILE = "Stimulus_data_2022_02_23_fish3_1.npy"
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param("nan_rows", [ZEBRAFISH_FILE, "NaN rows: 2, 5"], id="nan-rows"),
+        pytest.param("no_neurons", [ZEBRAFISH_FILE, "zero neurons"], id="zero-neurons"),
+    ],
+)
+def test_bad_activity_file_for_fitting_stops_before_training(
+    workflow_dir, tmp_path, rows, expected
+):
+    """A recording in data_dir/zebrafish/ with NaN rows or no neurons: the fit stage's input."""
+    import numpy as np
+
+    activity = 500 + 50 * np.random.default_rng(3).random((12, 100))
+    if rows == "nan_rows":
+        activity[[2, 5]] = np.nan
+    else:
+        activity = activity[:0]
+    (tmp_path / "zebrafish").mkdir()
+    np.save(tmp_path / "zebrafish" / ZEBRAFISH_FILE, activity)
+    overrides = {
+        "data_dir": str(tmp_path),
+        "fit": {"datasets": ["zebrafish"], "models": ["rate_dale_bptt"]},
+        "ablation": {"enabled": False},
+    }
+    result = run_with(
+        workflow_dir, overrides, "results/fit/zebrafish/rate_dale_bptt/seed0/metrics.json"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert [line for line in output.splitlines() if all(f in line for f in expected)], output[
+        -3000:
+    ]
+    started = set(executed_rules(result))
+    assert not heavy_rules() & started, f"a heavy job started on a bad input file: {started}"
+    assert not list((workflow_dir / "results" / "fit").rglob("*.json"))

@@ -164,7 +164,12 @@ def test_workflow_through_slurm_profile_equals_local_run(slurm_cluster, tmp_path
     for _, slurm_id, log_path in submitted:
         info = slurm_cluster.job_info(slurm_id)
         assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", info
-        rule = next(r for r in remote_rules if info["Comment"].startswith(f"rule_{r}"))
+        comment = info["Comment"]  # rule_<rule> or rule_<rule>_wildcards_<values>
+        rule = next(
+            r
+            for r in remote_rules
+            if comment == f"rule_{r}" or comment.startswith(f"rule_{r}_wildcards_")
+        )
         rules_seen_by_slurm.add(rule)
         assert Path(log_path).is_file(), f"no SLURM log {log_path}"
         assert f"rule {rule}:" in Path(log_path).read_text()

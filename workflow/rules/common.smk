@@ -20,6 +20,20 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+# Under a cluster executor (profiles/slurm) these light rules run on the submitting machine, not
+# as cluster jobs: plots. Each stage file declares its own downloads and summaries likewise.
+localrules:
+    imaging_qc_figure,
+    plot_classification_accuracy,
+    plot_classification_learning_curves,
+    plot_fit_activity,
+    plot_pvar_per_neuron,
+    plot_connectivity,
+    plot_convergence,
+    plot_ablation_curves,
+    plot_ablation_areas,
+
+
 # ---------------------------------------------------------------- targets
 def all_targets():
     """Every final output of the configured study."""

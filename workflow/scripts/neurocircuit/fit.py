@@ -259,7 +259,8 @@ def download_verified(
             break
         except OSError as error:  # URLError and timeouts are OSErrors
             last_error = error
-            time.sleep(min(2**attempt, 10))
+            if attempt < retries:
+                time.sleep(min(2**attempt, 10))
     else:
         raise OSError(
             f"{destination}: download from {url} failed after {retries} tries ({last_error}); "

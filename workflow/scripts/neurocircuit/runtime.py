@@ -98,7 +98,7 @@ def atomic_path(final_path: str | Path) -> Iterator[Path]:
     os.umask(umask)
     try:
         yield tmp_path
-        if tmp_path.exists():
+        if tmp_path.is_file():
             os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, final_path)
     finally:

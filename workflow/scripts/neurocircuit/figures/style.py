@@ -8,7 +8,6 @@ Every figure is written twice, PNG (for the report) and PDF (for print), each at
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -86,9 +85,6 @@ def save_figure(fig, png_path: str | Path, pdf_path: str | Path, dpi: int = 150)
         with atomic_path(png_path) as tmp_png, atomic_path(pdf_path) as tmp_pdf:
             fig.savefig(tmp_png, format="png", dpi=dpi)
             fig.savefig(tmp_pdf, format="pdf", dpi=dpi)
-        # atomic_path's temporary files are private (0600); a figure is for everyone to read.
-        for path in (png_path, pdf_path):
-            os.chmod(path, 0o644)
     finally:
         plt.close(fig)
 
