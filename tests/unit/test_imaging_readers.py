@@ -166,3 +166,20 @@ def test_traces_files(tmp_path):
         load_traces(tmp_path / "t.csv")
     with pytest.raises(FileNotFoundError, match="absent.npy: traces file not found"):
         load_traces(tmp_path / "absent.npy")
+
+
+def test_suite2p_folder_plane_count_must_match(tmp_path):
+    for plane in (0, 1):
+        write_plane(tmp_path / f"plane{plane}")
+        np.save(tmp_path / f"plane{plane}" / "ops.npy", np.array({"nplanes": 3}), allow_pickle=True)
+    with pytest.raises(ValueError) as info:
+        load_suite2p_folder(tmp_path)
+    assert "ops.npy says 3 planes but 2 plane folder(s) were found (plane0, plane1)" in one_line(
+        info
+    )
+    for plane in (0, 1):
+        (tmp_path / f"plane{plane}" / "ops.npy").unlink()
+    with pytest.raises(ValueError) as info:
+        load_suite2p_folder(tmp_path, n_planes=3)
+    assert "2 plane folder(s) (plane0, plane1), but the session says n_planes: 3" in one_line(info)
+    assert len(load_suite2p_folder(tmp_path, n_planes=2)) == 2

@@ -391,10 +391,6 @@ def figure_example_run_file(name):
     return file
 
 
-def figure_activity_title(wildcards):
-    return f"{wildcards.model} on {wildcards.dataset} (seed {figure_example_seed()})"
-
-
 def figure_ablation_curve_files():
     """Input function: every ablation curve table of a dataset (all models, all seeds)."""
 

@@ -88,7 +88,6 @@ rule plot_fit_activity:
         runtime=10,
     params:
         seed=figure_example_seed(),
-        title=figure_activity_title,
         example_neurons=config["figures"]["example_neurons"],
         dpi=config["figures"]["dpi"],
         font_size=config["figures"]["font_size"],

@@ -6,7 +6,6 @@ plot_recorded_vs_fitted(
     snakemake.input.prediction,
     snakemake.output.png,
     snakemake.output.pdf,
-    title=snakemake.params.title,
     n_examples=snakemake.params.example_neurons,
     dpi=snakemake.params.dpi,
     font_size=snakemake.params.font_size,

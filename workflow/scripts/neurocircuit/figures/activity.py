@@ -159,7 +159,15 @@ def plot_recorded_vs_fitted(
             ax.set_xlabel(time_label)
         if row == 0:
             ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
-    fig.suptitle(title or f"Recorded vs fitted activity ({n_neurons} neurons)")
+    if title is None:
+        try:
+            run = run_id(prediction_h5)
+            title = (
+                f"{model_label(run.model)} on {run.dataset} (seed {run.seed}, {n_neurons} neurons)"
+            )
+        except ValueError:
+            title = f"Recorded vs fitted activity ({n_neurons} neurons)"
+    fig.suptitle(title)
     save_figure(fig, png_path, pdf_path, dpi)
 
 

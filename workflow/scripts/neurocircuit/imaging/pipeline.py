@@ -216,7 +216,7 @@ def build_session_activity(
         table.counts["nan_frames"] = movie_info["nan_frames"]
         table.counts["saturated_frames"] = movie_info["saturated_frames"]
     elif source == "suite2p":
-        planes = load_suite2p_folder(suite2p_folder)
+        planes = load_suite2p_folder(suite2p_folder, n_planes=session.get("n_planes"))
         threshold = session.get("classifier_threshold")  # None: the folder's own iscell labels
         table = activity_from_planes(planes, fs_hz, settings, threshold, None, str(suite2p_folder))
         source_files = _plane_source_files([p.folder for p in planes])

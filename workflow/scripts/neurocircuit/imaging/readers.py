@@ -264,11 +264,31 @@ def load_suite2p_plane(folder: str | Path, plane: int | None = None) -> Suite2pP
     )
 
 
-def load_suite2p_folder(folder: str | Path) -> list[Suite2pPlane]:
-    """Every plane of a suite2p output folder, checked to share one frame count."""
-    planes = [
-        load_suite2p_plane(p, _plane_number(p, i)) for i, p in enumerate(find_plane_folders(folder))
-    ]
+def load_suite2p_folder(folder: str | Path, n_planes: int | None = None) -> list[Suite2pPlane]:
+    """Every plane of a suite2p output folder, checked to share one frame count.
+
+    The number of plane folders must match what suite2p recorded (``nplanes`` in each plane's
+    ops.npy, when present) and, when given, the session's ``n_planes``: an incomplete copy or a
+    folder from another recording stops here instead of yielding a partial activity file.
+    """
+    folders = find_plane_folders(folder)
+    names = ", ".join(p.name for p in folders)
+    if n_planes is not None and len(folders) != n_planes:
+        raise ValueError(
+            f"{folder}: {len(folders)} plane folder(s) ({names}), "
+            f"but the session says n_planes: {n_planes}"
+        )
+    for plane_folder in folders:
+        if (plane_folder / "ops.npy").exists():
+            ops = _load_npy(plane_folder / "ops.npy", allow_pickle=True)
+            recorded = ops.item().get("nplanes") if ops.dtype == object else None
+            if recorded is not None and int(recorded) != len(folders):
+                raise ValueError(
+                    f"{folder}: ops.npy says {int(recorded)} planes but "
+                    f"{len(folders)} plane folder(s) were found ({names})"
+                )
+            break
+    planes = [load_suite2p_plane(p, _plane_number(p, i)) for i, p in enumerate(folders)]
     n_frames = {p.F.shape[1] for p in planes}
     if len(n_frames) > 1:
         counts = ", ".join(f"{p.folder.name}: {p.F.shape[1]}" for p in planes)
