@@ -22,7 +22,7 @@ full: venv
 	$(BIN)/snakemake --cores $(CORES)
 
 figures: venv
-	$(BIN)/snakemake --cores $(CORES) figures
+	$(BIN)/snakemake --cores $(CORES) --rerun-triggers mtime figures
 
 report: venv
 	$(BIN)/snakemake --report results/report.html

@@ -40,11 +40,11 @@ IGNORED_WHEN_COPYING = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemak
 VOLATILE_METRIC_WORDS = ("time", "host", "date", "duration", "versions", "timestamp", "elapsed")
 
 
-def copy_workflow(destination: Path) -> Path:
-    """Copy the workflow files of this checkout into ``destination`` (created); return it."""
+def copy_workflow(destination: Path, source_root: Path = ROOT) -> Path:
+    """Copy the workflow files of ``source_root`` (this checkout) into ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
     for relative in WORKFLOW_PATHS:
-        source = ROOT / relative
+        source = source_root / relative
         if not source.exists():
             continue
         target = destination / relative
@@ -130,10 +130,20 @@ def error_lines(result: subprocess.CompletedProcess, marker: str = "Error") -> l
     return [line for line in text.splitlines() if marker in line]
 
 
+@pytest.fixture(scope="session")
+def workflow_snapshot(tmp_path_factory) -> Path:
+    """The workflow files as they were when the session started (copied once).
+
+    Tests that compare runs copy from here, so every run of a session sees the same files even
+    if the checkout is edited while the tests run.
+    """
+    return copy_workflow(tmp_path_factory.mktemp("snapshot") / "workflow")
+
+
 @pytest.fixture
-def workflow_dir(tmp_path: Path) -> Path:
-    """A fresh copy of the workflow to run snakemake in."""
-    return copy_workflow(tmp_path / "workflow_copy")
+def workflow_dir(tmp_path: Path, workflow_snapshot: Path) -> Path:
+    """A fresh copy of the workflow (from the session's snapshot) to run snakemake in."""
+    return copy_workflow(tmp_path / "workflow_copy", workflow_snapshot)
 
 
 @pytest.fixture(scope="session")

@@ -67,9 +67,9 @@ def assert_one_config_error(result: subprocess.CompletedProcess, *expected: str)
 
 
 @pytest.fixture(scope="module")
-def parse_only_workflow(tmp_path_factory) -> Path:
+def parse_only_workflow(tmp_path_factory, workflow_snapshot) -> Path:
     """One workflow copy shared by the config cases: none of them may write anything."""
-    return copy_workflow(tmp_path_factory.mktemp("bad_config") / "workflow_copy")
+    return copy_workflow(tmp_path_factory.mktemp("bad_config") / "workflow_copy", workflow_snapshot)
 
 
 # ---------------------------------------------------------------- config mistakes

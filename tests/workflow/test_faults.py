@@ -381,9 +381,11 @@ def resumed_epoch(workdir: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_training(tmp_path_factory) -> Path:
+def uninterrupted_training(tmp_path_factory, workflow_snapshot) -> Path:
     """The digits run trained once, start to end, in its own workflow copy."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("uninterrupted") / "workflow_copy")
+    workdir = copy_workflow(
+        tmp_path_factory.mktemp("uninterrupted") / "workflow_copy", workflow_snapshot
+    )
     run_snakemake(workdir, *training_args(workdir), timeout=300, check=True)
     return workdir
 

@@ -134,15 +134,17 @@ def test_local_cluster_runs_a_batch_job(slurm_cluster, tmp_path):
     assert slurm_cluster.hostname in text and "SLURM_GPUS=1" in text, text
 
 
-def test_workflow_through_slurm_profile_equals_local_run(slurm_cluster, tmp_path):
+def test_workflow_through_slurm_profile_equals_local_run(
+    slurm_cluster, tmp_path, workflow_snapshot
+):
     profile = site_profile(tmp_path / "site_profile", slurm_cluster)
     profile_settings = yaml.safe_load((profile / "config.yaml").read_text())
     threads = profile_settings["set-threads"]
     same_threads = [f"{rule}={n}" for rule, n in threads.items()]
 
-    # Both copies now: the two runs must see the very same workflow files.
-    on_slurm = copy_workflow(tmp_path / "on_slurm")
-    local = copy_workflow(tmp_path / "local")
+    # Both runs see the very same workflow files (the session's snapshot).
+    on_slurm = copy_workflow(tmp_path / "on_slurm", workflow_snapshot)
+    local = copy_workflow(tmp_path / "local", workflow_snapshot)
     result = run_snakemake(
         on_slurm,
         *TARGETS,

@@ -180,7 +180,7 @@ def _encoder_params(settings: Mapping) -> dict:
     encoding = settings["encoding"]
     if encoding == "latency":
         return {
-            "tau_steps": settings["latency_tau_steps"],
+            "tau_steps": settings["latency_tau_ms"] / settings["dt_ms"],
             "threshold": settings["latency_threshold"],
         }
     if encoding == "lif_current":

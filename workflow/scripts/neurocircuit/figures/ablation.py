@@ -32,6 +32,9 @@ CURVE_COLUMNS = ("strategy", "fraction", "repeat", "pvar", "pvar_ratio")
 AREA_COLUMNS = ("section", "dataset", "model", "seed", "strategy", "auc")
 WELCH_COLUMNS = ("strategy", "comparison", "p", "cohens_d")
 STRATEGY_ORDER = ("random", "weakest", "strongest", "hubs")
+RATIO_FLOOR = -1.0
+"""Lowest pVar ratio (and area) drawn: a network scoring below −1 × its intact pVar is broken
+either way, and one such curve would otherwise squash all the others."""
 STRATEGY_TITLES = {
     "random": "random",
     "weakest": "weakest first",
@@ -98,6 +101,7 @@ def plot_ablation_curves(
     per_seed = curves.groupby(["model", "seed", "strategy", "fraction"], as_index=False)[
         "pvar_ratio"
     ].mean()
+    n_clipped = 0
     for index, strategy in enumerate(strategies):
         ax = axes[index // n_cols, index % n_cols]
         for model in models:
@@ -105,6 +109,8 @@ def plot_ablation_curves(
             if rows.empty:
                 continue
             stats = rows.groupby("fraction")["pvar_ratio"].agg(["mean", "std"]).fillna(0.0)
+            n_clipped += int((stats["mean"] < RATIO_FLOOR).sum())
+            stats = stats.clip(lower=[RATIO_FLOOR, 0.0], axis=1)
             traits = model_traits(model)
             colour = dale_colour(model)
             ax.plot(
@@ -139,16 +145,22 @@ def plot_ablation_curves(
         frameon=False,
         title="model (colour: Dale / no Dale; line: spiking / rate; marker: learning rule)",
     )
+    low, high = axes[0, 0].get_ylim()
+    axes[0, 0].set_ylim(max(low, RATIO_FLOOR - 0.05), max(high, 1.05))
     datasets = ", ".join(sorted(set(curves["dataset"])))
-    fig.suptitle(f"Ablation resilience on {datasets} (mean ± sd over seeds)")
+    clipped = (
+        f"; {n_clipped} mean(s) below {RATIO_FLOOR:g} drawn at {RATIO_FLOOR:g}" if n_clipped else ""
+    )
+    fig.suptitle(f"Ablation resilience on {datasets} (mean ± sd over seeds{clipped})")
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)
 
 
-def _format_p(p: float) -> str:
+def _format_test(comparison: str, p: float, cohens_d: float) -> str:
     if not np.isfinite(p):
-        return "n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+        return f"{comparison}: not testable (< 2 runs per group)"
+    p_text = "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    return f"{comparison}: {p_text}, d={cohens_d:.2f}"
 
 
 def plot_ablation_areas(
@@ -231,7 +243,7 @@ def plot_ablation_areas(
         ax.grid(axis="y", alpha=0.3)
         tests = welch[welch["strategy"] == strategy] if not welch.empty else welch
         lines = [
-            f"{row.comparison}: {_format_p(float(row.p))}, d={float(row.cohens_d):.2f}"
+            _format_test(row.comparison, float(row.p), float(row.cohens_d))
             for row in tests.itertuples()
         ]
         title = STRATEGY_TITLES.get(strategy, strategy)
@@ -241,13 +253,17 @@ def plot_ablation_areas(
             ax.set_title(title)
     for index in range(len(strategies), n_rows * n_cols):
         axes[index // n_cols, index % n_cols].set_visible(False)
+    values = areas["auc"].astype(float)
+    top = max(1.05, float(values.max()) + 0.05)
+    bottom = max(min(0.0, float(values.min())), RATIO_FLOOR) - 0.05
+    axes[0, 0].set_ylim(bottom, top)
     title_dataset = dataset or ", ".join(sorted(set(areas["dataset"])))
+    n_off = int((values < RATIO_FLOOR).sum())
+    off_axis = f"\n{n_off} area(s) below {RATIO_FLOOR:g} are off the axis" if n_off else ""
     fig.suptitle(
         f"Ablation: area under the curves on {title_dataset} "
-        "(bar: mean, dots: seeds; hatched: rate)"
+        f"(bar: mean, dots: seeds; hatched: rate){off_axis}"
     )
-    top = max(1.05, float(areas["auc"].astype(float).max()) + 0.05)
-    axes[0, 0].set_ylim(0.0, top)
     handles = [
         Patch(facecolor=colour, alpha=0.45, edgecolor="black", label=label)
         for colour, label in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -258,18 +259,10 @@ def _baseline_lines(ax, per_run: pd.DataFrame, baselines, styles: dict) -> list[
     return notes
 
 
-def _note(ax, lines: list[str], font_size: float) -> None:
-    if lines:
-        ax.text(
-            0.98,
-            0.02,
-            "\n".join(lines),
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=font_size - 2,
-            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#bbbbbb"},
-        )
+def _title_with_notes(ax, title: str, lines: list[str], font_size: float) -> None:
+    """Panel title, with the clipping notes (wrapped) under it rather than over the data."""
+    notes = [textwrap.fill(line, 44) for line in lines]
+    ax.set_title("\n".join([title, *notes]), fontsize=font_size if not notes else font_size - 1)
 
 
 def plot_pvar_per_neuron(
@@ -328,12 +321,13 @@ def plot_pvar_per_neuron(
     if ar1_median is not None and ar1_median >= PVAR_FLOOR:
         ax_dist.axhline(ar1_median, color=BASELINE_COLOURS["ar1"], linestyle="--", linewidth=1.6)
     ax_dist.set_ylabel("pVar per neuron")
-    ax_dist.set_title("per neuron (all seeds; bar: median)")
     lowest = min([float(d.min()) for d in data if d.size] + [0.0])
     ax_dist.set_ylim(max(PVAR_FLOOR, lowest) - 0.05, 1.02)
     notes_dist = []
     if n_below:
-        notes_dist.append(f"{n_below} of {n_scores} scores below {PVAR_FLOOR:g}, drawn at it")
+        notes_dist.append(
+            f"{n_below} of {n_scores} scores below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}"
+        )
 
     ax_in = axes[1]
     clipped = _points(ax_in, per_run, models, "pvar", "o")
@@ -341,7 +335,6 @@ def plot_pvar_per_neuron(
     if clipped:
         notes_in.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
     ax_in.set_ylabel("pVar (all neurons and times)")
-    ax_in.set_title("in-sample rollout (one dot per seed)")
     if has_heldout:
         ax_out = axes[2]
         clipped = _points(ax_out, per_run, models, "pvar_heldout", "s")
@@ -349,7 +342,6 @@ def plot_pvar_per_neuron(
         if clipped:
             notes_out.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
         ax_out.set_ylabel("held-out pVar (forecast)")
-        ax_out.set_title("held-out forecast of the last frames")
     for ax in axes:
         ax.set_xticks(
             np.arange(1, len(models) + 1),
@@ -364,10 +356,10 @@ def plot_pvar_per_neuron(
         ax.set_ylim(max(min(ax.get_ylim()[0], 0.0), PVAR_FLOOR) - 0.05, 1.02)
     if ar1_median is not None and ar1_median < PVAR_FLOOR:
         notes_dist.append(f"AR(1) median: {ar1_median:.2f} (below {PVAR_FLOOR:g}, not drawn)")
-    _note(ax_dist, notes_dist, font_size)
-    _note(ax_in, notes_in, font_size)
+    _title_with_notes(ax_dist, "per neuron (all seeds; bar: median)", notes_dist, font_size)
+    _title_with_notes(ax_in, "in-sample (one dot per seed)", notes_in, font_size)
     if has_heldout:
-        _note(ax_out, notes_out, font_size)
+        _title_with_notes(ax_out, "held-out forecast", notes_out, font_size)
     handles = [
         Patch(facecolor=DALE_COLOUR, edgecolor="black", alpha=0.7, label="Dale"),
         Patch(facecolor=DALE_SIGN_COLOUR, edgecolor="black", alpha=0.7, label="Dale, learned sign"),
