@@ -318,7 +318,7 @@ def ensure_peers(install: bool) -> None:
         print(f"peers missing in {PEERS_DIR}: run benchmarks/setup_peers.sh", file=sys.stderr)
         return
     print(f"installing snnTorch and Norse into {PEERS_DIR} (once) ...", file=sys.stderr)
-    subprocess.run(["bash", str(HERE / "setup_peers.sh")], check=False)
+    subprocess.run(["bash", str(HERE / "setup_peers.sh"), sys.executable], check=False)
 
 
 def wait_quiet(max_wait: float, threshold: float = 0.10, window: float = 3.0):

@@ -243,3 +243,35 @@ def test_summary_of_a_missing_or_broken_metrics_file_names_it(tmp_path):
     with pytest.raises(ValueError, match="seed0/metrics.json: not a valid metrics JSON"):
         summarize_classification([broken], tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()
+
+
+def synthetic_shd(path: Path, n: int, seed: int) -> Path:
+    """An SHD-layout file whose class k fires units 35k..35k+34 at random times in 0..0.9 s."""
+    from neurocircuit.data.shd import write_shd
+
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 20
+    times = [np.sort(rng.uniform(0, 0.9, 40)) for _ in labels]
+    units = [35 * k + rng.integers(0, 35, 40) for k in labels]
+    return write_shd(path, times, units, labels, speakers=labels % 3)
+
+
+def test_shd_files_train_a_recurrent_network_far_above_chance(tmp_path):
+    files = {
+        "train": synthetic_shd(tmp_path / "shd_train.h5", 400, 0),
+        "test": synthetic_shd(tmp_path / "shd_test.h5", 100, 1),
+    }
+    settings = digits_settings(
+        n_steps=20, n_hidden=32, recurrent=True, input_scale=2.0, max_train_samples=None
+    )
+    metrics = train_classifier(
+        "shd",
+        files,
+        settings=settings,
+        seed=0,
+        metrics_path=tmp_path / "run" / "metrics.json",
+        history_path=tmp_path / "run" / "history.csv",
+        progress=False,
+    )
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (360, 40, 100)
+    assert metrics["test_accuracy"] >= 0.5  # chance is 0.05

@@ -185,3 +185,36 @@ def test_download_failure_names_the_file(tmp_path):
     with pytest.raises(OSError, match="traces.npy: download from .* failed after 1 tries"):
         fit.download_verified("http://127.0.0.1:9/none.npy", destination, "0" * 64, retries=1)
     assert not destination.exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "key"),
+    [
+        ("fit", {"models": ["rate_dale_adam"]}, "fit.models"),
+        ("fit", {"preprocessing": {"normalisation": "zscore"}}, "fit.preprocessing"),
+        ("fit", {"heldout_fraction": 1.5}, "fit.heldout_fraction"),
+        ("fit", {"training": {"epoch": 3}}, "fit.training"),
+        ("ablation", {"strategies": ["loudest"]}, "ablation.strategies"),
+        ("ablation", {"fractions": [0.0, 1.2]}, "ablation.fractions"),
+    ],
+)
+def test_bad_fit_and_ablation_config_names_the_key(section, value, key):
+    from neurocircuit.config import ConfigError, validate_config
+
+    schema = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate_config({section: value}, schema)
+
+
+def test_fit_defaults_are_the_paper_preset():
+    from neurocircuit.config import validate_config
+
+    schema = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    config = validate_config({}, schema)
+    assert config["fit"]["preprocessing"] == {
+        "normalisation": "global",
+        "smoothing_sigma_frames": 10,
+    }
+    assert config["fit"]["heldout_fraction"] == 0.2
+    assert len(config["fit"]["models"]) == 8
+    assert config["ablation"]["strategies"] == ["random", "weakest", "strongest", "hubs"]

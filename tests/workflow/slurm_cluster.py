@@ -62,6 +62,22 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _stop_with_parent():
+    """A preexec function: the daemon gets SIGTERM when the test process dies (Linux prctl).
+
+    Stops the daemons even when the test run itself is killed and cannot clean up. libc is
+    loaded here, in the parent: the child may already run as the munge user, which cannot read
+    this Python's files.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    return lambda: libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -183,6 +199,7 @@ class SlurmCluster:
             user="munge",
             group="munge",
             extra_groups=[],
+            preexec_fn=_stop_with_parent(),
             stdin=devnull,
             stdout=self._console,
             stderr=self._console,
@@ -191,7 +208,11 @@ class SlurmCluster:
         for daemon in ("slurmctld", "slurmd"):
             args = [daemon, "-D"] + (["-i"] if daemon == "slurmctld" else [])
             self.processes[daemon] = subprocess.Popen(
-                args, stdin=devnull, stdout=self._console, stderr=self._console
+                args,
+                stdin=devnull,
+                stdout=self._console,
+                stderr=self._console,
+                preexec_fn=_stop_with_parent(),
             )
         self._wait(self._node_is_idle, f"node {self.hostname} idle", timeout_s)
 
@@ -243,6 +264,9 @@ class SlurmCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        console = getattr(self, "_console", None)
+        if console is not None:
+            console.close()
         for path in self.written_configs:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

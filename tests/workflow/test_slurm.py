@@ -45,6 +45,9 @@ TARGETS = (
     f"results/imaging/{IMAGING_SESSION}/metrics.json",
     f"results/classification/{CLASSIFICATION_RUN}/metrics.json",
 )
+# A plot: a local rule, made by Snakemake on the submitting machine, never submitted.
+LOCAL_TARGET = f"results/imaging/{IMAGING_SESSION}/qc.png"
+LOCAL_RULE = "imaging_qc_figure"
 GPU_RULE = "classification_train"
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)")
 # Keys of a run's metrics.json that say how it ran, not what it computed.
@@ -116,6 +119,28 @@ def without_run_only_keys(metrics: dict) -> dict:
     }
 
 
+def test_unavailable_reason_says_what_is_missing(monkeypatch, tmp_path):
+    """The skip reason names the missing programs and how to install them, and an existing
+    config that the test did not write is never replaced."""
+    import slurm_cluster as helper
+
+    monkeypatch.setattr(helper.os, "geteuid", lambda: 0)
+    monkeypatch.setattr("pwd.getpwnam", lambda name: name)
+    monkeypatch.setattr(helper.shutil, "which", lambda name: None if name == "munged" else name)
+    reason = helper.unavailable_reason()
+    assert "munged" in reason and "apt-get install -y slurm-wlm munge" in reason
+
+    foreign = tmp_path / "slurm.conf"
+    foreign.write_text("ClusterName=the-lab\n")
+    monkeypatch.setattr(helper.shutil, "which", lambda name: name)
+    monkeypatch.setattr(helper, "SLURM_CONF", foreign)
+    reason = helper.unavailable_reason()
+    assert reason is not None and str(foreign) in reason and "not replacing" in reason
+
+    monkeypatch.setattr(helper.os, "geteuid", lambda: 1000)
+    assert "root" in helper.unavailable_reason()
+
+
 def test_local_cluster_runs_a_batch_job(slurm_cluster, tmp_path):
     """The cluster itself: sbatch, an srun step, a GPU request, and the job's end state."""
     output = tmp_path / "job.out"
@@ -148,6 +173,7 @@ def test_workflow_through_slurm_profile_equals_local_run(
     result = run_snakemake(
         on_slurm,
         *TARGETS,
+        LOCAL_TARGET,
         "--workflow-profile",
         str(profile),
         "--configfile",
@@ -179,6 +205,8 @@ def test_workflow_through_slurm_profile_equals_local_run(
             assert "gpu:1" in info.get("TresPerJob", ""), info
             assert int(info["NumCPUs"]) == threads[GPU_RULE], info
     assert rules_seen_by_slurm == remote_rules
+    assert LOCAL_RULE in rule_headers(output, "localrule") and LOCAL_RULE not in remote_rules
+    assert (on_slurm / LOCAL_TARGET).is_file()
     assert not slurm_cluster.active_job_ids()
 
     # The same jobs, run locally with the same threads, give the same numbers.

@@ -17,15 +17,18 @@ Comput. 30:1514): dz/dv~ = 1 / (scale * |v~ - theta| + 1) ** 2.
 Why it is faster than unrolling the step function under autograd (each trick is checked against
 that plain loop, spikes and gradients, in tests/unit/test_fast_lif.py):
 
-- no autograd graph: the forward loop writes into preallocated (T, B, N) buffers with fused
-  in-place ops (two to three per step plus the recurrent product); the backward loop is the
-  adjoint recursion written out, about four ops per step;
+- no autograd graph: the forward loop writes into preallocated (T, B, N) buffers with four
+  fused in-place ops per step plus the recurrent product; the backward loop is the adjoint
+  recursion written out, step by step on (B, N) slices that stay in cache (no (T, B, N)
+  temporaries besides the returned gradient; the surrogate's denominator is computed in place
+  in the saved membrane, so the backward runs once per forward);
 - the recurrent weight gradient is one matmul over all time steps after the loop instead of T
-  small ones; the surrogate derivative and the reset mask are computed for all T at once;
+  small ones, or, while at most 10 % of the neuron-steps spike, a sum over the spikes only;
 - the input projection of binary, sparse input spikes (2 % dense in SHD) is a gather-and-sum of
   weight rows (``embedding_bag``) over the active inputs only, forward and for the weight
-  gradient, instead of two dense (T*B, inputs) x (inputs, N) products; this pays on the CPU,
-  so on CUDA "auto" keeps the dense product (cuBLAS is faster there and ``nonzero`` syncs).
+  gradient, instead of two dense (T*B, inputs) x (inputs, N) products;
+- the sparse routes pay on the CPU; on CUDA "auto" keeps the dense products (cuBLAS is faster
+  there, and ``nonzero`` waits for the device).
 
 Everything works on any device and floating dtype: the tensors' device decides.
 """
@@ -38,7 +41,7 @@ import torch.nn.functional as F
 RESETS = ("zero", "subtract")
 METHODS = ("auto", "dense", "sparse")
 SPARSE_MAX_DENSITY = 0.1
-"""Above this fraction of non-zero inputs the sparse projection falls back to the dense one."""
+"""Above this fraction of non-zero entries "auto" takes the dense product instead of the sparse."""
 
 _INT_VIEW = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
