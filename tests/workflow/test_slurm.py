@@ -14,7 +14,8 @@ site values changed, the way the README tells users to:
 
 It checks that every non-local job went through SLURM (a SLURM job id in Snakemake's log, the job
 COMPLETED in ``scontrol``, the rule's name in its comment, its SLURM log file, the GPU and CPUs it
-asked for) and that the metrics and ΔF/F equal those of a local run.
+asked for, the thread count inside the job), that a plot (a local rule) was made without SLURM,
+and that the metrics and ΔF/F equal those of a local run.
 """
 
 from __future__ import annotations
@@ -206,6 +207,9 @@ def test_workflow_through_slurm_profile_equals_local_run(
             assert int(info["NumCPUs"]) == threads[GPU_RULE], info
     assert rules_seen_by_slurm == remote_rules
     assert LOCAL_RULE in rule_headers(output, "localrule") and LOCAL_RULE not in remote_rules
+    # The profile's thread count reached the job inside SLURM (suite2p logs what it runs with).
+    suite2p_log = on_slurm / f"results/logs/imaging_suite2p_plane/{IMAGING_SESSION}_plane0.log"
+    assert f"{threads['imaging_suite2p_plane']} threads)" in suite2p_log.read_text()
     assert (on_slurm / LOCAL_TARGET).is_file()
     assert not slurm_cluster.active_job_ids()
 

@@ -233,7 +233,7 @@ def classification_run_params(wildcards):
 
 
 def classification_download_pattern():
-    """Where the download rule writes: resources_dir/{dataset}/{filename}."""
+    """Output pattern of the data download job: resources_dir/{dataset}/{filename}."""
     return str(Path(config["resources_dir"]) / "{dataset}" / "{filename}")
 
 
@@ -290,7 +290,7 @@ def fit_targets():
 
 
 def zebrafish_download_path():
-    """Where the download rule writes the zebrafish recording: resources_dir/zebrafish/."""
+    """Output folder of the zebrafish download job: resources_dir/zebrafish/."""
     return str(Path(config["resources_dir"]) / "zebrafish" / FIT["zebrafish"]["filename"])
 
 
