@@ -6,6 +6,7 @@
 localrules:
     fit,
     fit_download_zebrafish,
+    fit_check_activity,
     fit_metrics,
     fit_convergence,
 
@@ -35,9 +36,31 @@ rule fit_download_zebrafish:
         "../scripts/fit_download_zebrafish.py"
 
 
+rule fit_check_activity:
+    input:
+        activity=fit_activity_input,
+    output:
+        check="results/fit/{dataset}/activity_check.json",
+    log:
+        "results/logs/fit_check_activity/{dataset}.log",
+    benchmark:
+        "results/benchmarks/fit_check_activity/{dataset}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        fit=FIT,
+    script:
+        "../scripts/fit_check_activity.py"
+
+
 rule fit_activity:
     input:
         activity=fit_activity_input,
+        check="results/fit/{dataset}/activity_check.json",
     output:
         model="results/fit/{dataset}/{model}/seed{seed}/model.pt",
         prediction="results/fit/{dataset}/{model}/seed{seed}/prediction.h5",
@@ -65,6 +88,7 @@ rule fit_activity:
 rule fit_heldout:
     input:
         activity=fit_activity_input,
+        check="results/fit/{dataset}/activity_check.json",
     output:
         model="results/fit/{dataset}/{model}/seed{seed}/heldout/model.pt",
         prediction="results/fit/{dataset}/{model}/seed{seed}/heldout/prediction.h5",

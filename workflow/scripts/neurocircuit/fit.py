@@ -875,3 +875,34 @@ def fit_job(kind: str, activity_path, outputs: dict, run: dict, threads: int, lo
     if kind == "heldout":
         return fit_heldout_file(activity_path, outputs, settings, logger)
     raise ValueError(f"fit_job: kind must be 'full' or 'heldout', got '{kind}'")
+
+
+def check_activity_file(
+    activity_path: str | Path,
+    check_path: str | Path,
+    fit_config: dict,
+    dataset: str,
+) -> dict:
+    """Read a recording the way the fit jobs will and write a short summary (JSON).
+
+    Runs as a light job before any training job, so a file with NaN rows, zero neurons or the
+    wrong shape stops the workflow with one line naming the file, before a GPU job is queued.
+    """
+    from neurocircuit.runtime import write_json
+
+    recording = load_activity(
+        activity_path,
+        fit_config["zebrafish"]["frame_period_s"],
+        fit_config["max_neurons"],
+        fit_config["max_frames"],
+    )
+    summary = {
+        "dataset": dataset,
+        "source": str(activity_path),
+        "n_neurons": recording.n_neurons,
+        "n_frames": recording.n_frames,
+        "frame_period_s": recording.frame_period_s,
+        "interpolated_values": recording.interpolated_values,
+    }
+    write_json(summary, check_path)
+    return summary
