@@ -394,6 +394,8 @@ def train_classifier(
     epochs, best_epoch, wall_time_s (training over all resumptions plus the final evaluation,
     seconds), device, sizes and provenance.
     """
+    import torch
+
     from neurocircuit.learning import ClassificationTask, train
     from neurocircuit.runtime import seed_everything
 
@@ -462,6 +464,7 @@ def train_classifier(
         "wall_time_s": round(train_time + evaluation_time + load_time, 3),
         "train_time_s": round(train_time, 3),
         "device": result.device,
+        "torch_threads": torch.get_num_threads(),
         "n_train": data.sizes["train"],
         "n_val": data.sizes["val"],
         "n_test": data.sizes["test"],
