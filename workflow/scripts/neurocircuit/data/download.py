@@ -19,7 +19,7 @@ from pathlib import Path
 
 from neurocircuit.data.registry import DatasetSpec, describe_missing, get_dataset_spec
 
-USER_AGENT = "neurocircuit-workflow/0.1 (+https://github.com/)"
+USER_AGENT = "neurocircuit-workflow/0.1 (Python urllib)"
 CHUNK_BYTES = 1 << 20
 _LOG = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ Checksums:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 COMPRESSED_SUFFIXES = (".gz", ".zip")
@@ -56,7 +56,6 @@ class DatasetSpec:
     homepage: str = ""
     citation: str = ""
     license: str = ""
-    notes: str = field(default="", compare=False)
 
     def file(self, role: str) -> DataFile:
         for data_file in self.files:
