@@ -548,6 +548,21 @@ class FitSettings:
         return data
 
 
+def _train_run(target, spec, settings: FitSettings, checkpoint: Path, logger):
+    """Train one fit of ``settings`` on ``target``, resuming from ``checkpoint`` if present."""
+    return train_on_sequence(
+        target,
+        spec,
+        network_options=settings.network,
+        training=settings.training,
+        seed=settings.seed,
+        device=settings.device,
+        convergence_pvar=settings.convergence_pvar,
+        checkpoint_path=checkpoint,
+        logger=logger,
+    )
+
+
 def _run_labels(settings: FitSettings) -> dict:
     spec = parse_model_name(settings.model)
     return {
@@ -641,17 +656,7 @@ def fit_activity_file(
             settings.model,
         )
     checkpoint = resume_checkpoint_path(outputs["scores"], settings, "full")
-    run = train_on_sequence(
-        target,
-        spec,
-        network_options=settings.network,
-        training=settings.training,
-        seed=settings.seed,
-        device=settings.device,
-        convergence_pvar=settings.convergence_pvar,
-        checkpoint_path=checkpoint,
-        logger=logger,
-    )
+    run = _train_run(target, spec, settings, checkpoint, logger)
     prediction = rollout(run.model, target[0], target.shape[0])
     ridge = settings.ar1_ridge if settings.ar1_ridge is not None else select_ar1_ridge(target)
     ar1 = predict_ar1_rollout(target, ridge)
@@ -747,17 +752,7 @@ def fit_heldout_file(
     n_train = split_train_test(recording.n_frames, settings.heldout_fraction)
     train_part, test_part = preprocess_split(recording.traces, settings.preprocessing, n_train)
     checkpoint = resume_checkpoint_path(outputs["scores"], settings, "heldout")
-    run = train_on_sequence(
-        train_part,
-        spec,
-        network_options=settings.network,
-        training=settings.training,
-        seed=settings.seed,
-        device=settings.device,
-        convergence_pvar=settings.convergence_pvar,
-        checkpoint_path=checkpoint,
-        logger=logger,
-    )
+    run = _train_run(train_part, spec, settings, checkpoint, logger)
     forecast = rollout(run.model, train_part[-1], test_part.shape[0] + 1)[1:]
     ridge = settings.ar1_ridge if settings.ar1_ridge is not None else select_ar1_ridge(train_part)
     baselines = heldout_baseline_predictions(train_part, test_part, ridge)
