@@ -10,7 +10,12 @@ Every configuration runs in a fresh subprocess (so its peak memory is its own): 
 steps, then 10 timed steps; the table shows the median and best s/step, the peak resident
 memory of the process during the steps (VmHWM, reset just before the first step, so it is the
 torch runtime plus everything the steps allocate) and the step's own share (that peak minus the
-resident memory just before the first step). Peers are installed for the benchmark only, into
+resident memory just before the first step). Every worker first sets glibc's malloc to keep
+freed blocks for reuse (``--allocator kept``, the default; what the workflow's training rules do
+through neurocircuit.runtime.set_threads): a step frees and reallocates megabyte buffers, and
+with glibc's defaults they are page-faulted and zero-filled afresh every step, which costs
+every configuration time and makes the timings jump. ``--allocator default`` measures without.
+Peers are installed for the benchmark only, into
 benchmarks/.peers (benchmarks/setup_peers.sh; run automatically when missing).
 
 Configurations:
@@ -64,6 +69,11 @@ BETA = math.exp(-DT / TAU_MEM)
 THRESHOLD, SURROGATE_SCALE = 1.0, 100.0
 LR = 2e-4
 BUSY = 0.15
+ALLOCATOR_HELP = {
+    "kept": "freed blocks kept for reuse (neurocircuit.runtime.configure_cpu_allocator, as "
+    "the workflow's training rules run), applied to every configuration alike",
+    "default": "glibc's default (large blocks page-faulted afresh every step)",
+}
 
 CONFIGS = ("ours", "ours_linear_init", "ours_dense", "plain", "snntorch", "norse")
 PEERS = ("snntorch", "norse")
@@ -257,12 +267,18 @@ def build(name, torch):
     raise ValueError(f"unknown configuration {name!r}; choose from {CONFIGS}")
 
 
-def worker(name: str, threads: int) -> dict:
+def worker(name: str, threads: int, allocator: str = "kept") -> dict:
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     out = {"name": name, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if allocator == "kept":
+        from neurocircuit.runtime import configure_cpu_allocator
+
+        out["allocator"] = "kept" if configure_cpu_allocator() else "default (not glibc)"
+    else:
+        out["allocator"] = "default"
     try:
         params, loss_fn, what = build(name, torch)
         out["what"] = what
@@ -333,13 +349,13 @@ def wait_quiet(max_wait: float, threshold: float = 0.10, window: float = 3.0):
             return load, waited
 
 
-def run_one(name: str, threads: int, timeout: float) -> dict:
+def run_one(name: str, threads: int, timeout: float, allocator: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     paths = [str(PACKAGE_DIR), str(PEERS_DIR), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     env.setdefault("PYTHONWARNINGS", "ignore")
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
-    command += ["--threads", str(threads)]
+    command += ["--threads", str(threads), "--allocator", allocator]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -370,10 +386,11 @@ def summarise(runs: list[dict]) -> dict | None:
     }
 
 
-def print_table(results: dict[str, list[dict]]) -> float:
+def print_table(results: dict[str, list[dict]], allocator: str) -> float:
     print(
         f"\nWorkload: batch {BATCH}, T={STEPS}, {N_IN} inputs p={P_IN}, {N_HIDDEN} recurrent "
-        f"LIF-syn, {N_OUT} leaky readouts, max-over-time CE, float32, {THREADS} threads, AdamW"
+        f"LIF-syn, {N_OUT} leaky readouts, max-over-time CE, float32, {THREADS} threads, AdamW;"
+        f"\nallocator: {ALLOCATOR_HELP[allocator]}"
     )
     header = (
         f"{'config':16s} {'s/step':>7s} {'best':>7s} {'peak MB':>8s} {'step MB':>8s} "
@@ -436,11 +453,19 @@ def main(argv=None) -> None:
         default=0.0,
         help="before each run, wait up to this many seconds for other processes to use <10%% CPU",
     )
+    parser.add_argument(
+        "--allocator",
+        choices=sorted(ALLOCATOR_HELP),
+        default="kept",
+        help="glibc malloc setting for every configuration alike: "
+        + "; ".join(f"{k}: {v}" for k, v in sorted(ALLOCATOR_HELP.items())),
+    )
     parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
     parser.add_argument("--json-out", help="also write every run's raw numbers here")
     args = parser.parse_args(argv)
     if args.worker:
-        print("RESULT " + json.dumps(worker(args.worker, args.threads)), flush=True)
+        result = worker(args.worker, args.threads, args.allocator)
+        print("RESULT " + json.dumps(result), flush=True)
         return
     names = [n for n in args.only.split(",") if n] or list(CONFIGS)
     unknown = sorted(set(names) - set(CONFIGS))
@@ -453,7 +478,7 @@ def main(argv=None) -> None:
         for name in names:
             if args.wait_quiet > 0:
                 wait_quiet(args.wait_quiet)
-            r = run_one(name, args.threads, args.timeout)
+            r = run_one(name, args.threads, args.timeout, args.allocator)
             results[name].append(r)
             msg = (
                 f"{r['median_s']:.3f} s/step, other load {r['foreign_load']:.2f}"
@@ -463,7 +488,7 @@ def main(argv=None) -> None:
             print(f"[run {repeat + 1}] {name:16s} {msg}", file=sys.stderr, flush=True)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=1))
-    ratio = print_table(results)
+    ratio = print_table(results, args.allocator)
     print(f"ratio_vs_fastest_peer={ratio:.3f}")
 
 
