@@ -94,6 +94,24 @@ def test_area_under_curve():
     assert ablation.area_under_curve([0, 0.5], [1, 0]) == pytest.approx(0.5)
 
 
+def test_curve_areas_floor_diverging_rollouts_at_zero():
+    # random: two repeats; repeat 1 diverges to pVar ratio -9 at fraction 1 (a blown-up rollout)
+    curves = pd.DataFrame(
+        {
+            "strategy": ["random"] * 4 + ["hubs"] * 2,
+            "fraction": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+            "repeat": [0, 0, 1, 1, 0, 0],
+            "pvar_ratio": [1.0, 0.5, 1.0, -9.0, 1.0, 0.2],
+        }
+    )
+    areas = ablation.curve_areas(curves).set_index("strategy")
+    # floored: mean curve (1, (0.5 + 0) / 2) -> (1 + 0.25) / 2; unfloored: (1 + (-4.25)) / 2
+    assert areas.loc["random", "auc"] == pytest.approx(0.625)
+    assert areas.loc["random", "auc_unfloored"] == pytest.approx(-1.625)
+    assert areas.loc["random", "auc_sd_repeats"] == pytest.approx(np.std([0.75, 0.5], ddof=1))
+    assert areas.loc["hubs", "auc"] == areas.loc["hubs", "auc_unfloored"] == pytest.approx(0.6)
+
+
 def test_welch_test_against_hand_values():
     from scipy import stats
 

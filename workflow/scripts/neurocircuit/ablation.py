@@ -12,7 +12,8 @@ j to postsynaptic neuron i). Four orders of removal:
 Ties are broken by the flat index (row-major) so every order is reproducible. Removing a fraction
 f removes round(f · n_connections) connections from the front of the order. The network is then
 scored (pVar of its rollout) and compared with the intact one; the area under the pVar-ratio
-curve summarises each curve, and Welch's t-tests compare groups of networks.
+curve (ratios floored at 0: a rollout worse than the time-mean has lost everything) summarises
+each curve, and Welch's t-tests compare groups of networks.
 """
 
 from __future__ import annotations
@@ -139,22 +140,34 @@ def area_under_curve(fractions, values) -> float:
     return float(np.trapezoid(v, f) / span)
 
 
+RATIO_FLOOR_FOR_AREA = 0.0
+"""pVar ratios below this count as this in ``auc``: an ablated network whose rollout is worse
+than predicting each neuron's mean (pVar < 0) has lost everything, and how far below 0 its
+rollout diverges (pVar can reach -10 or -1000 once the dynamics blow up) says nothing about
+resilience; unfloored, one diverging network would dominate every area and t-test."""
+
+
 def curve_areas(curves: pd.DataFrame) -> pd.DataFrame:
     """Area under the mean pVar-ratio curve (random repeats averaged first) per strategy.
 
-    Columns: strategy, auc, auc_sd_repeats (spread of the per-repeat areas; 0 for deterministic
-    strategies).
+    Columns: strategy; auc (ratios floored at ``RATIO_FLOOR_FOR_AREA`` = 0 before averaging, so
+    it lies in [0, 1] for a network that never beats its intact self); auc_unfloored (the raw
+    ratios, unbounded below); auc_sd_repeats (spread of the per-repeat floored areas; 0 for
+    deterministic strategies).
     """
     rows = []
     for strategy, group in curves.groupby("strategy", sort=False):
-        mean_curve = group.groupby("fraction")["pvar_ratio"].mean()
+        floored = group.assign(pvar_ratio=group["pvar_ratio"].clip(lower=RATIO_FLOOR_FOR_AREA))
+        mean_curve = floored.groupby("fraction")["pvar_ratio"].mean()
+        raw_curve = group.groupby("fraction")["pvar_ratio"].mean()
         per_repeat = [
-            area_under_curve(g["fraction"], g["pvar_ratio"]) for _, g in group.groupby("repeat")
+            area_under_curve(g["fraction"], g["pvar_ratio"]) for _, g in floored.groupby("repeat")
         ]
         rows.append(
             {
                 "strategy": strategy,
                 "auc": area_under_curve(mean_curve.index, mean_curve.values),
+                "auc_unfloored": area_under_curve(raw_curve.index, raw_curve.values),
                 "auc_sd_repeats": float(np.std(per_repeat, ddof=1)) if len(per_repeat) > 1 else 0.0,
             }
         )

@@ -275,7 +275,7 @@ def plot_pvar_per_neuron(
     dpi: int = 150,
     font_size: float = 10.0,
 ) -> None:
-    """Fit quality of every model next to the baselines it must beat, in three panels:
+    """Fit quality of every model next to the baselines it must beat, in three stacked panels:
 
     1. per-neuron pVar, all seeds pooled (violins; each neuron scored against its own variance),
        with each neuron's time-average (exactly 0 per neuron) and the median per-neuron AR(1);
@@ -296,11 +296,13 @@ def plot_pvar_per_neuron(
 
     apply_style(font_size)
     n_panels = 3 if has_heldout else 2
+    # panels stacked, models along a shared x axis: the width grows with the models only
     fig, axes = plt.subplots(
-        1,
         n_panels,
-        figsize=(max(11.0, 1.6 + 1.25 * len(models) * n_panels), 5.0),
-        gridspec_kw={"width_ratios": [1.3] + [1] * (n_panels - 1)},
+        1,
+        figsize=(max(7.5, 2.0 + 0.85 * len(models)), 2.0 + 3.1 * n_panels),
+        sharex=True,
+        gridspec_kw={"height_ratios": [1.3] + [1] * (n_panels - 1)},
     )
     ax_dist = axes[0]
     data = [per_neuron.loc[per_neuron["model"] == m, "pvar"].dropna().to_numpy() for m in models]
@@ -343,15 +345,15 @@ def plot_pvar_per_neuron(
             notes_out.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
         ax_out.set_ylabel("held-out pVar (forecast)")
     for ax in axes:
-        ax.set_xticks(
-            np.arange(1, len(models) + 1),
-            [model_label(m) for m in models],
-            rotation=35,
-            ha="right",
-            rotation_mode="anchor",
-        )
         ax.set_xlim(0.4, len(models) + 0.6)
         ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(
+        np.arange(1, len(models) + 1),
+        [model_label(m) for m in models],
+        rotation=35,
+        ha="right",
+        rotation_mode="anchor",
+    )
     for ax in axes[1:]:
         ax.set_ylim(max(min(ax.get_ylim()[0], 0.0), PVAR_FLOOR) - 0.05, 1.02)
     if ar1_median is not None and ar1_median < PVAR_FLOOR:
@@ -388,6 +390,6 @@ def plot_pvar_per_neuron(
     fig.suptitle(f"Fit quality on {', '.join(sorted(datasets))} against the baselines")
     fig.tight_layout()
     fig.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=1, frameon=False
     )
     save_figure(fig, png_path, pdf_path, dpi)
