@@ -2,8 +2,10 @@
 
 The demo's raw data and the imaging stage's test oracle. Neurons are 3-D somata at known
 positions (z in plane units, y and x in pixels); each fires a Poisson train of bursts, turned into
-a GCaMP-like calcium transient (difference of exponentials: rise, then decay). The microscope
-sees, per plane and volume:
+a GCaMP-like calcium transient (difference of exponentials: rise, then decay). The neurons form
+a few ensembles whose event rates follow slow, deterministic, phase-shifted waveforms (shared,
+predictable population dynamics, so the activity-fitting stage has something to reproduce);
+the events themselves are random. The microscope sees, per plane and volume:
 
     photons = bleach(t) * [ sum_i a_ip * F0_i * (1 + dff_i(t)) * soma_i(y, x)      (somata)
                             + neuropil_p(y, x, t) * (1 - (1 - c) * soma_mask) ]    (neuropil)
@@ -26,11 +28,27 @@ import numpy as np
 from neurocircuit.runtime import atomic_path
 
 INT16_MAX = np.iinfo(np.int16).max
+# Ensemble drive (see ensemble_drive): share of the amplitude in the slow component and how many
+# times longer its period is than ensemble_period_s; phases of the slow component step by the
+# golden ratio so no two ensembles share one.
+SLOW_SHARE = 0.3
+SLOW_PERIOD_FACTOR = 2.5
+JOINT_CYCLE_PERIODS = 5  # both components repeat after 5 fast periods (2 slow ones)
+GOLDEN_RATIO = (1.0 + np.sqrt(5.0)) / 2.0
+GROUND_TRUTH_ARRAYS = ("positions", "spikes", "dff", "shifts", "time_s", "ensembles", "drive")
 
 
 @dataclass(frozen=True)
 class SyntheticVolumeSpec:
-    """Sizes, rates and optics of the synthetic recording (units in each name)."""
+    """Sizes, rates and optics of the synthetic recording (units in each name).
+
+    Population dynamics: neuron i belongs to ensemble i mod ``n_ensembles``; its event rate is
+    its base rate (log-normal around ``event_rate_hz``) times its ensemble's drive (see
+    ``ensemble_drive``), a slow deterministic waveform of period ``ensemble_period_s`` (s)
+    whose log-rate depth is ``ensemble_modulation`` (>= 0, natural-log units: rates swing by up
+    to e^(2 m) between trough and peak). ``ensemble_modulation`` 0 gives independent neurons
+    with constant rates (the same spikes as before ensembles existed, for the same seed).
+    """
 
     n_planes: int = 3
     height: int = 128
@@ -41,6 +59,9 @@ class SyntheticVolumeSpec:
     soma_radius_px: float = 5.0
     axial_sigma_planes: float = 0.45
     event_rate_hz: float = 0.25
+    n_ensembles: int = 4
+    ensemble_period_s: float = 20.0
+    ensemble_modulation: float = 3.0
     spikes_per_event_mean: float = 1.5
     dff_per_spike: float = 0.6
     tau_rise_s: float = 0.1
@@ -55,6 +76,17 @@ class SyntheticVolumeSpec:
     gain: float = 8.0
     offset: float = 100.0
     read_noise: float = 4.0
+
+    def __post_init__(self):
+        if not (isinstance(self.n_ensembles, int | np.integer) and self.n_ensembles >= 1):
+            raise ValueError(f"n_ensembles must be an integer >= 1, got {self.n_ensembles!r}")
+        if not self.ensemble_period_s > 0:
+            raise ValueError(f"ensemble_period_s must be > 0 s, got {self.ensemble_period_s}")
+        if not self.ensemble_modulation >= 0:
+            raise ValueError(
+                f"ensemble_modulation must be >= 0 (0 = independent neurons), "
+                f"got {self.ensemble_modulation}"
+            )
 
     @classmethod
     def from_dict(cls, params: dict) -> SyntheticVolumeSpec:
@@ -73,6 +105,8 @@ class SyntheticRecording:
     movie: (volumes, planes, height, width) int16 detector counts.
     positions: (neurons, 3) float, (z in planes, y px, x px) in the unshifted frame.
     spikes: (neurons, volumes) int spike counts per volume.
+    ensembles: (neurons,) int ensemble of each neuron.
+    drive: (ensembles, volumes) float event-rate multiplier of each ensemble.
     dff: (neurons, volumes) float32 clean ΔF/F (the calcium transient, no noise).
     shifts: (volumes, 2) int rigid (dy, dx) of each volume in pixels.
     """
@@ -83,6 +117,8 @@ class SyntheticRecording:
     dff: np.ndarray
     shifts: np.ndarray
     spec: SyntheticVolumeSpec
+    ensembles: np.ndarray
+    drive: np.ndarray
 
     @property
     def time_s(self) -> np.ndarray:
@@ -133,15 +169,70 @@ def place_neurons(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.nda
     return np.array(positions)
 
 
+def ensemble_labels(spec: SyntheticVolumeSpec) -> np.ndarray:
+    """Ensemble of each neuron (neurons,) int: neuron i belongs to ensemble i mod n_ensembles.
+
+    Deterministic (no random draws): positions are random, so ensembles are spatially mixed.
+    """
+    return np.arange(spec.n_neurons) % spec.n_ensembles
+
+
+def ensemble_shape(spec: SyntheticVolumeSpec, time_s: np.ndarray) -> np.ndarray:
+    """The ensembles' common waveform in [-1, 1], (n_ensembles, len(time_s)), time in seconds.
+
+    (1 - h) sin(2 pi t / P + phi_k) + h sin(2 pi t / (r P) + psi_k): P = ensemble_period_s,
+    phases phi_k = 2 pi k / n_ensembles spread evenly over the cycle (the ensembles take turns,
+    a travelling wave), plus a slower component (h = SLOW_SHARE of the amplitude, r =
+    SLOW_PERIOD_FACTOR) with its own phase psi_k so that successive cycles differ.
+    """
+    k = np.arange(spec.n_ensembles)[:, None]
+    fast_phase = 2 * np.pi * k / spec.n_ensembles
+    slow_phase = 2 * np.pi * ((k * GOLDEN_RATIO) % 1.0)
+    t = np.asarray(time_s, dtype=np.float64)[None, :]
+    fast = np.sin(2 * np.pi * t / spec.ensemble_period_s + fast_phase)
+    slow = np.sin(2 * np.pi * t / (SLOW_PERIOD_FACTOR * spec.ensemble_period_s) + slow_phase)
+    return (1.0 - SLOW_SHARE) * fast + SLOW_SHARE * slow
+
+
+def ensemble_drive(spec: SyntheticVolumeSpec) -> np.ndarray:
+    """Event-rate multiplier of each ensemble per volume, (n_ensembles, volumes), > 0.
+
+    exp(m * shape_k(t)) / Z with m = ensemble_modulation (log-rate depth) and shape from
+    ``ensemble_shape``; Z is the mean of exp(m * shape) over one whole joint cycle of both
+    components (independent of the recording's length), so the long-run mean rate stays
+    ``event_rate_hz``. The rate swings by up to e^(2 m) between trough and peak: with m = 3
+    neurons are nearly silent between their ensemble's bouts, as in real population bursts.
+    Deterministic (no random draws): the population dynamics are shared and predictable; only
+    the events themselves are random. m = 0 gives 1 everywhere (independent, constant rates).
+    """
+    time_s = np.arange(spec.n_volumes) / spec.volume_rate_hz
+    drive = np.exp(spec.ensemble_modulation * ensemble_shape(spec, time_s))
+    cycle_s = JOINT_CYCLE_PERIODS * spec.ensemble_period_s
+    cycle = np.linspace(0.0, cycle_s, 4096, endpoint=False)
+    normaliser = np.exp(spec.ensemble_modulation * ensemble_shape(spec, cycle)).mean(axis=1)
+    return drive / normaliser[:, None]
+
+
+def event_rates(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarray:
+    """Firing-event rate of each neuron per volume (neurons, volumes), in Hz.
+
+    A per-neuron base rate, log-normal around ``event_rate_hz``, times its ensemble's drive
+    (``ensemble_drive``). With ``ensemble_modulation`` 0 every rate is constant in time: the
+    neurons fire independently.
+    """
+    base = spec.event_rate_hz * rng.lognormal(0.0, 0.4, size=spec.n_neurons)
+    return base[:, None] * ensemble_drive(spec)[ensemble_labels(spec)]
+
+
 def simulate_spikes(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarray:
     """Spike counts (neurons, volumes): Poisson events, each a burst of >= 1 spikes.
 
-    Event rates are log-normal around ``event_rate_hz``; every neuron gets at least three events
-    so that none is silent (a silent soma is invisible to any functional detector).
+    Events follow ``event_rates`` (inhomogeneous Poisson, one Bernoulli draw per volume); every
+    neuron gets at least three events so that none is silent (a silent soma is invisible to any
+    functional detector).
     """
     n, t = spec.n_neurons, spec.n_volumes
-    rates = spec.event_rate_hz * rng.lognormal(0.0, 0.4, size=n)
-    p_event = np.clip(rates / spec.volume_rate_hz, 0, 1)[:, None]
+    p_event = np.clip(event_rates(spec, rng) / spec.volume_rate_hz, 0, 1)
     events = rng.random((n, t)) < p_event
     for i in range(n):
         while events[i].sum() < 3:
@@ -272,6 +363,8 @@ def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecord
         dff=dff.astype(np.float32),
         shifts=shifts,
         spec=spec,
+        ensembles=ensemble_labels(spec),
+        drive=ensemble_drive(spec),
     )
 
 
@@ -293,7 +386,8 @@ def write_scanimage_tiff(movie: np.ndarray, path: str | Path, volume_rate_hz: fl
 
 
 def write_ground_truth(recording: SyntheticRecording, path: str | Path, seed: int) -> None:
-    """Ground truth HDF5: positions (z, y, x), spikes, clean dff, shifts, time_s, spec as JSON."""
+    """Ground truth HDF5: positions (z, y, x), spikes, clean dff, shifts, time_s, ensembles
+    (ensemble of each neuron), drive (ensembles × volumes rate multiplier), spec as JSON."""
     import h5py
 
     with atomic_path(path) as tmp:
@@ -303,17 +397,23 @@ def write_ground_truth(recording: SyntheticRecording, path: str | Path, seed: in
             h5.create_dataset("dff", data=recording.dff, compression="gzip")
             h5.create_dataset("shifts", data=recording.shifts)
             h5.create_dataset("time_s", data=recording.time_s)
+            h5.create_dataset("ensembles", data=recording.ensembles)
+            h5.create_dataset("drive", data=recording.drive)
             h5["positions"].attrs["columns"] = "z_plane,y_px,x_px"
             h5.attrs["spec"] = json.dumps(asdict(recording.spec))
             h5.attrs["seed"] = int(seed)
 
 
 def read_ground_truth(path: str | Path) -> dict:
-    """Read a ground-truth HDF5 written by ``write_ground_truth`` into a dict of arrays."""
+    """Read a ground-truth HDF5 written by ``write_ground_truth`` into a dict of arrays.
+
+    Files written before ensembles existed lack ``ensembles`` and ``drive``; the dict then
+    lacks them too.
+    """
     import h5py
 
     with h5py.File(path, "r") as h5:
-        truth = {key: h5[key][()] for key in ("positions", "spikes", "dff", "shifts", "time_s")}
+        truth = {key: h5[key][()] for key in GROUND_TRUTH_ARRAYS if key in h5}
         truth["spec"] = json.loads(h5.attrs["spec"])
     return truth
 
