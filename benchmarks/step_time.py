@@ -11,10 +11,11 @@ steps, then 10 timed steps; the table shows the median and best s/step, the peak
 memory of the process during the steps (VmHWM, reset just before the first step, so it is the
 torch runtime plus everything the steps allocate) and the step's own share (that peak minus the
 resident memory just before the first step). Every worker first sets glibc's malloc to keep
-freed blocks for reuse (``--allocator kept``, the default; what the workflow's training rules do
-through neurocircuit.runtime.set_threads): a step frees and reallocates megabyte buffers, and
-with glibc's defaults they are page-faulted and zero-filled afresh every step, which costs
-every configuration time and makes the timings jump. ``--allocator default`` measures without.
+freed blocks for reuse (``--allocator kept``, the default; what the workflow's training rules
+do through neurocircuit.runtime.configure_cpu_allocator): a step frees and reallocates megabyte
+buffers, and with glibc's defaults they are page-faulted and zero-filled afresh every step,
+which costs every configuration time and makes the timings jump. ``--allocator default``
+measures without.
 Peers are installed for the benchmark only, into
 benchmarks/.peers (benchmarks/setup_peers.sh; run automatically when missing).
 

@@ -1,9 +1,10 @@
 """Rule ablation_curves: pVar of one fitted network as its connections are removed."""
 
 from neurocircuit.ablation import ablate_fitted_model
-from neurocircuit.runtime import get_logger, set_threads
+from neurocircuit.runtime import configure_cpu_allocator, get_logger, set_threads
 
 set_threads(snakemake.threads)
+configure_cpu_allocator()
 ablate_fitted_model(
     snakemake.input.model,
     snakemake.input.prediction,

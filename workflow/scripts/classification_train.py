@@ -3,9 +3,10 @@
 import contextlib
 
 from neurocircuit.classification import train_classifier
-from neurocircuit.runtime import get_logger, set_threads
+from neurocircuit.runtime import configure_cpu_allocator, get_logger, set_threads
 
 set_threads(snakemake.threads)
+configure_cpu_allocator()
 with open(snakemake.log[0], "w") as log, contextlib.redirect_stderr(log):
     train_classifier(
         snakemake.wildcards.dataset,

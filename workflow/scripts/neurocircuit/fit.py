@@ -858,9 +858,10 @@ def write_convergence_table(metrics_paths, output_path) -> None:
 def fit_job(kind: str, activity_path, outputs: dict, run: dict, threads: int, log_file=None):
     """One fit rule: ``kind`` "full" (in-sample) or "heldout". ``run``: the fit config section
     under "fit" with the run's dataset, model, seed and device. Sets torch's threads."""
-    from neurocircuit.runtime import get_logger, set_threads
+    from neurocircuit.runtime import configure_cpu_allocator, get_logger, set_threads
 
     set_threads(threads)
+    configure_cpu_allocator()
     logger = get_logger(f"fit_{kind}", log_file)
     settings = FitSettings.from_config(
         run["fit"], run["dataset"], run["model"], run["seed"], run["device"]

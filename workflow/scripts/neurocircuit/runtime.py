@@ -41,15 +41,13 @@ def select_device(setting: str = "auto"):
 
 
 def set_threads(n_threads: int) -> None:
-    """Make torch (and BLAS through the env) use exactly ``n_threads`` CPU threads, and keep
-    freed training buffers in the process (see ``configure_cpu_allocator``)."""
+    """Make torch (and BLAS through the env) use exactly ``n_threads`` CPU threads."""
     import torch
 
     n_threads = max(1, int(n_threads))
     torch.set_num_threads(n_threads)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(n_threads)
-    configure_cpu_allocator()
 
 
 ALLOCATOR_KEEP_BYTES = 1 << 30
@@ -68,7 +66,9 @@ def configure_cpu_allocator(keep_bytes: int = ALLOCATOR_KEEP_BYTES) -> bool:
     ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` do from the environment, and what
     PyTorch's CPU tuning guide gets from jemalloc or tcmalloc) keeps them in the process. The
     resident memory stays at the step's peak instead of falling back between steps; blocks
-    above ``keep_bytes`` still come from ``mmap``. Process-wide; idempotent.
+    above ``keep_bytes`` still come from ``mmap``. Process-wide; idempotent. The training rules
+    (classification, fit, ablation) call it; imaging does not (suite2p's arrays are large and
+    few, and a long-lived heap would only hold its peak longer).
 
     Returns:
         True when the setting was applied (Linux with glibc), False elsewhere (a no-op).
