@@ -86,6 +86,23 @@ def test_curves_score_every_strategy_and_repeat():
     assert strongest["pvar"].item() == pytest.approx(1 - (5 + 0.8) / 7.6)
     assert strongest["n_removed"].item() == 2
     assert np.allclose(curves.loc[curves["fraction"] == 1, "pvar"], 0.0)
+    assert "gain_retained" not in curves
+
+
+def test_gain_retained_is_measured_from_the_baseline():
+    def kept_strength(mask):  # intact 1.0; removing the 5.0 connection leaves 2.6 / 7.6
+        return float(np.abs(W * mask).sum() / np.abs(W).sum())
+
+    curves = ablation.ablation_curves(
+        W, kept_strength, fractions=[0.0, 0.2, 1.0], strategies=["strongest"], baseline_pvar=0.2
+    ).set_index("fraction")
+    assert curves.loc[0.0, "gain_retained"] == pytest.approx(1.0)
+    assert curves.loc[0.2, "gain_retained"] == pytest.approx((2.6 / 7.6 - 0.2) / 0.8)
+    assert curves.loc[1.0, "gain_retained"] == pytest.approx(-0.25)  # below the baseline
+    area = ablation.curve_areas(curves.reset_index().assign(repeat=0))["auc_gain_retained"]
+    # floored at 0: (1 + g) / 2 * 0.2 + (g + 0) / 2 * 0.8 with g = (2.6 / 7.6 - 0.2) / 0.8
+    g = (2.6 / 7.6 - 0.2) / 0.8
+    assert area.item() == pytest.approx((1 + g) / 2 * 0.2 + g / 2 * 0.8)
 
 
 def test_area_under_curve():

@@ -198,7 +198,8 @@ def plot_ablation_areas(
     strategies = _ordered_strategies(areas["strategy"])
     models = sort_models(areas["model"])
     apply_style(font_size)
-    n_cols = min(len(strategies), 4)
+    # four panels in a row while they stay narrow, else a 2 x 2 grid (bars per model)
+    n_cols = min(len(strategies), 4 if len(models) <= 4 else 2)
     n_rows = int(np.ceil(len(strategies) / n_cols))
     fig, axes = plt.subplots(
         n_rows,
