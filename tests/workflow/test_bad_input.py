@@ -154,6 +154,22 @@ def test_empty_data_dir_names_the_files_to_put_where(parse_only_workflow, tmp_pa
     assert not (parse_only_workflow / "results").exists()
 
 
+def test_missing_data_dir_is_named_in_a_warning(parse_only_workflow, tmp_path):
+    """A data_dir that does not exist (a typo): one warning naming it, then the usual offline
+    error for the files nobody has (downloads off), and no job."""
+    typo = tmp_path / "my_dta"
+    overrides = {
+        "data_dir": str(typo),
+        "classification": {"datasets": ["mnist"], "download": False},
+        "fit": {"datasets": []},
+    }
+    result = run_with(parse_only_workflow, overrides)
+    output = result.stdout + result.stderr
+    warnings = [line for line in output.splitlines() if line.startswith("Warning: data_dir")]
+    assert len(warnings) == 1 and str(typo) in warnings[0], output[-3000:]
+    assert_one_config_error(result, "mnist")
+
+
 # ---------------------------------------------------------------- bad data
 def heavy_rules() -> set[str]:
     """The compute-heavy rules (suite2p, training): those the SLURM profile gives threads to."""

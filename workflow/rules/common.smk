@@ -12,6 +12,14 @@ try:
 except ConfigError as error:
     sys.exit(f"Config error: {error}")
 
+if config["data_dir"] and not Path(config["data_dir"]).is_dir():
+    # not an error: the data sets it should hold may be found elsewhere or downloaded
+    print(
+        f"Warning: data_dir '{config['data_dir']}' is not a folder; data sets not found in "
+        f"the system folders are downloaded into resources_dir ('{config['resources_dir']}')",
+        file=sys.stderr,
+    )
+
 
 wildcard_constraints:
     session=r"[A-Za-z0-9_\-]+",
