@@ -28,12 +28,11 @@ from torch.nn.utils import parametrize
 
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.constraints import (
+    add_recurrent_weight,
     check_exc_fraction,
     check_mask,
     draw_neuron_signs,
-    init_signed_weight,
     make_dale_parametrization,
-    structural_mask,
 )
 from neurocircuit.models.surrogates import check_surrogate, resolve_surrogate_scale
 
@@ -83,21 +82,17 @@ class _ActivityNetwork(nn.Module):
         self.dale = bool(dale)
         self.dale_mode = dale_mode
         signs = draw_neuron_signs(n_units, exc_fraction, generator) if dale else None
-        self.weight = nn.Parameter(
-            init_signed_weight(
-                n_units,
-                n_units,
-                weight_scale / math.sqrt(n_units),
-                generator,
-                signs=signs,
-                ei_balance=ei_balance,
-            )
+        add_recurrent_weight(
+            self,
+            "weight",
+            n_units,
+            weight_scale / math.sqrt(n_units),
+            generator,
+            signs=signs,
+            ei_balance=ei_balance,
+            self_connections=self_connections,
+            connection_density=connection_density,
         )
-        mask = structural_mask(
-            n_units, generator, self_connections=self_connections, density=connection_density
-        )
-        self.register_buffer("structural_mask", mask)
-        self.register_buffer("connection_mask", torch.ones(n_units, n_units))
         if self.dale:
             parametrize.register_parametrization(
                 self, "weight", make_dale_parametrization(dale_mode, signs)

@@ -17,12 +17,12 @@ from torch.nn.utils import parametrize
 
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.constraints import (
+    add_recurrent_weight,
     check_exc_fraction,
     check_mask,
     draw_neuron_signs,
     init_signed_weight,
     make_dale_parametrization,
-    structural_mask,
 )
 from neurocircuit.models.surrogates import check_surrogate, resolve_surrogate_scale
 
@@ -154,21 +154,17 @@ class SpikingClassifier(nn.Module):
             init_signed_weight(n_hidden, n_in, input_scale / math.sqrt(n_in), generator)
         )
         if self.recurrent:
-            self.w_rec = nn.Parameter(
-                init_signed_weight(
-                    n_hidden,
-                    n_hidden,
-                    recurrent_scale / math.sqrt(n_hidden),
-                    generator,
-                    signs=signs,
-                    ei_balance=ei_balance,
-                )
+            add_recurrent_weight(
+                self,
+                "w_rec",
+                n_hidden,
+                recurrent_scale / math.sqrt(n_hidden),
+                generator,
+                signs=signs,
+                ei_balance=ei_balance,
+                self_connections=self_connections,
+                connection_density=connection_density,
             )
-            mask = structural_mask(
-                n_hidden, generator, self_connections=self_connections, density=connection_density
-            )
-            self.register_buffer("structural_mask", mask)
-            self.register_buffer("connection_mask", torch.ones(n_hidden, n_hidden))
         else:
             self.w_rec = None
         self.w_out = nn.Parameter(

@@ -91,6 +91,31 @@ def structural_mask(
     return mask
 
 
+def add_recurrent_weight(
+    module: nn.Module,
+    name: str,
+    n: int,
+    std: float,
+    generator: torch.Generator,
+    *,
+    signs: Tensor | None,
+    ei_balance: bool,
+    self_connections: bool,
+    connection_density: float,
+) -> None:
+    """Give ``module`` a recurrent weight parameter ``name`` (n, n) [post, pre] drawn by
+    :func:`init_signed_weight`, and the two 0/1 buffers its effective weight is multiplied by:
+    ``structural_mask`` (:func:`structural_mask`: self-connections, sparsity; drawn after the
+    weights from the same generator) and ``connection_mask`` (all ones; ablation edits it)."""
+    weight = init_signed_weight(n, n, std, generator, signs=signs, ei_balance=ei_balance)
+    setattr(module, name, nn.Parameter(weight))
+    mask = structural_mask(
+        n, generator, self_connections=self_connections, density=connection_density
+    )
+    module.register_buffer("structural_mask", mask)
+    module.register_buffer("connection_mask", torch.ones(n, n))
+
+
 class DaleSign(nn.Module):
     """Dale's law with fixed identities: W = |M| * sign[None, :] (sign per presynaptic column).
 
