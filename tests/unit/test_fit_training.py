@@ -10,14 +10,7 @@ import pytest
 import torch
 from neurocircuit import ablation, fit, metrics
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread (and do not fight other jobs for cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def oscillations(n_neurons=6, n_frames=80, period=25.0):

@@ -26,13 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models: one thread is faster and steady on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def order_task(n, seed, channels=16, steps=40):

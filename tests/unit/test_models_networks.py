@@ -16,13 +16,7 @@ from neurocircuit.models import classifier as classifier_module
 HAS_FAST_PATH = classifier_module._fast_lif is not None
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and steady on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def spikes_input(steps=30, batch=4, channels=12, seed=0, p=0.2):
