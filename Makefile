@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 demo: venv
-	$(BIN)/snakemake --cores $(CORES) --configfile config.demo.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 
 full: venv
 	$(BIN)/snakemake --cores $(CORES)
@@ -31,7 +31,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
-	$(BIN)/snakemake --lint --configfile config.demo.yaml
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
 	$(BIN)/snakemake --lint
 
 test: lint

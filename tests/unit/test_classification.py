@@ -103,7 +103,7 @@ def test_bad_classification_config_names_the_key(bad, key):
 
 
 def test_shipped_configs_define_every_listed_model():
-    for name in ("config.yaml", "config.demo.yaml", "tests/config.test.yaml", "config.cpu.yaml"):
+    for name in ("config.yaml", "config/demo.yaml", "tests/config.test.yaml", "config/cpu.yaml"):
         with open(ROOT / name) as fh:
             raw = yaml.safe_load(fh) or {}
         merged = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -32,7 +32,7 @@ def merged(*files):
     "files",
     [
         ("config.yaml",),
-        ("config.yaml", "config.demo.yaml"),
+        ("config.yaml", "config/demo.yaml"),
         ("config.yaml", "tests/config.test.yaml"),
     ],
 )

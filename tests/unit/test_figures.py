@@ -33,11 +33,11 @@ from neurocircuit.figures.examples import (
 from neurocircuit.figures.style import (
     as_percent,
     model_label,
-    model_traits,
     read_table,
     run_id,
     save_figure,
 )
+from neurocircuit.models.names import model_traits
 
 DATASET = "synthetic"
 

@@ -26,7 +26,7 @@ TEST_CONFIG = "tests/config.test.yaml"
 WORKFLOW_PATHS = (
     "Snakefile",
     "config.yaml",
-    "config.demo.yaml",
+    "config",
     "pyproject.toml",
     "workflow",
     "envs",

@@ -18,7 +18,7 @@ def run_snakemake(*args):
 
 @pytest.mark.parametrize(
     "extra",
-    [[], ["--configfile", "config.demo.yaml"], ["--configfile", "tests/config.test.yaml"]],
+    [[], ["--configfile", "config/demo.yaml"], ["--configfile", "tests/config.test.yaml"]],
     ids=["full", "demo", "test"],
 )
 def test_dry_run_resolves_full_dag(extra):
@@ -27,7 +27,7 @@ def test_dry_run_resolves_full_dag(extra):
 
 
 def test_lint_is_clean():
-    result = run_snakemake("--lint", "--configfile", "config.demo.yaml")
+    result = run_snakemake("--lint", "--configfile", "config/demo.yaml")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

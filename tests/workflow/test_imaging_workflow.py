@@ -2,7 +2,7 @@
 
 - a tiny synthetic volume (tests/config.test.yaml), plus the real suite2p folder and the real
   traces file when ../shared/data holds them: every file and number of the stage's outputs;
-- the demo volume (config.demo.yaml): recall >= 0.8 and median correlation >= 0.85;
+- the demo volume (config/demo.yaml): recall >= 0.8 and median correlation >= 0.85;
 - bad input: a session config typo, a repeated session name, a missing movie, a truncated TIFF.
 """
 
@@ -93,7 +93,7 @@ def test_demo_volume_accuracy(workflow_dir):
         "--cores",
         "2",
         "--configfile",
-        "config.demo.yaml",
+        "config/demo.yaml",
         check=True,
     )
     metrics = json.loads((workflow_dir / "results/imaging/synthetic/metrics.json").read_text())

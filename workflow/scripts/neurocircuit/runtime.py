@@ -40,14 +40,18 @@ def select_device(setting: str = "auto"):
     return torch.device(setting)
 
 
-def set_threads(n_threads: int) -> None:
-    """Make torch (and BLAS through the env) use exactly ``n_threads`` CPU threads."""
-    import torch
+def set_threads(n_threads: int, torch_threads: bool = True) -> None:
+    """Make torch (and BLAS through the env) use exactly ``n_threads`` CPU threads.
 
+    ``torch_threads`` False sets only the environment (light jobs that never import torch).
+    """
     n_threads = max(1, int(n_threads))
-    torch.set_num_threads(n_threads)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(n_threads)
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(n_threads)
 
 
 ALLOCATOR_KEEP_BYTES = 1 << 30
@@ -177,3 +181,44 @@ def get_logger(name: str, log_file: str | Path | None = None) -> logging.Logger:
         logger.addHandler(handler)
     logger.propagate = False
     return logger
+
+
+@contextlib.contextmanager
+def rule_job(
+    smk, *, torch: bool = True, allocator: bool = False, capture_stderr: bool = False
+) -> Iterator[logging.Logger]:
+    """The one setup of every rule script: threads, allocator, logging, and errors.
+
+    ``smk`` is the ``snakemake`` object of a ``script:`` rule. Sets ``smk.threads`` CPU threads
+    (torch's too when ``torch``), glibc's allocator setting for training jobs (``allocator``,
+    see :func:`configure_cpu_allocator`), and yields a logger named after the rule that writes
+    to the console and to the rule's log. ``capture_stderr`` sends everything else on stderr
+    (progress bars) to the log only. Any exception ends the job with one line,
+    ``<rule>: <message>``, written to the log and to the console alike, and no traceback.
+    """
+    name = getattr(smk, "rule", None) or "rule"
+    log_file = smk.log[0] if len(smk.log) else None
+    set_threads(smk.threads, torch_threads=torch)
+    if allocator:
+        configure_cpu_allocator()
+    logger = get_logger(name, log_file)
+    try:
+        if capture_stderr and log_file is not None:
+            with open(log_file, "a") as log, contextlib.redirect_stderr(log):
+                yield logger
+        else:
+            yield logger
+    except Exception as error:  # noqa: BLE001 - every error becomes the same one line
+        line = f"{name}: {error_line(error)}"
+        logger.error("%s", line)
+        raise SystemExit(line) from None
+
+
+def error_line(error: BaseException) -> str:
+    """One line for ``error``: its message (which names the file), or its type when empty."""
+    message = " ".join(str(error).split())
+    if not message:
+        return type(error).__name__
+    if isinstance(error, (OSError, ValueError, RuntimeError)):
+        return message
+    return f"{type(error).__name__}: {message}"

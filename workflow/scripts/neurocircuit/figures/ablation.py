@@ -21,12 +21,12 @@ from neurocircuit.figures.style import (
     apply_style,
     dale_colour,
     model_label,
-    model_traits,
     read_table,
     run_id,
     save_figure,
     sort_models,
 )
+from neurocircuit.models.names import model_traits
 
 CURVE_COLUMNS = ("strategy", "fraction", "repeat", "pvar", "pvar_ratio")
 AREA_COLUMNS = ("section", "dataset", "model", "seed", "strategy", "auc")

@@ -18,12 +18,12 @@ from neurocircuit.figures.style import (
     apply_style,
     dale_colour,
     model_label,
-    model_traits,
     read_table,
     run_id,
     save_figure,
     sort_models,
 )
+from neurocircuit.models.names import model_traits
 
 CONVERGENCE_COLUMNS = ("dataset", "model", "seed")
 

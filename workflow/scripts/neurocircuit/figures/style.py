@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from neurocircuit.models.names import model_traits  # noqa: E402
 from neurocircuit.runtime import atomic_path  # noqa: E402
 
 OKABE_ITO = {
@@ -87,59 +88,6 @@ def save_figure(fig, png_path: str | Path, pdf_path: str | Path, dpi: int = 150)
             fig.savefig(tmp_pdf, format="pdf", dpi=dpi)
     finally:
         plt.close(fig)
-
-
-class ModelTraits(NamedTuple):
-    """What a model name says: dynamics (spiking/rate), Dale's law or not, learning rule, and
-    whether the Dale signs are learnable (NeuroTorch's variant, ``dalesign``)."""
-
-    dynamics: str
-    dale: bool | None
-    learning: str
-    learned_sign: bool = False
-
-    @property
-    def dale_label(self) -> str:
-        if self.learned_sign:
-            return "Dale, learned sign"
-        return {True: "Dale", False: "no Dale", None: "Dale?"}[self.dale]
-
-
-_NO_DALE = re.compile(r"(?:^|[_\-])(?:no[_\-]?dale|nodale|free|unconstrained)(?:$|[_\-])")
-_DALE = re.compile(r"(?:^|[_\-])dale(?:$|[_\-])")
-
-
-def model_traits(model: str) -> ModelTraits:
-    """Parse a model name such as ``spiking_dale_eprop`` or ``rate-nodale-bptt``.
-
-    Recognised tokens: spiking/snn/lif/alif vs rate/wc/wilson_cowan; dale vs dalesign (learnable
-    sign) vs nodale/no_dale/no-dale; eprop/e_prop vs bptt vs tbptt. Unknown parts
-    are reported as "unknown" (or None for Dale).
-    """
-    name = model.lower()
-    tokens = set(re.split(r"[_\-]+", name))
-    if tokens & {"spiking", "snn", "lif", "alif", "lifsyn", "spike"}:
-        dynamics = "spiking"
-    elif tokens & {"rate", "wc", "wilson", "wilsoncowan"} or "wilson" in name:
-        dynamics = "rate"
-    else:
-        dynamics = "unknown"
-    learned_sign = bool(tokens & {"dalesign", "learnedsign", "learnablesign"})
-    if _NO_DALE.search(name):
-        dale: bool | None = False
-    elif _DALE.search(name) or learned_sign:
-        dale = True
-    else:
-        dale = None
-    if tokens & {"eprop"} or "e_prop" in name or "e-prop" in name:
-        learning = "eprop"
-    elif "tbptt" in tokens:
-        learning = "tbptt"
-    elif "bptt" in tokens:
-        learning = "bptt"
-    else:
-        learning = "unknown"
-    return ModelTraits(dynamics, dale, learning, learned_sign)
 
 
 def model_label(model: str) -> str:
