@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+# The overlay config of `make figures` and `make report` (CONFIG= for the full study).
+CONFIG ?= config/demo.yaml
+CONFIG_ARG := $(if $(CONFIG),--configfile $(CONFIG))
 
 .PHONY: demo test lint format venv full figures report clean
 
@@ -22,10 +25,10 @@ full: venv
 	$(BIN)/snakemake --cores $(CORES)
 
 figures: venv
-	$(BIN)/snakemake --cores $(CORES) --rerun-triggers mtime figures
+	$(BIN)/snakemake --cores $(CORES) figures $(CONFIG_ARG)
 
 report: venv
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake --report results/report.html $(CONFIG_ARG)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -5,7 +5,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from neurocircuit import fit, metrics
+from neurocircuit import metrics
+from neurocircuit.fit import recording as fit
 
 ZEBRAFISH = (
     Path(__file__).parents[2].parent
@@ -124,69 +125,6 @@ def test_zebrafish_preprocessing_on_the_real_file():
     assert metrics.baseline_pvar_mean(per) == pytest.approx(0.614, abs=0.005)
 
 
-@pytest.fixture
-def served_file(tmp_path):
-    """A file served over HTTP on localhost (Range requests supported) and its URL."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    class RangeHandler(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            path = self.translate_path(self.path)
-            data = open(path, "rb").read()
-            start = 0
-            if "Range" in self.headers:
-                start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                self.send_response(206)
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(data) - start))
-            self.end_headers()
-            self.wfile.write(data[start:])
-
-    folder = tmp_path / "server"
-    folder.mkdir()
-    payload = np.arange(1000, dtype=np.float64).tobytes()
-    (folder / "traces.npy").write_bytes(payload)
-    handler = functools.partial(RangeHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/traces.npy", payload
-    server.shutdown()
-    server.server_close()
-
-
-def test_download_verifies_the_checksum_and_resumes(tmp_path, served_file):
-    import hashlib
-
-    url, payload = served_file
-    digest = hashlib.sha256(payload).hexdigest()
-    destination = tmp_path / "data" / "traces.npy"
-    partial = destination.with_name("traces.npy.part")
-    partial.parent.mkdir(parents=True)
-    partial.write_bytes(payload[:100])  # an interrupted earlier download
-    fit.download_verified(url, destination, digest, retries=1)
-    assert destination.read_bytes() == payload
-    assert not partial.exists()
-
-    other = tmp_path / "data" / "other.npy"
-    with pytest.raises(ValueError, match="other.npy: sha256 .* does not match"):
-        fit.download_verified(url, other, "0" * 64, retries=1)
-    assert not other.exists() and not other.with_name("other.npy.part").exists()
-
-
-def test_download_failure_names_the_file(tmp_path):
-    destination = tmp_path / "traces.npy"
-    with pytest.raises(OSError, match="traces.npy: download from .* failed after 1 tries"):
-        fit.download_verified("http://127.0.0.1:9/none.npy", destination, "0" * 64, retries=1)
-    assert not destination.exists()
-
-
 @pytest.mark.parametrize(
     ("section", "value", "key"),
     [
@@ -194,6 +132,9 @@ def test_download_failure_names_the_file(tmp_path):
         ("fit", {"preprocessing": {"normalisation": "zscore"}}, "fit.preprocessing"),
         ("fit", {"heldout_fraction": 1.5}, "fit.heldout_fraction"),
         ("fit", {"training": {"epoch": 3}}, "fit.training"),
+        ("fit", {"model_settings": {"rate_dale_bptt": {"trainig": {}}}}, "fit.model_settings"),
+        ("fit", {"model_settings": {"rate_dale": {}}}, "fit.model_settings"),
+        ("fit", {"dataset_settings": {"zebrafish": {"network": {"rate": {"tau": -1}}}}}, "tau"),
         ("ablation", {"strategies": ["loudest"]}, "ablation.strategies"),
         ("ablation", {"fractions": [0.0, 1.2]}, "ablation.fractions"),
     ],
@@ -219,3 +160,41 @@ def test_fit_defaults_are_the_paper_preset():
     assert config["fit"]["ar1_ridge"] == 1.0
     assert len(config["fit"]["models"]) == 8
     assert config["ablation"]["strategies"] == ["random", "weakest", "strongest", "hubs"]
+
+
+def test_run_settings_layer_defaults_then_dataset_then_model():
+    from neurocircuit.config import validate_config
+    from neurocircuit.fit.settings import recording_settings, resolve_fit_settings
+
+    schema = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    fit_config = validate_config(
+        {
+            "fit": {
+                "training": {"epochs": 100, "lr": 0.01},
+                "network": {"rate": {"tau": 50.0}, "spiking": {"tau_out": 50.0}},
+                "dataset_settings": {
+                    "zebrafish": {"training": {"epochs": 200}, "network": {"rate": {"tau": 20.0}}}
+                },
+                "model_settings": {"rate_dale_bptt": {"training": {"epochs": 300}}},
+            }
+        },
+        schema,
+    )["fit"]
+    # the overrides get no defaults filled in: they only hold what the user wrote
+    assert fit_config["model_settings"]["rate_dale_bptt"] == {"training": {"epochs": 300}}
+    model = resolve_fit_settings(fit_config, "zebrafish", "rate_dale_bptt")
+    assert model["training"]["epochs"] == 300 and model["training"]["lr"] == 0.01
+    assert model["network"]["rate"]["tau"] == 20.0  # data set's, deep-merged
+    assert model["network"]["spiking"]["tau_out"] == 50.0
+    assert model["frame_period_s"] == 0.9
+    other = resolve_fit_settings(fit_config, "zebrafish", "rate_nodale_bptt")
+    assert other["training"]["epochs"] == 200
+    session = resolve_fit_settings(fit_config, "synthetic", "rate_dale_bptt")
+    assert session["training"]["epochs"] == 300 and session["network"]["rate"]["tau"] == 50.0
+    assert session["frame_period_s"] is None  # activity.h5 stores its time axis
+    assert fit_config["training"]["epochs"] == 100  # the config itself is not modified
+    assert recording_settings(model) == {
+        "frame_period_s": 0.9,
+        "max_neurons": None,
+        "max_frames": None,
+    }

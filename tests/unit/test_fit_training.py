@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from neurocircuit import ablation, fit, metrics
+from neurocircuit import ablation, metrics
+from neurocircuit.fit import convergence, jobs, training
+from neurocircuit.fit.settings import FitSettings, resolve_fit_settings
+from neurocircuit.models import fitted
+from neurocircuit.models.names import parse_model_name
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,22 +25,22 @@ def oscillations(n_neurons=6, n_frames=80, period=25.0):
 
 
 def test_model_names():
-    spec = fit.parse_model_name("spiking_dalesign_eprop")
+    spec = parse_model_name("spiking_dalesign_eprop")
     assert (spec.dynamics, spec.dale, spec.dale_mode, spec.method) == (
         "spiking",
         True,
         "learnable_sign",
         "eprop",
     )
-    assert not fit.parse_model_name("rate_nodale_bptt").dale
+    assert not parse_model_name("rate_nodale_bptt").dale
     with pytest.raises(ValueError, match="is not"):
-        fit.parse_model_name("rate_dale")
+        parse_model_name("rate_dale")
 
 
 def test_iterations_to_reach():
     history = [{"epoch": 1, "train_score": 0.2}, {"epoch": 2, "train_score": 0.91}]
-    assert fit.iterations_to_reach(history, 0.9) == 1
-    assert fit.iterations_to_reach(history, 0.95) is None
+    assert training.iterations_to_reach(history, 0.9) == 1
+    assert training.iterations_to_reach(history, 0.95) is None
 
 
 def relaxation(n_neurons=6, n_frames=50):
@@ -51,15 +55,15 @@ def relaxation(n_neurons=6, n_frames=50):
 @pytest.mark.parametrize("model_name", ["rate_nodale_bptt", "spiking_dale_eprop"])
 def test_short_fit_beats_the_mean_baseline(model_name):
     target = relaxation()
-    run = fit.train_on_sequence(
+    run = training.train_on_sequence(
         target,
-        fit.parse_model_name(model_name),
+        parse_model_name(model_name),
         network_options={},
         training={"epochs": 60, "lr": 0.05, "progress": False, "eval_every": 10},
         seed=0,
         device="cpu",
     )
-    prediction = fit.rollout(run.model, target[0], target.shape[0])
+    prediction = fitted.rollout(run.model, target[0], target.shape[0])
     score = metrics.pvar(prediction[1:], target[1:])
     baseline = metrics.baseline_pvar_mean(target[1:])
     assert 0.5 < baseline < 0.6  # the fixed points differ between neurons
@@ -90,8 +94,14 @@ def fit_config(**training):
         "ar1_ridge": None,
         "network": {"shared": {"exc_fraction": 0.5}},
         "training": {"epochs": 20, "lr": 0.02, "progress": False, "eval_every": 5, **training},
-        "training_by_model": {"rate_dale_bptt": {"stop_pvar": None}},
+        "model_settings": {"rate_dale_bptt": {"training": {"stop_pvar": None}}},
     }
+
+
+def fit_run(config, model, dataset="toy", seed=0):
+    """A fit job's params, as common.smk resolves them."""
+    settings = resolve_fit_settings(config, dataset, model)
+    return {"dataset": dataset, "model": model, "seed": seed, "device": "cpu", "settings": settings}
 
 
 def test_fit_jobs_write_every_file_and_key(tmp_path):
@@ -117,11 +127,10 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
             "scores": "scores.json",
         }.items()
     }
-    run = {"fit": fit_config(), "dataset": "toy", "model": "rate_dale_bptt", "seed": 0}
-    run["device"] = "cpu"
-    scores = fit.fit_job("full", activity, outputs, run, threads=1)
-    fit.fit_job("heldout", activity, heldout, run, threads=1)
-    merged = fit.merge_fit_metrics(outputs["scores"], heldout["scores"], run_dir / "metrics.json")
+    run = fit_run(fit_config(), "rate_dale_bptt")
+    scores = jobs.fit_job("full", activity, outputs, run)
+    jobs.fit_job("heldout", activity, heldout, run)
+    merged = jobs.merge_fit_metrics(outputs["scores"], heldout["scores"], run_dir / "metrics.json")
 
     for key in (
         "pvar",
@@ -159,12 +168,12 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     # Dale: every presynaptic row (weights stored presynaptic × postsynaptic) has one sign.
     assert np.all(weights["weights"] * signs[:, None] >= 0)
 
-    model, metadata = fit.load_fitted_model(outputs["model"])
+    model, metadata = fitted.load_fitted_model(outputs["model"])
     assert metadata["model"] == "rate_dale_bptt"
-    again = fit.rollout(model, target[:, 0], 60)
+    again = fitted.rollout(model, target[:, 0], 60)
     assert np.allclose(again.T, prediction, atol=1e-5)
 
-    table = fit.convergence_table([run_dir / "metrics.json"])
+    table = convergence.convergence_table([run_dir / "metrics.json"])
     assert table.loc[0, "model"] == "rate_dale_bptt" and table.loc[0, "convergence_pvar"] == 0.5
 
     curves_path = tmp_path / "ablation" / "toy" / "rate_dale_bptt" / "seed0.csv"
@@ -192,9 +201,7 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
 
 def test_ablated_model_file_mismatch_is_clear(tmp_path):
     activity = write_recording(tmp_path / "activity.h5")
-    settings = fit.FitSettings.from_config(
-        fit_config(epochs=2), "toy", "rate_nodale_bptt", 0, "cpu"
-    )
+    settings = FitSettings.from_run(fit_run(fit_config(epochs=2), "rate_nodale_bptt"))
     outputs = {
         "model": tmp_path / "model.pt",
         "prediction": tmp_path / "prediction.h5",
@@ -203,7 +210,7 @@ def test_ablated_model_file_mismatch_is_clear(tmp_path):
         "weights": tmp_path / "weights.npz",
         "scores": tmp_path / "scores.json",
     }
-    fit.fit_activity_file(activity, outputs, settings)
+    jobs.fit_activity_file(activity, outputs, settings)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as h5:
         h5["target"] = np.zeros((3, 60))
@@ -222,25 +229,25 @@ def test_ablated_model_file_mismatch_is_clear(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="bad.pt: not a readable model file"):
-        fit.load_fitted_model(bad)
+        fitted.load_fitted_model(bad)
     torch.save({"weights": 1}, bad)
     with pytest.raises(ValueError, match="not a fitted activity model"):
-        fit.load_fitted_model(bad)
+        fitted.load_fitted_model(bad)
 
 
 def test_initialise_from_data_puts_the_rate_network_at_the_mean():
     target = relaxation(n_neurons=5)
-    model = fit.build_network(fit.parse_model_name("rate_dale_bptt"), 5, {}, seed=3)
-    fit.initialise_from_data(model, target)
+    model = fitted.build_network(parse_model_name("rate_dale_bptt"), 5, {}, seed=3)
+    fitted.initialise_from_data(model, target)
     mean = target.mean(axis=0)
     # The recording's mean is a fixed point of the initial network.
-    assert fit.rollout(model, mean, 20)[-1] == pytest.approx(mean, abs=1e-5)
+    assert fitted.rollout(model, mean, 20)[-1] == pytest.approx(mean, abs=1e-5)
 
 
 def test_initialise_from_data_moves_the_spiking_output_towards_the_mean():
     target = relaxation(n_neurons=5)
-    model = fit.build_network(fit.parse_model_name("spiking_nodale_bptt"), 5, {}, seed=3)
-    before = np.abs(fit.rollout(model, target[0], 50).mean(axis=0) - target.mean(axis=0)).mean()
-    fit.initialise_from_data(model, target)
-    after = np.abs(fit.rollout(model, target[0], 50).mean(axis=0) - target.mean(axis=0)).mean()
+    model = fitted.build_network(parse_model_name("spiking_nodale_bptt"), 5, {}, seed=3)
+    before = np.abs(fitted.rollout(model, target[0], 50).mean(axis=0) - target.mean(axis=0)).mean()
+    fitted.initialise_from_data(model, target)
+    after = np.abs(fitted.rollout(model, target[0], 50).mean(axis=0) - target.mean(axis=0)).mean()
     assert after < 0.5 * before

@@ -10,7 +10,7 @@ localrules:
 
 rule ablation:
     input:
-        ablation_run_files(),
+        ablation_tables(),
         "results/ablation/summary.csv",
 
 
@@ -31,14 +31,14 @@ rule ablation_curves:
         mem_mb=2000,
         runtime=60,
     params:
-        ablation=ABLATION,
+        ablation=ablation_params(),
     script:
         "../scripts/ablation_curves.py"
 
 
 rule ablation_summary:
     input:
-        curves=ablation_run_files(),
+        curves=ablation_tables(),
     output:
         summary="results/ablation/summary.csv",
     log:
@@ -52,6 +52,6 @@ rule ablation_summary:
         mem_mb=1000,
         runtime=5,
     params:
-        runs=ablation_run_labels(),
+        runs=stage_runs("fit"),
     script:
         "../scripts/ablation_summary.py"

@@ -61,7 +61,7 @@ rule classification_train:
 
 rule classification_summarize:
     input:
-        metrics=classification_run_files("metrics.json"),
+        metrics=run_files("classification", "metrics.json"),
     output:
         summary="results/classification/summary.csv",
     log:

@@ -48,6 +48,39 @@ def all_targets():
     return imaging_targets() + classification_targets() + fit_targets() + figure_targets()
 
 
+# ---------------------------------------------------------------- runs of every stage
+RUN_FOLDER = {
+    "classification": "results/classification/{dataset}/{model}/seed{seed}",
+    "fit": "results/fit/{dataset}/{model}/seed{seed}",
+}
+ABLATION_TABLE = "results/ablation/{dataset}/{model}/seed{seed}.csv"
+
+
+def stage_runs(stage, dataset=None, seed=None):
+    """Every configured run of ``stage`` ("classification" or "fit") as a dict of its
+    wildcards (dataset, model, seed), optionally only one data set's or one seed's."""
+    section = config[stage]
+    return [
+        {"dataset": d, "model": m, "seed": s}
+        for d in section["datasets"]
+        if dataset in (None, d)
+        for m in section["models"]
+        for s in section["seeds"]
+        if seed in (None, s)
+    ]
+
+
+def run_files(stage, name, dataset=None, seed=None):
+    """File ``name`` (metrics.json, history.csv, ...) of each run :func:`stage_runs` lists."""
+    template = f"{RUN_FOLDER[stage]}/{name}"
+    return [template.format(**run) for run in stage_runs(stage, dataset, seed)]
+
+
+def ablation_tables(dataset=None):
+    """The ablation table of every fit run (optionally of one data set)."""
+    return [ABLATION_TABLE.format(**run) for run in stage_runs("fit", dataset)]
+
+
 # Each stage file section below is owned by that stage; keep helpers here, not in rules.
 # ---------------------------------------------------------------- imaging
 from neurocircuit.imaging.sessions import (  # noqa: E402
@@ -78,9 +111,12 @@ def imaging_session(wildcards):
     return IMAGING_SESSIONS[wildcards.session]
 
 
-def imaging_settings():
-    """The imaging config section without the session list (what every session shares)."""
-    return {key: value for key, value in config["imaging"].items() if key != "sessions"}
+def imaging_session_settings(wildcards):
+    """What a session's activity job reads of the imaging section: everything but the session
+    list, and the synthetic recording's settings only for synthetic sessions."""
+    session = imaging_session(wildcards)
+    skipped = {"sessions"} if session["source"] == "synthetic" else {"sessions", "synthetic"}
+    return {key: value for key, value in config["imaging"].items() if key not in skipped}
 
 
 def imaging_suite2p_params():
@@ -185,27 +221,9 @@ except ValueError as error:
     sys.exit(f"Config error: {error}")
 
 
-def classification_runs():
-    """(dataset, model, seed) of every configured classification run."""
-    return [
-        (dataset, model, seed)
-        for dataset in CLASSIFICATION["datasets"]
-        for model in CLASSIFICATION["models"]
-        for seed in CLASSIFICATION["seeds"]
-    ]
-
-
-def classification_run_files(name):
-    """``name`` (metrics.json, history.csv) of every configured classification run."""
-    return [
-        f"results/classification/{dataset}/{model}/seed{seed}/{name}"
-        for dataset, model, seed in classification_runs()
-    ]
-
-
 def classification_targets():
     """The summary table over every configured run (which needs every run's metrics)."""
-    if not classification_runs():
+    if not stage_runs("classification"):
         return []
     return ["results/classification/summary.csv"]
 
@@ -257,6 +275,8 @@ def classification_train_runtime(wildcards):
 
 
 # ---------------------------------------------------------------- fit and ablation
+from neurocircuit.fit.settings import recording_settings, resolve_fit_settings  # noqa: E402
+
 FIT = config["fit"]
 ABLATION = config["ablation"]
 for _dataset in FIT["datasets"]:
@@ -267,33 +287,13 @@ for _dataset in FIT["datasets"]:
         )
 
 
-def fit_runs():
-    """(dataset, model, seed) of every configured fit."""
-    return [
-        (dataset, model, seed)
-        for dataset in FIT["datasets"]
-        for model in FIT["models"]
-        for seed in FIT["seeds"]
-    ]
-
-
-def fit_run_files(name):
-    """``name`` (metrics.json, model.pt, ...) of every configured fit run."""
-    return [f"results/fit/{d}/{m}/seed{s}/{name}" for d, m, s in fit_runs()]
-
-
-def ablation_run_files():
-    """The ablation table of every configured fit run."""
-    return [f"results/ablation/{d}/{m}/seed{s}.csv" for d, m, s in fit_runs()]
-
-
 def fit_targets():
     """Per-run metrics, the convergence table and, when enabled, the ablation summary."""
-    if not fit_runs():
+    if not stage_runs("fit"):
         return []
-    targets = fit_run_files("metrics.json") + ["results/fit/convergence.csv"]
+    targets = run_files("fit", "metrics.json") + ["results/fit/convergence.csv"]
     if ABLATION["enabled"]:
-        targets += ablation_run_files() + ["results/ablation/summary.csv"]
+        targets += ablation_tables() + ["results/ablation/summary.csv"]
     return targets
 
 
@@ -315,61 +315,39 @@ def fit_activity_input(wildcards):
 
 
 def fit_run_params(wildcards):
-    """Everything a fit job needs besides its files (config section resolved for the run)."""
+    """What a fit job reads: its labels, the device and the run's resolved settings (defaults <
+    dataset_settings < model_settings), so that changing one model's settings, or adding a
+    seed, reruns no other job."""
     return {
-        "fit": FIT,
         "dataset": wildcards.dataset,
         "model": wildcards.model,
         "seed": int(wildcards.seed),
         "device": config["device"],
+        "settings": resolve_fit_settings(FIT, wildcards.dataset, wildcards.model),
     }
 
 
-def ablation_run_labels():
-    """Dataset, model and seed of every ablation table, in ablation_run_files() order."""
-    return [{"dataset": d, "model": m, "seed": s} for d, m, s in fit_runs()]
+def fit_recording_params(wildcards):
+    """What the recording check reads: the data set's frame period and crop."""
+    return recording_settings(resolve_fit_settings(FIT, wildcards.dataset))
+
+
+def ablation_params():
+    """What an ablation job reads of the ablation section (not ``enabled``)."""
+    return {key: ABLATION[key] for key in ("fractions", "strategies", "random_repeats", "seed")}
 
 
 # ---------------------------------------------------------------- figures
-def _figure_runs(stage):
-    """(datasets, models, seeds) configured for ``stage`` ("classification" or "fit")."""
-    section = config.get(stage) or {}
-    return (
-        list(section.get("datasets") or []),
-        list(section.get("models") or []),
-        list(section.get("seeds") or []),
-    )
-
-
 def figure_example_seed():
     """The seed whose fit the one-run figures (activity, connectivity) show: the lowest."""
-    seeds = _figure_runs("fit")[2]
-    return min(seeds) if seeds else 0
-
-
-def figure_classification_histories():
-    """history.csv of every configured classification run."""
-    datasets, models, seeds = _figure_runs("classification")
-    return expand(
-        "results/classification/{dataset}/{model}/seed{seed}/history.csv",
-        dataset=datasets,
-        model=models,
-        seed=seeds,
-    )
+    return min(FIT["seeds"]) if FIT["seeds"] else 0
 
 
 def figure_fit_run_files(name):
     """Input function: ``name`` of every configured fit run (all models, all seeds) of a dataset."""
 
     def files(wildcards):
-        _, models, seeds = _figure_runs("fit")
-        return expand(
-            "results/fit/{dataset}/{model}/seed{seed}/{name}",
-            dataset=wildcards.dataset,
-            model=models,
-            seed=seeds,
-            name=name,
-        )
+        return run_files("fit", name, wildcards.dataset)
 
     return files
 
@@ -378,13 +356,7 @@ def figure_example_runs_file(name):
     """Input function: ``name`` of every model's fit at the example seed, for a dataset."""
 
     def files(wildcards):
-        return expand(
-            "results/fit/{dataset}/{model}/seed{seed}/{name}",
-            dataset=wildcards.dataset,
-            model=_figure_runs("fit")[1],
-            seed=figure_example_seed(),
-            name=name,
-        )
+        return run_files("fit", name, wildcards.dataset, figure_example_seed())
 
     return files
 
@@ -393,8 +365,8 @@ def figure_example_run_file(name):
     """Input function: ``name`` of one model's fit at the example seed."""
 
     def file(wildcards):
-        seed = figure_example_seed()
-        return f"results/fit/{wildcards.dataset}/{wildcards.model}/seed{seed}/{name}"
+        run = {**wildcards, "seed": figure_example_seed()}
+        return f"{RUN_FOLDER['fit']}/{name}".format(**run)
 
     return file
 
@@ -403,13 +375,7 @@ def figure_ablation_curve_files():
     """Input function: every ablation curve table of a dataset (all models, all seeds)."""
 
     def files(wildcards):
-        _, models, seeds = _figure_runs("fit")
-        return expand(
-            "results/ablation/{dataset}/{model}/seed{seed}.csv",
-            dataset=wildcards.dataset,
-            model=models,
-            seed=seeds,
-        )
+        return ablation_tables(wildcards.dataset)
 
     return files
 
@@ -417,28 +383,28 @@ def figure_ablation_curve_files():
 def figure_targets():
     """Every figure (PNG and PDF) of the configured study: those of each stage that has targets."""
     figures = []
-    datasets, models, seeds = _figure_runs("classification")
-    if classification_targets() and datasets and models and seeds:
+    if classification_targets():
         figures += expand(
             "results/figures/classification/{name}.{ext}",
             name=["accuracy", "learning_curves"],
             ext=["png", "pdf"],
         )
-    datasets, models, seeds = _figure_runs("fit")
-    if fit_targets() and datasets and models and seeds:
-        figures += expand(
-            "results/figures/fit/{dataset}/activity_{model}.{ext}",
-            dataset=datasets,
-            model=models,
-            ext=["png", "pdf"],
-        )
-        figures += expand(
-            "results/figures/fit/{dataset}/{name}.{ext}",
-            dataset=datasets,
-            name=["pvar_per_neuron", "connectivity", "convergence"],
-            ext=["png", "pdf"],
-        )
-    if fit_targets() and datasets and models and seeds and config["ablation"].get("enabled"):
+    if not fit_targets():
+        return figures
+    datasets, models = FIT["datasets"], FIT["models"]
+    figures += expand(
+        "results/figures/fit/{dataset}/activity_{model}.{ext}",
+        dataset=datasets,
+        model=models,
+        ext=["png", "pdf"],
+    )
+    figures += expand(
+        "results/figures/fit/{dataset}/{name}.{ext}",
+        dataset=datasets,
+        name=["pvar_per_neuron", "connectivity", "convergence"],
+        ext=["png", "pdf"],
+    )
+    if ABLATION["enabled"]:
         figures += expand(
             "results/figures/ablation/{dataset}/{name}.{ext}",
             dataset=datasets,

@@ -38,7 +38,7 @@ rule plot_classification_accuracy:
 
 rule plot_classification_learning_curves:
     input:
-        histories=figure_classification_histories(),
+        histories=run_files("classification", "history.csv"),
     output:
         png=report(
             "results/figures/classification/learning_curves.png",

@@ -32,6 +32,7 @@ rule fit_download_zebrafish:
     params:
         url=FIT["zebrafish"]["url"],
         sha256=FIT["zebrafish"]["sha256"],
+        data_dir=config["data_dir"],
     script:
         "../scripts/fit_download_zebrafish.py"
 
@@ -52,7 +53,7 @@ rule fit_check_activity:
         mem_mb=2000,
         runtime=10,
     params:
-        fit=FIT,
+        recording=fit_recording_params,
     script:
         "../scripts/fit_check_activity.py"
 
@@ -133,7 +134,7 @@ rule fit_metrics:
 
 rule fit_convergence:
     input:
-        metrics=fit_run_files("metrics.json"),
+        metrics=run_files("fit", "metrics.json"),
     output:
         table="results/fit/convergence.csv",
     log:

@@ -118,7 +118,7 @@ rule imaging_activity:
         runtime=30,
     params:
         session=imaging_session,
-        settings=imaging_settings(),
+        settings=imaging_session_settings,
     script:
         "../scripts/imaging_activity.py"
 

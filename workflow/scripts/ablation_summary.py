@@ -1,5 +1,9 @@
 """Rule ablation_summary: areas under every ablation curve and Welch's t-tests between groups."""
 
 from neurocircuit.ablation import summarise_ablation_files
+from neurocircuit.runtime import rule_job
 
-summarise_ablation_files(snakemake.input.curves, snakemake.params.runs, snakemake.output.summary)
+with rule_job(snakemake, torch=False):
+    summarise_ablation_files(
+        snakemake.input.curves, snakemake.params.runs, snakemake.output.summary
+    )

@@ -1,12 +1,13 @@
 """Rule fit_activity: fit one network to a whole recording and score it against baselines."""
 
-from neurocircuit.fit import fit_job
+from neurocircuit.fit.jobs import fit_job
+from neurocircuit.runtime import rule_job
 
-fit_job(
-    "full",
-    snakemake.input.activity,
-    dict(snakemake.output.items()),
-    snakemake.params.run,
-    snakemake.threads,
-    snakemake.log[0],
-)
+with rule_job(snakemake, allocator=True) as logger:
+    fit_job(
+        "full",
+        snakemake.input.activity,
+        dict(snakemake.output.items()),
+        snakemake.params.run,
+        logger,
+    )

@@ -1,5 +1,7 @@
 """Rule fit_convergence: iterations to reach the convergence pVar, every run in one table."""
 
-from neurocircuit.fit import write_convergence_table
+from neurocircuit.fit.convergence import write_convergence_table
+from neurocircuit.runtime import rule_job
 
-write_convergence_table(snakemake.input.metrics, snakemake.output.table)
+with rule_job(snakemake, torch=False):
+    write_convergence_table(snakemake.input.metrics, snakemake.output.table)

@@ -1,12 +1,13 @@
 """Rule fit_heldout: train on the first frames, forecast the held-out last ones."""
 
-from neurocircuit.fit import fit_job
+from neurocircuit.fit.jobs import fit_job
+from neurocircuit.runtime import rule_job
 
-fit_job(
-    "heldout",
-    snakemake.input.activity,
-    dict(snakemake.output.items()),
-    snakemake.params.run,
-    snakemake.threads,
-    snakemake.log[0],
-)
+with rule_job(snakemake, allocator=True) as logger:
+    fit_job(
+        "heldout",
+        snakemake.input.activity,
+        dict(snakemake.output.items()),
+        snakemake.params.run,
+        logger,
+    )

@@ -1,5 +1,7 @@
 """Rule fit_metrics: metrics.json of a run (in-sample and held-out scores together)."""
 
-from neurocircuit.fit import merge_fit_metrics
+from neurocircuit.fit.jobs import merge_fit_metrics
+from neurocircuit.runtime import rule_job
 
-merge_fit_metrics(snakemake.input.scores, snakemake.input.heldout, snakemake.output.metrics)
+with rule_job(snakemake, torch=False):
+    merge_fit_metrics(snakemake.input.scores, snakemake.input.heldout, snakemake.output.metrics)

@@ -286,8 +286,8 @@ def rollout_score_function(model, target: np.ndarray) -> Callable[[np.ndarray], 
 
     ``target``: (T, N) in [0, 1], the recording the network was fitted to.
     """
-    from neurocircuit.fit import rollout
     from neurocircuit.metrics import pvar
+    from neurocircuit.models.fitted import rollout
 
     def score(mask: np.ndarray) -> float:
         model.set_connection_mask(mask)
@@ -305,7 +305,7 @@ def ablate_fitted_model(
     (fractions, strategies, random_repeats, seed)."""
     import h5py
 
-    from neurocircuit.fit import load_fitted_model
+    from neurocircuit.models.fitted import load_fitted_model
     from neurocircuit.runtime import atomic_path
 
     model, _ = load_fitted_model(model_path)
@@ -346,7 +346,7 @@ def ablate_fitted_model(
 
 def summarise_ablation_files(curve_paths, labels, output_csv) -> pd.DataFrame:
     """results/ablation/summary.csv from the per-run tables and their (dataset, model, seed)."""
-    from neurocircuit.fit import parse_model_name
+    from neurocircuit.models.names import parse_model_name
     from neurocircuit.runtime import atomic_path
 
     runs = []

@@ -25,7 +25,52 @@ def load_schema(schema_path: str | Path) -> dict:
     schema_path = Path(schema_path)
     with open(schema_path) as fh:
         schema = yaml.safe_load(fh)
-    return _inline_refs(schema, schema_path.parent)
+    return _expand_partials(_inline_refs(schema, schema_path.parent))
+
+
+def merge_settings(base: dict, *overrides: dict | None) -> dict:
+    """A deep copy of ``base`` with each of ``overrides`` merged in, in order: mappings merge
+    key by key (recursively), anything else (numbers, lists, None) replaces. The one layering
+    rule of run settings (defaults < data set < model) in every stage."""
+    merged = copy.deepcopy(dict(base))
+    for override in overrides:
+        for key, value in (override or {}).items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = merge_settings(merged[key], value)
+            else:
+                merged[key] = copy.deepcopy(value)
+    return merged
+
+
+PARTIAL_OF = "x-partial-of"
+"""Schema keyword of ours: ``{x-partial-of: [keys]}`` stands for an object holding any of the
+parent object's ``keys``, validated like them but with no defaults filled (an override)."""
+
+
+def _without_defaults(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+    if isinstance(node, list):
+        return [_without_defaults(v) for v in node]
+    return node
+
+
+def _expand_partials(node: Any, parent_properties: dict | None = None) -> Any:
+    """Replace every ``{x-partial-of: [keys]}`` with the override schema it stands for."""
+    if isinstance(node, list):
+        return [_expand_partials(v, parent_properties) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if PARTIAL_OF in node:
+        keys = node[PARTIAL_OF]
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: _without_defaults(parent_properties[k]) for k in keys},
+        }
+    properties = node.get("properties") if isinstance(node.get("properties"), dict) else None
+    inner = properties if properties is not None else parent_properties
+    return {key: _expand_partials(value, inner) for key, value in node.items()}
 
 
 def _inline_refs(node: Any, folder: Path) -> Any:

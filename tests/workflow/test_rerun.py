@@ -1,0 +1,129 @@
+"""What a change to the config reruns: only the jobs it concerns.
+
+The whole test config runs once; then dry runs with one change each (a seed, a model, a data
+set, one model's setting) must schedule the new or changed jobs and the summaries and figures
+that read them, and never an existing run of another seed, model or data set. Each job's params
+hold only its own resolved settings (workflow/rules/common.smk), which is what this checks:
+Snakemake reruns a job whose params changed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from conftest import TEST_CONFIG, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+# Jobs that read every run (summaries, figures over runs) and may rerun when runs are added.
+AGGREGATES = {
+    "all",
+    "classification_summarize",
+    "fit_convergence",
+    "ablation_summary",
+    "plot_classification_accuracy",
+    "plot_classification_learning_curves",
+    "plot_pvar_per_neuron",
+    "plot_connectivity",
+    "plot_convergence",
+    "plot_ablation_curves",
+    "plot_ablation_areas",
+}
+
+
+def planned_jobs(workflow_dir, *configs) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run of the whole workflow would run."""
+    args = ["-n", "--cores", "2", "--configfile", TEST_CONFIG, *map(str, configs)]
+    result = run_snakemake(workflow_dir, *args, check=True)
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout):
+        match = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if not match:
+            continue
+        found = re.search(r"^\s*wildcards: (.*)$", block, flags=re.MULTILINE)
+        wildcards = dict(
+            item.split("=", 1) for item in (found.group(1).split(", ") if found else [])
+        )
+        jobs.append((match.group(1), wildcards))
+    return jobs
+
+
+def per_run_jobs(jobs):
+    """The planned jobs of single runs (not summaries or figures over runs)."""
+    return [(rule, wc) for rule, wc in jobs if rule not in AGGREGATES]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, workflow_snapshot):
+    """The test config, run to the end once."""
+    from conftest import copy_workflow
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("rerun") / "workflow", workflow_snapshot)
+    run_snakemake(workdir, "--cores", "2", "--configfile", TEST_CONFIG, timeout=900, check=True)
+    config = yaml.safe_load((workdir / TEST_CONFIG).read_text())
+    return workdir, config
+
+
+def overlay(workdir, name, data) -> str:
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path.name
+
+
+def test_nothing_to_do_after_a_run_and_figures_alone(finished):
+    workdir, _ = finished
+    assert planned_jobs(workdir) == []
+    again = run_snakemake(workdir, "figures", "-n", "--configfile", TEST_CONFIG, check=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_adding_a_seed_runs_only_that_seed(finished):
+    workdir, config = finished
+    change = {
+        "fit": {"seeds": [0, 1]},
+        "classification": {"seeds": [0, 1]},
+    }
+    jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "seed1", change)))
+    assert jobs, "a new seed must schedule its runs"
+    assert all(wc.get("seed") == "1" for _, wc in jobs), jobs
+    rules = [rule for rule, _ in jobs]
+    assert rules.count("fit_activity") == len(config["fit"]["models"])
+    assert rules.count("classification_train") == len(config["classification"]["models"])
+    assert "imaging_activity" not in rules and "fit_check_activity" not in rules
+
+
+def test_adding_a_model_runs_only_that_model(finished):
+    workdir, config = finished
+    new = "rate_nodale_bptt"
+    assert new not in config["fit"]["models"]
+    change = {"fit": {"models": [*config["fit"]["models"], new]}}
+    jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "model", change)))
+    assert {wc.get("model") for _, wc in jobs} == {new}, jobs
+    assert sorted(rule for rule, _ in jobs) == sorted(
+        ["fit_activity", "fit_heldout", "fit_metrics", "ablation_curves", "plot_fit_activity"]
+    )
+
+
+def test_adding_a_dataset_runs_only_that_dataset(finished):
+    workdir, config = finished
+    sessions = config["imaging"]["sessions"]
+    new = {"name": "second", "source": "synthetic", "seed": 2}
+    change = {
+        "imaging": {"sessions": [*sessions, new]},
+        "fit": {"datasets": [*config["fit"]["datasets"], "second"]},
+    }
+    jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "dataset", change)))
+    assert jobs
+    for rule, wc in jobs:
+        assert wc.get("session", wc.get("dataset")) == "second", (rule, wc)
+
+
+def test_changing_one_models_setting_reruns_only_that_model(finished):
+    workdir, config = finished
+    model = config["fit"]["models"][0]
+    change = {"fit": {"model_settings": {model: {"training": {"lr": 0.005}}}}}
+    jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "setting", change)))
+    assert {wc.get("model") for _, wc in jobs} == {model}, jobs
+    assert {"fit_activity", "fit_heldout"} <= {rule for rule, _ in jobs}

@@ -1,0 +1,88 @@
+"""The settings of one fit, resolved from the ``fit`` config section when the DAG is built.
+
+One layering rule, the same as classification's: the section's own run keys are the defaults,
+``dataset_settings[dataset]`` overrides them, ``model_settings[model]`` overrides both (each a
+partial copy of the run keys, deep-merged). A fit job's params hold exactly the result, so a
+change to one model's settings reruns that model's jobs and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from neurocircuit.config import merge_settings
+from neurocircuit.fit.recording import Preprocessing, describe_preprocessing
+
+RUN_KEYS = (
+    "preprocessing",
+    "network",
+    "training",
+    "heldout_fraction",
+    "convergence_pvar",
+    "ar1_ridge",
+    "max_neurons",
+    "max_frames",
+)
+"""Keys of the fit section that make up one run's settings (defaults of every run)."""
+
+ZEBRAFISH = "zebrafish"
+
+
+def resolve_fit_settings(fit_config: dict, dataset: str, model: str | None = None) -> dict:
+    """One run's settings: the run keys, then ``dataset_settings[dataset]``, then
+    ``model_settings[model]`` (deep merge; skipped when ``model`` is None), plus the frame
+    period of a ``.npy`` recording (s; the zebrafish file does not store it; imaging sessions'
+    activity.h5 files do)."""
+    settings = {key: fit_config[key] for key in RUN_KEYS}
+    settings = merge_settings(
+        settings,
+        (fit_config.get("dataset_settings") or {}).get(dataset),
+        (fit_config.get("model_settings") or {}).get(model),
+    )
+    settings["frame_period_s"] = (
+        fit_config["zebrafish"]["frame_period_s"] if dataset == ZEBRAFISH else None
+    )
+    return settings
+
+
+def recording_settings(run_settings: dict) -> dict:
+    """What reading a recording needs (the check job's params): frame period and crop."""
+    return {key: run_settings[key] for key in ("frame_period_s", "max_neurons", "max_frames")}
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Everything a fit job needs besides its files: the run's labels and resolved settings."""
+
+    dataset: str
+    model: str
+    seed: int
+    preprocessing: Preprocessing
+    network: dict
+    training: dict
+    heldout_fraction: float = 0.2
+    convergence_pvar: float = 0.9
+    ar1_ridge: float | None = None
+    frame_period_s: float | None = None
+    max_neurons: int | None = None
+    max_frames: int | None = None
+    device: str = "auto"
+
+    @classmethod
+    def from_run(cls, run: dict) -> FitSettings:
+        """From a fit job's params: ``dataset``, ``model``, ``seed``, ``device`` and
+        ``settings`` (:func:`resolve_fit_settings`)."""
+        settings = dict(run["settings"])
+        return cls(
+            dataset=run["dataset"],
+            model=run["model"],
+            seed=int(run["seed"]),
+            preprocessing=Preprocessing(**settings.pop("preprocessing")),
+            device=run["device"],
+            **settings,
+        )
+
+    def provenance(self) -> dict:
+        data = asdict(self)
+        data["preprocessing"] = describe_preprocessing(self.preprocessing)
+        return data

@@ -1,0 +1,123 @@
+"""Fitted activity networks: build one from a model name, save, load, roll out, initialise.
+
+A fitted network has one unit per recorded neuron and is rolled out on its own output from a
+first frame (see neurocircuit.models.activity). These are the operations that fit, ablation and
+figures share on such a network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neurocircuit.models.names import ModelSpec
+from neurocircuit.runtime import atomic_path
+
+
+def build_network(spec: ModelSpec, n_units: int, network_options: dict, seed: int):
+    """A ``RateActivityNetwork`` or ``SpikingActivityNetwork`` of ``n_units`` units.
+
+    ``network_options``: ``shared`` keyword arguments for both (exc_fraction, ei_balance, ...)
+    and ``rate`` / ``spiking`` ones for each class (see neurocircuit.models.activity); other
+    keys (``init_from_data``) are not constructor arguments.
+    """
+    from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
+
+    network_class = SpikingActivityNetwork if spec.dynamics == "spiking" else RateActivityNetwork
+    options = {**network_options.get("shared", {}), **network_options.get(spec.dynamics, {})}
+    return network_class(
+        n_units, dale=spec.dale, dale_mode=spec.dale_mode, seed=int(seed), **options
+    )
+
+
+FITTED_MODEL_FORMAT = "neurocircuit-fitted-activity-model-1"
+
+
+def _network_class_name(model) -> str:
+    """The library class of ``model`` (parametrize renames the runtime class)."""
+    from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
+
+    for network_class in (RateActivityNetwork, SpikingActivityNetwork):
+        if isinstance(model, network_class):
+            return network_class.__name__
+    raise ValueError(f"not an activity network: {type(model).__name__}")
+
+
+def save_fitted_model(model, path: str | Path, metadata: dict) -> None:
+    """Weights and constructor arguments of a fitted network (plus ``metadata``), atomically."""
+    import torch
+
+    payload = {
+        "format": FITTED_MODEL_FORMAT,
+        "model_class": _network_class_name(model),
+        "model_kwargs": dict(model.init_kwargs),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": metadata,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_fitted_model(path: str | Path):
+    """The network saved by :func:`save_fitted_model` (on the CPU) and its metadata."""
+    import torch
+
+    from neurocircuit.models import activity
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: fitted model not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets one clear message
+        raise ValueError(f"{path}: not a readable model file ({error})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FITTED_MODEL_FORMAT:
+        raise ValueError(f"{path}: not a fitted activity model written by neurocircuit")
+    network_class = getattr(activity, payload["model_class"])
+    kwargs = dict(payload["model_kwargs"])
+    model = network_class(kwargs.pop("n_units"), **kwargs)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model, payload["metadata"]
+
+
+def rollout(model, initial_frame: np.ndarray, n_frames: int) -> np.ndarray:
+    """(n_frames, N) autonomous rollout from ``initial_frame`` (N,); row 0 is that frame."""
+    import torch
+
+    reference = next(model.parameters())
+    x0 = torch.as_tensor(np.clip(initial_frame, 0.0, 1.0)[None, :], dtype=reference.dtype)
+    with torch.no_grad():
+        output = model(x0.to(reference.device), int(n_frames))[:, 0]
+    return output.cpu().numpy().astype(np.float64)
+
+
+def initialise_from_data(model, target: np.ndarray) -> None:
+    """Start the network at the recording's time-average instead of an arbitrary level.
+
+    Rate network: thresholds b = g (W m) − logit(m), which makes the neurons' mean activity m
+    (N,) a fixed point of r ← d r + (1 − d) sigmoid(g W r − b). Spiking network: readout biases
+    c = logit(m) − g r̄, with r̄ each unit's mean filtered spike rate in one rollout of the
+    initial network, so its output starts near m. Only biases change; the weights keep their
+    random initialisation. Why: the rollout otherwise starts far from the data's level and the
+    first hundreds of iterations only learn the mean.
+    """
+    import torch
+
+    from neurocircuit.models.activity import RateActivityNetwork
+
+    mean = np.clip(np.asarray(target, dtype=np.float64).mean(axis=0), 1e-3, 1 - 1e-3)
+    reference = next(model.parameters())
+    logit_mean = torch.as_tensor(np.log(mean / (1 - mean)), dtype=reference.dtype)
+    with torch.no_grad():
+        if isinstance(model, RateActivityNetwork):
+            drive = model.effective_recurrent_weight() @ torch.as_tensor(
+                mean, dtype=reference.dtype
+            )
+            model.threshold.copy_(model.gain() * drive - logit_mean)
+            return
+        output = torch.as_tensor(rollout(model, target[0], target.shape[0]), dtype=reference.dtype)
+        gain = model.readout_gain()
+        filtered = (torch.logit(output.clamp(1e-4, 1 - 1e-4)) - model.readout_bias) / gain
+        model.readout_bias.copy_(logit_mean - gain * filtered.mean(dim=0))
