@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from neurocircuit.data.download import ChecksumError
-from neurocircuit.data.idx import load_idx_dataset, parse_idx, read_idx, write_idx
+from helpers.idx import write_idx
+from neurocircuit.data.idx import load_idx_dataset, parse_idx, read_idx
 from neurocircuit.data.registry import (
     FASHION_MNIST,
     MNIST,
@@ -17,6 +17,7 @@ from neurocircuit.data.registry import (
     download_paths,
     locate_files,
 )
+from neurocircuit.download import ChecksumError
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NAMES = {

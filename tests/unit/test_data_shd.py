@@ -9,13 +9,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from neurocircuit.data.shd import (
-    bin_dataset,
-    bin_events,
-    bin_indices,
-    read_shd,
-    write_shd,
-)
+from helpers.shd import write_shd
+from neurocircuit.data.shd import bin_dataset, bin_events, bin_indices, read_shd
 
 TIMES = [np.array([0.0, 0.0125, 0.5, 0.75]), np.array([0.001, 0.999, 1.2]), np.array([])]
 UNITS = [np.array([0, 699, 3, 3]), np.array([10, 20, 30]), np.array([], dtype=int)]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import TEST_CONFIG, files_under, leftover_temporaries, read_json, run_snakemake
-from neurocircuit.data.idx import write_idx
+from helpers.idx import write_idx
 
 RUN_FILES = ("metrics.json", "history.csv", "checkpoint.pt")
 

@@ -1,7 +1,8 @@
 """Runs that survive faults: killed downloads and jobs, reruns, thread settings.
 
-Downloads are tested against a local HTTP server on 127.0.0.1 that serves one file, honours
-``Range`` requests (like the official mirrors) and can drop the connection or stall on purpose.
+Downloads are tested against a local HTTP server on 127.0.0.1 (tests/helpers/file_server.py)
+that serves one file, honours ``Range`` requests (like the official mirrors) and can drop the
+connection or stall on purpose.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,79 +28,10 @@ from conftest import (
     run_snakemake,
     snakemake_command,
 )
+from helpers.file_server import closed_port_url, serving
+from neurocircuit.download import ChecksumError, DataUnavailableError, download_file
 
 SCRIPTS = ROOT / "workflow" / "scripts"
-
-
-# ---------------------------------------------------------------- a controllable file server
-class FileServer(ThreadingHTTPServer):
-    """Serves ``payload`` at every path; misbehaves as told.
-
-    ``drop_after``: body bytes after which a response is cut off (Content-Length still claims the
-    whole file), for the first ``drops`` responses. ``chunk_delay_s``: pause between 4 kB chunks
-    (a slow mirror). ``honour_range``: answer ``Range`` with 206, else always send the whole file.
-    ``ranges`` records the Range header of every request (None without one).
-    """
-
-    daemon_threads = True
-
-    def __init__(self, payload: bytes):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.payload = payload
-        self.drop_after: int | None = None
-        self.drops = 0
-        self.chunk_delay_s = 0.0
-        self.honour_range = True
-        self.ranges: list[str | None] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/data/file.bin"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FileServer
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def do_GET(self):
-        server = self.server
-        range_header = self.headers.get("Range")
-        server.ranges.append(range_header)
-        start = 0
-        if range_header and server.honour_range:
-            start = int(range_header.removeprefix("bytes=").split("-")[0])
-            if start >= len(server.payload):
-                self.send_response(416)
-                self.end_headers()
-                return
-        body = server.payload[start:]
-        self.send_response(206 if start else 200)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(server.payload) - 1}/*")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        cut = None
-        if server.drop_after is not None and server.drops > 0:
-            server.drops -= 1
-            cut = server.drop_after
-        sent = 0
-        for offset in range(0, len(body), 4096):
-            chunk = body[offset : offset + 4096]
-            if cut is not None and sent + len(chunk) > cut:
-                self.wfile.write(chunk[: cut - sent])
-                self.wfile.flush()
-                self.close_connection = True
-                return
-            try:
-                self.wfile.write(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                return
-            sent += len(chunk)
-            if server.chunk_delay_s:
-                time.sleep(server.chunk_delay_s)
 
 
 @pytest.fixture
@@ -110,23 +39,9 @@ def payload() -> bytes:
     return os.urandom(300_000)
 
 
-@contextlib.contextmanager
-def serving(payload: bytes) -> Iterator[FileServer]:
-    """A FileServer for ``payload`` on a free loopback port, shut down on exit."""
-    server = FileServer(payload)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def file_server(payload):
-    with serving(payload) as server:
+    with serving({"/data/file.bin": payload}) as server:
         yield server
 
 
@@ -144,8 +59,6 @@ def partial_of(dest: Path) -> Path:
 
 # ---------------------------------------------------------------- classification downloads (D)
 def test_dropped_download_resumes_with_range_and_verifies(tmp_path, file_server, payload):
-    from neurocircuit.data.download import download_file
-
     file_server.drop_after, file_server.drops = 100_000, 1
     dest = tmp_path / "resources" / "mnist" / "train-images-idx3-ubyte.gz"
     download_file([file_server.url], dest, md5=md5(payload), retries=3, backoff_s=0)
@@ -157,8 +70,6 @@ def test_dropped_download_resumes_with_range_and_verifies(tmp_path, file_server,
 def test_download_that_keeps_failing_leaves_no_complete_file_and_resumes_later(
     tmp_path, file_server, payload
 ):
-    from neurocircuit.data.download import DataUnavailableError, download_file
-
     file_server.drop_after, file_server.drops = 50_000, 10**6  # every response is cut
     dest = tmp_path / "train-labels-idx1-ubyte.gz"
     with pytest.raises(DataUnavailableError, match=dest.name):
@@ -172,14 +83,12 @@ def test_download_that_keeps_failing_leaves_no_complete_file_and_resumes_later(
     assert file_server.ranges[-1] == f"bytes={partial_size_before(file_server)}-"
 
 
-def partial_size_before(server: FileServer) -> int:
+def partial_size_before(server) -> int:
     """Bytes the client already had when it sent its last request (from its Range header)."""
     return int(server.ranges[-1].removeprefix("bytes=").rstrip("-"))
 
 
 def test_checksum_mismatch_names_the_file_and_keeps_nothing(tmp_path, file_server, payload):
-    from neurocircuit.data.download import ChecksumError, download_file
-
     dest = tmp_path / "t10k-images-idx3-ubyte.gz"
     with pytest.raises(ChecksumError, match="t10k-images-idx3-ubyte.gz"):
         download_file([file_server.url], dest, md5="0" * 32, retries=1, backoff_s=0)
@@ -187,8 +96,6 @@ def test_checksum_mismatch_names_the_file_and_keeps_nothing(tmp_path, file_serve
 
 
 def test_corrupt_existing_file_is_downloaded_again(tmp_path, file_server, payload):
-    from neurocircuit.data.download import download_file
-
     dest = tmp_path / "t10k-labels-idx1-ubyte.gz"
     dest.write_bytes(payload[:1000])  # a truncated copy left by some earlier tool
     download_file([file_server.url], dest, md5=md5(payload), retries=1, backoff_s=0)
@@ -197,15 +104,16 @@ def test_corrupt_existing_file_is_downloaded_again(tmp_path, file_server, payloa
 
 KILLABLE_DOWNLOAD = """
 import sys
-from neurocircuit.data.download import download_file
-download_file([sys.argv[1]], sys.argv[2], md5=sys.argv[3], retries=1, backoff_s=0, chunk_bytes=4096)
+from neurocircuit.download import download_file
+download_file(sys.argv[1], sys.argv[2], **{sys.argv[3]: sys.argv[4]}, retries=1, chunk_bytes=4096)
 """
 
 
-def _start_download(code: str, *args: str) -> subprocess.Popen:
+def _start_download(*args: str) -> subprocess.Popen:
+    """``download_file(url, dest, <algorithm>=<digest>)`` in a separate Python process."""
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", KILLABLE_DOWNLOAD, *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -228,11 +136,9 @@ def _kill_when_partial_grows(process: subprocess.Popen, partial: Path, min_bytes
 
 
 def test_download_killed_with_sigkill_resumes_on_rerun(tmp_path, file_server, payload):
-    from neurocircuit.data.download import download_file
-
     file_server.chunk_delay_s = 0.01  # about 0.7 s for the whole file
     dest = tmp_path / "train-images-idx3-ubyte.gz"
-    process = _start_download(KILLABLE_DOWNLOAD, file_server.url, str(dest), md5(payload))
+    process = _start_download(file_server.url, str(dest), "md5", md5(payload))
     _kill_when_partial_grows(process, partial_of(dest), 20_000)
     assert process.returncode == -signal.SIGKILL
     assert not dest.exists()
@@ -246,55 +152,75 @@ def test_download_killed_with_sigkill_resumes_on_rerun(tmp_path, file_server, pa
 
 
 # ---------------------------------------------------------------- zebrafish download (E)
-def test_zebrafish_download_checksum_mismatch_names_the_file(tmp_path, file_server):
-    from neurocircuit.fit import download_verified
+ZEBRAFISH_FILE = "Stimulus_data_2022_02_23_fish3_1.npy"
 
-    dest = tmp_path / "zebrafish" / "Stimulus_data_2022_02_23_fish3_1.npy"
-    with pytest.raises(ValueError, match="Stimulus_data_2022_02_23_fish3_1.npy"):
-        download_verified(file_server.url, dest, sha256="0" * 64, retries=1)
+
+def test_zebrafish_download_checksum_mismatch_names_the_file(tmp_path, file_server):
+    dest = tmp_path / "zebrafish" / ZEBRAFISH_FILE
+    with pytest.raises(ChecksumError, match=ZEBRAFISH_FILE):
+        download_file(file_server.url, dest, sha256="0" * 64, retries=1)
     assert not dest.exists() and not partial_of(dest).exists()
 
 
-def test_zebrafish_download_cut_off_never_passes_for_complete(tmp_path, file_server, payload):
-    from neurocircuit.fit import download_verified
-
-    file_server.drop_after, file_server.drops = 100_000, 1
-    dest = tmp_path / "Stimulus_data_2022_02_23_fish3_1.npy"
-    try:
-        download_verified(file_server.url, dest, sha256=sha256(payload), retries=2)
-    except (OSError, ValueError) as error:
-        assert dest.name in str(error)
-        assert not dest.exists()
-        download_verified(file_server.url, dest, sha256=sha256(payload), retries=1)
+def test_zebrafish_download_cut_off_resumes_and_never_passes_for_complete(
+    tmp_path, file_server, payload
+):
+    file_server.drop_after, file_server.drops = 100_000, 2
+    dest = tmp_path / ZEBRAFISH_FILE
+    with pytest.raises(DataUnavailableError, match=ZEBRAFISH_FILE):
+        download_file(file_server.url, dest, sha256=sha256(payload), retries=1)
+    assert not dest.exists() and partial_of(dest).stat().st_size == 100_000
+    download_file(file_server.url, dest, sha256=sha256(payload), retries=2, backoff_s=0)
     assert dest.read_bytes() == payload
-
-
-KILLABLE_ZEBRAFISH_DOWNLOAD = """
-import sys
-from neurocircuit.fit import download_verified
-download_verified(sys.argv[1], sys.argv[2], sha256=sys.argv[3], retries=1)
-"""
+    assert file_server.ranges == [None, "bytes=100000-", "bytes=200000-"]
 
 
 def test_zebrafish_download_killed_with_sigkill_resumes_on_rerun(tmp_path):
-    from neurocircuit.fit import download_verified
-
     payload = os.urandom(2_600_000)  # the real file's size; it is read in 1 MiB blocks
-    dest = tmp_path / "Stimulus_data_2022_02_23_fish3_1.npy"
-    with serving(payload) as server:
+    dest = tmp_path / ZEBRAFISH_FILE
+    with serving({"/data/file.bin": payload}) as server:
         server.chunk_delay_s = 0.002  # about 1.3 s for the whole file
-        process = _start_download(
-            KILLABLE_ZEBRAFISH_DOWNLOAD, server.url, str(dest), sha256(payload)
-        )
+        process = _start_download(server.url, str(dest), "sha256", sha256(payload))
         _kill_when_partial_grows(process, partial_of(dest), 1 << 20)
         assert not dest.exists()
         kept = partial_of(dest).stat().st_size
         assert 0 < kept < len(payload)
 
         server.chunk_delay_s = 0.0
-        download_verified(server.url, dest, sha256=sha256(payload), retries=1)
+        download_file(server.url, dest, sha256=sha256(payload), retries=1)
         assert dest.read_bytes() == payload
         assert server.ranges[-1] == f"bytes={kept}-"
+
+
+def test_zebrafish_rule_offline_says_where_to_put_the_file(workflow_dir, tmp_path):
+    """The real download rule with its mirror unreachable: one line, in the rule's log and on
+    the console, naming both folders the workflow reads the recording from."""
+    data_dir = tmp_path / "my_data"
+    override = workflow_dir / "offline.yaml"
+    override.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(data_dir),
+                "fit": {"datasets": ["zebrafish"], "zebrafish": {"url": closed_port_url()}},
+            }
+        )
+    )
+    target = f"resources/zebrafish/{ZEBRAFISH_FILE}"
+    args = [target, "--cores", "1", "--configfile", TEST_CONFIG, str(override)]
+    result = run_snakemake(workflow_dir, *args, timeout=120)
+    assert result.returncode != 0
+    where = (f"{workflow_dir / 'resources' / 'zebrafish'}/", f"{data_dir / 'zebrafish'}/")
+    log_file = workflow_dir / "results/logs/fit_download_zebrafish/zebrafish.log"
+    log_lines = [line for line in log_file.read_text().splitlines() if "ERROR" in line]
+    assert len(log_lines) == 1, log_file.read_text()
+    console = [line for line in result.stderr.splitlines() if "could not download" in line]
+    assert console, result.stderr[-3000:]
+    for line in (log_lines[0], console[-1]):
+        assert f"fit_download_zebrafish: could not download {ZEBRAFISH_FILE}" in line, line
+        assert all(folder in line for folder in where), line
+    assert "Traceback" not in result.stderr
+    assert not (workflow_dir / target).exists()
+    assert not partial_of(workflow_dir / target).exists()
 
 
 # ---------------------------------------------------------------- killed training jobs

@@ -3,7 +3,7 @@ results, `snakemake --report results/report.html` builds one self-contained HTML
 broken result file stops its figure with one clear line.
 
 The results are small synthetic files in the exact formats the stages write
-(neurocircuit.figures.examples), laid out for the test config's datasets, models and seeds, so
+(tests/helpers/examples.py), laid out for the test config's datasets, models and seeds, so
 these tests do not wait for any training. `--allowed-rules` keeps Snakemake to the figure rules:
 the upstream inputs (raw data, checkpoints) of those synthetic results do not exist here. The
 demo run (`make demo`, then `make report`) covers the same rules on real outputs.
@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import TEST_CONFIG, run_snakemake
+from helpers.examples import write_classification_results, write_fit_results
 from neurocircuit.config import validate_config
-from neurocircuit.figures.examples import write_classification_results, write_fit_results
 
 
 def merged_config(workdir: Path) -> dict:

@@ -1,7 +1,13 @@
-"""Rule fit_download_zebrafish: the NeuroTorch zebrafish recording, checksum-verified."""
+"""Rule fit_download_zebrafish: the NeuroTorch zebrafish recording, resumable, sha256-checked."""
 
-from neurocircuit.fit import download_verified
-from neurocircuit.runtime import get_logger
+from neurocircuit.fit.download import download_zebrafish_recording
+from neurocircuit.runtime import rule_job
 
-get_logger("fit_download_zebrafish", snakemake.log[0]).info("downloading %s", snakemake.params.url)
-download_verified(snakemake.params.url, snakemake.output.recording, snakemake.params.sha256)
+with rule_job(snakemake, torch=False) as logger:
+    download_zebrafish_recording(
+        snakemake.params.url,
+        snakemake.output.recording,
+        sha256=snakemake.params.sha256,
+        data_dir=snakemake.params.data_dir,
+        logger=logger,
+    )

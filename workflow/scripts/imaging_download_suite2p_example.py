@@ -1,9 +1,7 @@
-"""Rule imaging_download_suite2p_example: fetch the real suite2p folder (pynapple test data)."""
+"""Rule imaging_download_suite2p_example: the real suite2p folder (pynapple's test data)."""
 
 from neurocircuit.imaging.download import fetch_suite2p_example
-from neurocircuit.imaging.logs import errors_logged
-from neurocircuit.runtime import get_logger
+from neurocircuit.runtime import rule_job
 
-logger = get_logger("imaging_download_suite2p_example", snakemake.log[0])
-with errors_logged(logger):
+with rule_job(snakemake, torch=False) as logger:
     fetch_suite2p_example(snakemake.output.folder, logger=logger)

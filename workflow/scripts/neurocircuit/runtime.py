@@ -209,9 +209,9 @@ def rule_job(
         else:
             yield logger
     except Exception as error:  # noqa: BLE001 - every error becomes the same one line
-        line = f"{name}: {error_line(error)}"
-        logger.error("%s", line)
-        raise SystemExit(line) from None
+        message = error_line(error)
+        logger.error("%s", message)  # the log line reads "... ERROR <rule>: <message>"
+        raise SystemExit(f"{name}: {message}") from None
 
 
 def error_line(error: BaseException) -> str:

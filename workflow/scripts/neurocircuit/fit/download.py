@@ -16,10 +16,11 @@ DATA_DIR_SUBFOLDER = "zebrafish"
 
 
 def zebrafish_missing_hint(dest: str | Path, data_dir: str | Path | None) -> str:
-    """Where to put the recording by hand: ``dest``'s folder, or ``data_dir/zebrafish/``."""
-    dest = Path(dest)
+    """Where to put the recording by hand: ``dest``'s folder, or ``data_dir/zebrafish/`` (both
+    as absolute paths, so the message holds whatever folder it is read from)."""
+    dest = Path(dest).absolute()
     if data_dir:
-        other = f"{Path(data_dir) / DATA_DIR_SUBFOLDER}/"
+        other = f"{Path(data_dir).absolute() / DATA_DIR_SUBFOLDER}/"
     else:
         other = f"<data_dir>/{DATA_DIR_SUBFOLDER}/ (set data_dir in the config)"
     return (

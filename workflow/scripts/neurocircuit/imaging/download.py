@@ -9,13 +9,12 @@ when every file passed (written under a temporary name, then renamed).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from neurocircuit.download import download_file
 
 PYNAPPLE_URL = (
     "https://raw.githubusercontent.com/pynapple-org/pynapple/{commit}/"
@@ -45,58 +44,43 @@ PYNAPPLE_SUITE2P_FILES = {
 }
 
 
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_checked(
-    url: str, dest: str | Path, sha256: str, retries: int = 3, timeout_s: float = 60.0
-) -> Path:
-    """Fetch ``url`` to ``dest`` (atomically) and check its sha256; retry on network errors."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    last_error: Exception | None = None
-    for attempt in range(retries):
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as fh:
-                shutil.copyfileobj(response, fh)
-            found = sha256_of(tmp)
-            if found != sha256:
-                raise ValueError(
-                    f"{dest}: checksum mismatch (sha256 {found}, expected {sha256}) for {url}"
-                )
-            os.replace(tmp, dest)
-            return dest
-        except (OSError, TimeoutError) as error:
-            last_error = error
-            time.sleep(2**attempt)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    raise OSError(f"{dest}: download of {url} failed after {retries} tries ({last_error})")
-
-
 def fetch_suite2p_example(
-    out_folder: str | Path, files: dict | None = None, url_template: str = PYNAPPLE_URL, logger=None
+    out_folder: str | Path,
+    files: dict | None = None,
+    url_template: str = PYNAPPLE_URL,
+    logger=None,
+    *,
+    retries: int = 3,
+    backoff_s: float = 2.0,
 ) -> Path:
-    """Write ``out_folder``/plane0/{F,Fneu,iscell,spks,stat}.npy, every file checksum-verified."""
+    """Write ``out_folder``/plane0/{F,Fneu,iscell,spks,stat}.npy, every file checksum-verified.
+
+    ``files`` maps a file name to (commit, sha256); ``url_template`` takes ``{commit}`` and
+    ``{name}``. The files are downloaded into a temporary folder beside ``out_folder`` that is
+    renamed to ``out_folder`` only when every file passed; a mismatch raises ChecksumError (a
+    ValueError) naming the file, and no URL answering raises DataUnavailableError saying where
+    to put the files by hand. ``retries`` and ``backoff_s`` (s) as in download_file.
+    """
     out_folder = Path(out_folder)
     files = PYNAPPLE_SUITE2P_FILES if files is None else files
+    hint = (
+        f"Put {', '.join(files)} from the pynapple repository "
+        "(tests/nwbfilestest/suite2p/suite2p/plane0/) into "
+        f"{out_folder / 'plane0'}/ by hand and run again."
+    )
     out_folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_folder.name}.", dir=out_folder.parent))
     try:
         for name, (commit, sha256) in files.items():
-            url = url_template.format(commit=commit, name=name)
-            if logger:
-                logger.info("fetching %s", url)
-            download_checked(url, work / "plane0" / name, sha256)
+            download_file(
+                url_template.format(commit=commit, name=name),
+                work / "plane0" / name,
+                sha256=sha256,
+                retries=retries,
+                backoff_s=backoff_s,
+                missing_hint=hint,
+                logger=logger,
+            )
         if out_folder.exists():
             shutil.rmtree(out_folder)
         os.replace(work, out_folder)

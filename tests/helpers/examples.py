@@ -1,6 +1,6 @@
-"""Small synthetic result files in the exact formats the stages write, for tests of the figures
-and the report (and to preview a figure without running the study). Numbers are plausible, not
-real: never cite them."""
+"""Small synthetic result files in the exact formats the stages write, for the tests of the figures
+(tests/unit/test_figures.py) and of the report (tests/workflow/test_report.py). Numbers are
+plausible, not real: never cite them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-
-from neurocircuit.figures.style import model_traits
+from neurocircuit.models.names import model_traits
 from neurocircuit.runtime import write_json
 
 FIT_MODELS = ("spiking_nodale_eprop", "spiking_dale_eprop", "rate_nodale_bptt", "rate_dale_bptt")
@@ -80,7 +79,7 @@ def write_fit_results(
     ``root/fit/convergence.csv`` and ``root/ablation/summary.csv``, written by the fit and
     ablation stages' own functions (so the figures read exactly what those stages write)."""
     from neurocircuit.ablation import summarise_ablations
-    from neurocircuit.fit import convergence_table
+    from neurocircuit.fit.convergence import convergence_table
 
     rng = np.random.default_rng(2)
     time = np.arange(n_time)
