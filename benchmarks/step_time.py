@@ -132,140 +132,143 @@ def _classifier(torch, **kwargs):
     return SpikingClassifier(N_IN, N_HIDDEN, N_OUT, neuron="lif_syn", recurrent=True, **kwargs)
 
 
+def _build_ours(name, torch, F, x, y):
+    """SpikingClassifier on the fast path (ours, ours_linear_init) or the step loop (plain)."""
+    kwargs = {"use_fast_path": name != "plain"}
+    if name == "ours_linear_init":
+        kwargs.update(
+            input_scale=LINEAR_INIT_SCALE,
+            recurrent_scale=LINEAR_INIT_SCALE,
+            readout_scale=LINEAR_INIT_SCALE,
+        )
+    model = _classifier(torch, **kwargs)
+    fast = model.fast_path_applies()
+    if fast != (name != "plain"):
+        raise RuntimeError(f"SpikingClassifier fast path is {fast} for {name}")
+
+    def loss_fn():
+        readout, z = model(x)
+        return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
+
+    what = {
+        "ours": "SpikingClassifier (fast_lif kernels), its default init",
+        "ours_linear_init": "SpikingClassifier (fast_lif kernels), nn.Linear-sized init",
+        "plain": "SpikingClassifier(use_fast_path=False): step functions under autograd",
+    }[name]
+    return list(model.parameters()), loss_fn, what
+
+
+def _build_ours_dense(torch, F, x, y):
+    """The fast_lif kernels with dense input projection and weight gradients."""
+    from neurocircuit.models import fast_lif
+
+    model = _classifier(torch)
+
+    def loss_fn():
+        w = model.effective_weights()
+        current = fast_lif.spike_input_projection(x, w["w_in"], method="dense")
+        z = fast_lif.lif_syn_recurrent(
+            current, w["w_rec"], model.alpha, model.beta, model.threshold, model.reset,
+            model.surrogate_scale, method="dense",
+        )  # fmt: skip
+        readout = fast_lif.leaky_integrate(F.linear(z, w["w_out"], w["b_out"]), model.kappa)
+        return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
+
+    what = "fast_lif kernels, dense input projection and weight gradients"
+    return list(model.parameters()), loss_fn, what
+
+
+def _build_snntorch(torch, F, x, y):
+    """snnTorch's RSynaptic layer and a Synaptic readout."""
+    import snntorch as snn
+    from snntorch import surrogate
+
+    grad = surrogate.fast_sigmoid(slope=SURROGATE_SCALE)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(N_IN, N_HIDDEN, bias=False)
+            self.lif1 = snn.RSynaptic(alpha=ALPHA, beta=BETA, linear_features=N_HIDDEN,
+                                      all_to_all=True, spike_grad=grad)  # fmt: skip
+            self.fc2 = torch.nn.Linear(N_HIDDEN, N_OUT)
+            self.lif2 = snn.Synaptic(
+                alpha=ALPHA, beta=BETA, spike_grad=grad, reset_mechanism="none"
+            )
+
+        def forward(self, xt):
+            spk1, syn1, mem1 = self.lif1.reset_mem()
+            syn2, mem2 = self.lif2.reset_mem()
+            mem2_rec, spk1_rec = [], []
+            for t in range(STEPS):
+                spk1, syn1, mem1 = self.lif1(self.fc1(xt[t]), spk1, syn1, mem1)
+                _, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+                mem2_rec.append(mem2)
+                spk1_rec.append(spk1)
+            return torch.stack(mem2_rec), torch.stack(spk1_rec)
+
+    net = Net()
+
+    def loss_fn():
+        out, spk = net(x)
+        return F.cross_entropy(out.max(0).values, y), spk.detach().mean()
+
+    return list(net.parameters()), loss_fn, f"snnTorch {snn.__version__} RSynaptic"
+
+
+def _build_norse(torch, F, x, y):
+    """Norse's LIFRecurrent layer and an LI readout."""
+    import norse.torch as ntorch
+    from norse.torch import LIFParameters
+
+    params = LIFParameters(
+        tau_syn_inv=torch.as_tensor(1.0 / TAU_SYN),
+        tau_mem_inv=torch.as_tensor(1.0 / TAU_MEM),
+        v_leak=torch.as_tensor(0.0),
+        v_th=torch.as_tensor(THRESHOLD),
+        v_reset=torch.as_tensor(0.0),
+        method="super",
+        alpha=torch.as_tensor(SURROGATE_SCALE),
+    )
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rec = ntorch.LIFRecurrent(N_IN, N_HIDDEN, p=params, dt=DT)
+            self.fc2 = torch.nn.Linear(N_HIDDEN, N_OUT)
+            self.li = ntorch.LI(dt=DT)
+
+        def forward(self, xt):
+            z, _ = self.rec(xt)
+            v, _ = self.li(self.fc2(z))
+            return v, z
+
+    net = Net()
+
+    def loss_fn():
+        out, spk = net(x)
+        return F.cross_entropy(out.max(0).values, y), spk.detach().mean()
+
+    from importlib.metadata import version
+
+    try:
+        what = f"Norse {version('norse')} LIFRecurrent"
+    except Exception:
+        what = "Norse LIFRecurrent"
+    return list(net.parameters()), loss_fn, what
+
+
 def build(name, torch):
     """(parameters, loss_fn() -> (loss, hidden spike rate), description)."""
     import torch.nn.functional as F
 
     x, y = make_data(torch)
-
     if name in ("ours", "ours_linear_init", "plain"):
-        kwargs = {"use_fast_path": name != "plain"}
-        if name == "ours_linear_init":
-            kwargs.update(
-                input_scale=LINEAR_INIT_SCALE,
-                recurrent_scale=LINEAR_INIT_SCALE,
-                readout_scale=LINEAR_INIT_SCALE,
-            )
-        model = _classifier(torch, **kwargs)
-        fast = model.fast_path_applies()
-        if fast != (name != "plain"):
-            raise RuntimeError(f"SpikingClassifier fast path is {fast} for {name}")
-
-        def loss_fn():
-            readout, z = model(x)
-            return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
-
-        what = {
-            "ours": "SpikingClassifier (fast_lif kernels), its default init",
-            "ours_linear_init": "SpikingClassifier (fast_lif kernels), nn.Linear-sized init",
-            "plain": "SpikingClassifier(use_fast_path=False): step functions under autograd",
-        }[name]
-        return list(model.parameters()), loss_fn, what
-
-    if name == "ours_dense":
-        from neurocircuit.models.fast_lif import (
-            leaky_integrate,
-            lif_syn_recurrent,
-            spike_input_projection,
-        )
-
-        model = _classifier(torch)
-
-        def loss_fn():
-            w = model.effective_weights()
-            current = spike_input_projection(x, w["w_in"], method="dense")
-            z = lif_syn_recurrent(
-                current, w["w_rec"], model.alpha, model.beta, model.threshold, model.reset,
-                model.surrogate_scale, method="dense",
-            )  # fmt: skip
-            readout = leaky_integrate(F.linear(z, w["w_out"], w["b_out"]), model.kappa)
-            return F.cross_entropy(readout.max(0).values, y), z.detach().mean()
-
-        what = "fast_lif kernels, dense input projection and weight gradients"
-        return list(model.parameters()), loss_fn, what
-
-    if name == "snntorch":
-        import snntorch as snn
-        from snntorch import surrogate
-
-        grad = surrogate.fast_sigmoid(slope=SURROGATE_SCALE)
-
-        class Net(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.fc1 = torch.nn.Linear(N_IN, N_HIDDEN, bias=False)
-                self.lif1 = snn.RSynaptic(
-                    alpha=ALPHA,
-                    beta=BETA,
-                    linear_features=N_HIDDEN,
-                    all_to_all=True,
-                    spike_grad=grad,
-                )
-                self.fc2 = torch.nn.Linear(N_HIDDEN, N_OUT)
-                self.lif2 = snn.Synaptic(
-                    alpha=ALPHA, beta=BETA, spike_grad=grad, reset_mechanism="none"
-                )
-
-            def forward(self, xt):
-                spk1, syn1, mem1 = self.lif1.reset_mem()
-                syn2, mem2 = self.lif2.reset_mem()
-                mem2_rec, spk1_rec = [], []
-                for t in range(STEPS):
-                    spk1, syn1, mem1 = self.lif1(self.fc1(xt[t]), spk1, syn1, mem1)
-                    _, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
-                    mem2_rec.append(mem2)
-                    spk1_rec.append(spk1)
-                return torch.stack(mem2_rec), torch.stack(spk1_rec)
-
-        net = Net()
-
-        def loss_fn():
-            out, spk = net(x)
-            return F.cross_entropy(out.max(0).values, y), spk.detach().mean()
-
-        return list(net.parameters()), loss_fn, f"snnTorch {snn.__version__} RSynaptic"
-
-    if name == "norse":
-        import norse.torch as ntorch
-        from norse.torch import LIFParameters
-
-        params = LIFParameters(
-            tau_syn_inv=torch.as_tensor(1.0 / TAU_SYN),
-            tau_mem_inv=torch.as_tensor(1.0 / TAU_MEM),
-            v_leak=torch.as_tensor(0.0),
-            v_th=torch.as_tensor(THRESHOLD),
-            v_reset=torch.as_tensor(0.0),
-            method="super",
-            alpha=torch.as_tensor(SURROGATE_SCALE),
-        )
-
-        class Net(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.rec = ntorch.LIFRecurrent(N_IN, N_HIDDEN, p=params, dt=DT)
-                self.fc2 = torch.nn.Linear(N_HIDDEN, N_OUT)
-                self.li = ntorch.LI(dt=DT)
-
-            def forward(self, xt):
-                z, _ = self.rec(xt)
-                v, _ = self.li(self.fc2(z))
-                return v, z
-
-        net = Net()
-
-        def loss_fn():
-            out, spk = net(x)
-            return F.cross_entropy(out.max(0).values, y), spk.detach().mean()
-
-        from importlib.metadata import version
-
-        try:
-            what = f"Norse {version('norse')} LIFRecurrent"
-        except Exception:
-            what = "Norse LIFRecurrent"
-        return list(net.parameters()), loss_fn, what
-
-    raise ValueError(f"unknown configuration {name!r}; choose from {CONFIGS}")
+        return _build_ours(name, torch, F, x, y)
+    builders = {"ours_dense": _build_ours_dense, "snntorch": _build_snntorch, "norse": _build_norse}
+    if name not in builders:
+        raise ValueError(f"unknown configuration {name!r}; choose from {CONFIGS}")
+    return builders[name](torch, F, x, y)
 
 
 def worker(name: str, threads: int, allocator: str = "kept") -> dict:

@@ -1,13 +1,16 @@
 """Classification stage: settings layering, data splits, training on digits (far above chance),
-resume from a checkpoint, and the summary table with the published references."""
+resume from a checkpoint (and not from another run's), and the summary table with the published
+references."""
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers.idx import write_idx
 from neurocircuit.classification import (
     REFERENCES,
     SUMMARY_COLUMNS,
@@ -18,7 +21,6 @@ from neurocircuit.classification import (
     train_classifier,
 )
 from neurocircuit.config import ConfigError, validate_config
-from neurocircuit.data.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -175,11 +177,23 @@ def test_more_epochs_resume_from_the_checkpoint_and_match_an_uninterrupted_run(t
         assert resumed[key] == straight[key]
 
 
-def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+def test_checkpoint_of_other_settings_is_trained_over_with_a_warning(tmp_path, caplog):
     run(tmp_path, "run", digits_settings(epochs=2, n_hidden=32))
-    metrics, folder = run(tmp_path, "run", digits_settings(epochs=1, n_hidden=16))
+    with caplog.at_level(logging.WARNING):
+        metrics, folder = run(tmp_path, "run", digits_settings(epochs=1, n_hidden=16))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "checkpoint.pt" in warnings[0] and "settings.n_hidden: 32 -> 16" in warnings[0]
     assert metrics["epochs"] == 1
     assert pd.read_csv(folder / "history.csv")["epoch"].tolist() == [1]
+    fresh, _ = run(tmp_path, "fresh", digits_settings(epochs=1, n_hidden=16))
+    for key in ("test_accuracy", "val_accuracy", "train_accuracy", "test_loss"):
+        assert metrics[key] == fresh[key]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "checkpoint.pt",
+        "history.csv",
+        "metrics.json",
+    ]  # one checkpoint, no sidecar files
 
 
 # -------------------------------------------------------------------------- summary
@@ -247,7 +261,7 @@ def test_summary_of_a_missing_or_broken_metrics_file_names_it(tmp_path):
 
 def synthetic_shd(path: Path, n: int, seed: int) -> Path:
     """An SHD-layout file whose class k fires units 35k..35k+34 at random times in 0..0.9 s."""
-    from neurocircuit.data.shd import write_shd
+    from helpers.shd import write_shd
 
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 20

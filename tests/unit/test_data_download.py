@@ -8,8 +8,8 @@ import pytest
 from helpers.file_server import serving
 from neurocircuit.data import download
 from neurocircuit.data.download import download_dataset_file, fetch_checksum_list
-from neurocircuit.download import ChecksumError, DataUnavailableError
 from neurocircuit.data.registry import get_dataset_spec
+from neurocircuit.download import ChecksumError, DataUnavailableError
 
 PAYLOAD = bytes(range(256)) * 40
 

@@ -1,6 +1,7 @@
-"""The fast kernels give the same spikes and gradients as a plain autograd loop of the same
-equations (float64: to rounding; float32: to float tolerance), for each speed trick:
-hand-written BPTT, sparse input projection, sparse recurrent weight gradient, leaky integrator."""
+"""The fused kernels give the same spikes, states and gradients as unrolling the library's one
+step function (``neurons.lif_syn_step``, ``neurons.leaky_readout_step``) under autograd
+(float64: to rounding; float32: to float tolerance), for each speed trick: hand-written BPTT,
+sparse input projection, sparse recurrent weight gradient, leaky integrator."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from neurocircuit.models import neurons as nrn
 from neurocircuit.models.fast_lif import (
     leaky_integrate,
     lif_syn_recurrent,
@@ -19,43 +21,34 @@ ALPHA = math.exp(-1.0 / 5.0)
 BETA = math.exp(-1.0 / 10.0)
 
 
-class _FastSigmoidSpike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, scale):
-        ctx.save_for_backward(x)
-        ctx.scale = scale
-        return (x > 0).to(x.dtype)
+def stepped_lif_syn(u, weight, alpha, beta, threshold=1.0, reset="zero", scale=100.0):
+    """``neurons.lif_syn_step`` unrolled over u (T, B, N) from the zero state: the oracle.
 
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / (ctx.scale * x.abs() + 1.0) ** 2, None
+    Returns the spikes (T, B, N) and the distances to threshold v~_t - theta (T, B, N)."""
+    params = nrn.LIFSynParams(alpha=alpha, beta=beta, threshold=threshold, reset=reset,
+                              surrogate="superspike", surrogate_scale=scale,
+                              recurrent_weight=weight)  # fmt: skip
+    state = nrn.lif_syn_initial_state(u.shape[1], u.shape[2], dtype=u.dtype)
+    spikes, distances = [], []
+    for u_t in u.unbind(0):
+        z, state, distance = nrn.lif_syn_step(u_t, state, params, return_distance=True)
+        spikes.append(z)
+        distances.append(distance)
+    return torch.stack(spikes), torch.stack(distances)
 
 
 def plain_lif_syn(u, weight, alpha, beta, threshold=1.0, reset="zero", scale=100.0):
-    """The equations written out under autograd: the oracle for the fast kernel."""
-    steps, batch, n = u.shape
-    i = v = z = u.new_zeros(batch, n)
-    spikes = []
-    for t in range(steps):
-        i = alpha * i + u[t]
-        if weight is not None:
-            i = i + z @ weight.t()
-        v_tilde = beta * v + i
-        z = _FastSigmoidSpike.apply(v_tilde - threshold, scale)
-        if reset == "zero":
-            v = v_tilde * (1.0 - z.detach())
-        else:
-            v = v_tilde - threshold * z.detach()
-        spikes.append(z)
-    return torch.stack(spikes)
+    """Spikes of ``stepped_lif_syn``."""
+    return stepped_lif_syn(u, weight, alpha, beta, threshold, reset, scale)[0]
 
 
 def plain_leaky(current, decay):
-    y = torch.zeros_like(current[0])
+    """``neurons.leaky_readout_step`` unrolled over current (T, ...) from zero."""
+    state = nrn.LeakyReadoutState(torch.zeros_like(current[0]))
+    params = nrn.LeakyReadoutParams(decay)
     out = []
-    for c in current:
-        y = decay * y + c
+    for c in current.unbind(0):
+        y, state = nrn.leaky_readout_step(c, state, params)
         out.append(y)
     return torch.stack(out)
 
@@ -279,28 +272,38 @@ def test_bad_projection_and_integrator_arguments():
         leaky_integrate(torch.zeros(0, 2), 0.5)
 
 
-def test_matches_unrolled_step_function_of_the_models_package():
-    """Same numbers as unrolling ``neurons.lif_syn_step`` (the library's plain step function)."""
-    neurons = pytest.importorskip("neurocircuit.models.neurons")
-    if not hasattr(neurons, "lif_syn_step"):
-        pytest.skip("neurocircuit.models.neurons has no lif_syn_step yet")
-    for reset in ("zero", "subtract"):
-        u, w, grad_out = _problem(torch.float64, seed=11)
-        params = neurons.LIFSynParams(
-            alpha=ALPHA, beta=BETA, threshold=1.0, reset=reset, recurrent_weight=w
-        )
-        state = neurons.lif_syn_initial_state(u.shape[1], u.shape[2], dtype=u.dtype)
-        spikes = []
-        for u_t in u.unbind(0):
-            z, state = neurons.lif_syn_step(u_t, state, params)
-            spikes.append(z)
-        stepped = torch.stack(spikes)
-        fast = lif_syn_recurrent(u, w, ALPHA, BETA, 1.0, reset)
-        assert torch.equal(fast, stepped)
-        for got, want in zip(
-            _grads(fast, grad_out, [u, w]), _grads(stepped, grad_out, [u, w]), strict=True
-        ):
-            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+def _fused_membrane(spikes):
+    """The fused kernel's saved membrane before the spike, v~_t (T, B, N): its state trajectory
+    (with the spikes it fixes i_t and v_t too). Read before the backward, which reuses it."""
+    return spikes.grad_fn.saved_tensors[1].clone()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "steps", "tolerance"), [(torch.float64, 500, 1e-9), (torch.float32, 300, 2e-4)]
+)
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_fused_forward_and_backward_agree_with_the_step_function_over_many_steps(
+    dtype, steps, tolerance, reset
+):
+    """The fused kernel's hand-written forward and backward cannot call ``lif_syn_step`` (no
+    autograd graph, in-place buffers); over hundreds of steps they agree with it: the same
+    spikes, the same membrane v~_t at every step, the same gradients for u and V."""
+    u, w, grad_out = _problem(dtype, steps=steps, batch=4, n=20, drive=0.5, seed=13)
+    fast = lif_syn_recurrent(u, w, ALPHA, BETA, 1.0, reset)
+    stepped, distance = stepped_lif_syn(u, w, ALPHA, BETA, 1.0, reset)
+    assert torch.equal(fast, stepped)
+    assert 0.05 < fast.mean().item() < 0.6 and fast[-50:].sum() > 0  # spikes to the end
+    membrane = _fused_membrane(fast)
+    scale = membrane.abs().max()
+    torch.testing.assert_close(
+        (membrane - 1.0) / scale, distance.detach() / scale, rtol=0, atol=tolerance
+    )
+    for got, want in zip(
+        _grads(fast, grad_out, [u, w]), _grads(stepped, grad_out, [u, w]), strict=True
+    ):
+        assert torch.count_nonzero(want) > 0
+        top = want.abs().max()
+        torch.testing.assert_close(got / top, want / top, rtol=0, atol=tolerance)
 
 
 @pytest.mark.gpu

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.examples import FIT_MODELS, write_classification_results, write_fit_results
 from neurocircuit.figures import (
     plot_ablation_areas,
     plot_ablation_curves,
@@ -24,11 +25,6 @@ from neurocircuit.figures.connectivity import (
     excitatory_first,
     neuron_identity,
     read_connectivity,
-)
-from neurocircuit.figures.examples import (
-    FIT_MODELS,
-    write_classification_results,
-    write_fit_results,
 )
 from neurocircuit.figures.style import (
     as_percent,

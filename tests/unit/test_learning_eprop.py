@@ -86,7 +86,7 @@ def loss_with_detached_recurrence(model, x, y):
     dependencies (current, membrane, adaptation) keep their gradients."""
     weights = model.effective_weights()
     params = model.neuron_params(None)
-    step = {"lif_syn": nrn.lif_syn_step, "lif": nrn.lif_step, "alif": nrn.alif_step}[model.neuron]
+    step = model.step_function()
     state = model.initial_state(x.shape[1])
     neuron_state, readout = state.neuron, state.readout.y
     current = F.linear(x, weights["w_in"])

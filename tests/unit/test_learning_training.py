@@ -1,7 +1,8 @@
-"""The training loop: learning beats chance, exact resume after a kill, early stopping,
-history, truncated BPTT, devices and bad input."""
+"""The training loop: learning beats chance, exact resume after a kill, a checkpoint of another
+run trained over with a warning, early stopping, history, truncated BPTT, devices, bad input."""
 
 import csv
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from neurocircuit.learning import (
     SequenceFitTask,
     TrainConfig,
     load_checkpoint,
+    run_hash,
     train,
 )
 from neurocircuit.models import RateActivityNetwork, SpikingActivityNetwork, SpikingClassifier
@@ -278,25 +280,96 @@ def test_cuda_and_cpu_give_the_same_loss_and_gradients():
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
 
 
-def test_bad_config_and_checkpoint_errors(tmp_path):
+def test_bad_config_errors():
     with pytest.raises(ValueError, match="method must be one of"):
         TrainConfig(method="rtrl")
     with pytest.raises(ValueError, match="unknown TrainConfig keys"):
         TrainConfig.from_dict({"epochs": 2, "learning_rate": 0.1})
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         TrainConfig(epochs=0)
-    target = teacher_recording(steps=10)
-    checkpoint = tmp_path / "a.pt"
-    cfg = TrainConfig(epochs=1, lr=0.01, progress=False)
-    train(RateActivityNetwork(8), SequenceFitTask(), target, None, cfg, checkpoint_path=checkpoint)
-    with pytest.raises(ValueError, match=r"different training config \(lr: 0.01 -> 0.02\)"):
-        changed = TrainConfig(epochs=2, lr=0.02, progress=False)
-        train(RateActivityNetwork(8), SequenceFitTask(), target, None, changed,
-              checkpoint_path=checkpoint)  # fmt: skip
-    broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="broken.pt cannot be read"):
-        train(RateActivityNetwork(8), SequenceFitTask(), target, None, cfg, checkpoint_path=broken)
+
+
+def fit_run(cfg, checkpoint=None, fingerprint=None, logger=None):
+    """A fresh rate network trained on the teacher's recording; (model, result)."""
+    model = RateActivityNetwork(8, seed=0)
+    result = train(model, SequenceFitTask(), teacher_recording(steps=12), None, cfg,
+                   checkpoint_path=checkpoint, fingerprint=fingerprint, logger=logger)  # fmt: skip
+    return model, result
+
+
+def same_weights(a, b):
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
+
+
+def warnings_of(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+BASE = dict(epochs=2, lr=0.05, progress=False, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("changed_cfg", "changed_fingerprint", "named"),
+    [({"lr": 0.02}, {}, "lr: 0.05 -> 0.02"), ({"seed": 2}, {}, "seed: 1 -> 2"),
+     ({}, {"dataset": "b"}, "dataset: 'a' -> 'b'"),
+     ({}, {"settings": {"n_hidden": 16}}, "settings.n_hidden: 32 -> 16")],
+)  # fmt: skip
+def test_checkpoint_of_changed_settings_restarts_from_scratch_with_a_warning(
+    tmp_path, caplog, changed_cfg, changed_fingerprint, named
+):
+    checkpoint = tmp_path / "run.pt"
+    fingerprint = {"dataset": "a", "settings": {"n_hidden": 32}}
+    fit_run(TrainConfig(**BASE), checkpoint, fingerprint)
+    cfg = TrainConfig(**{**BASE, "epochs": 3, **changed_cfg})
+    fingerprint = {**fingerprint, **changed_fingerprint}
+    with caplog.at_level(logging.WARNING):
+        model, result = fit_run(cfg, checkpoint, fingerprint)
+    assert result.resumed_from is None and result.epochs_run == 3
+    (warning,) = warnings_of(caplog)
+    assert str(checkpoint) in warning and named in warning and "from scratch" in warning
+    fresh, _ = fit_run(cfg)
+    assert same_weights(model, fresh)
+    assert load_checkpoint(checkpoint)["run_hash"] == run_hash(cfg, fingerprint)  # overwritten
+
+
+def test_changed_epochs_progress_and_checkpoint_interval_resume(tmp_path, caplog):
+    checkpoint = tmp_path / "run.pt"
+    fingerprint = {"dataset": "a"}
+    fit_run(TrainConfig(**BASE), checkpoint, fingerprint)
+    more = TrainConfig(**{**BASE, "epochs": 4, "checkpoint_every": 2, "device": "cpu"})
+    with caplog.at_level(logging.WARNING):
+        model, result = fit_run(more, checkpoint, fingerprint)
+    assert result.resumed_from == 2 and result.epochs_run == 4
+    assert warnings_of(caplog) == []
+    straight, _ = fit_run(TrainConfig(**{**BASE, "epochs": 4}))
+    assert same_weights(model, straight)
+
+
+def format_one_checkpoint(path):
+    """A checkpoint of the previous format (no run hash): foreign to this version."""
+    torch.save({"format": "neurocircuit-checkpoint-1", "epoch": 1}, path)
+
+
+@pytest.mark.parametrize(
+    ("write", "reason"),
+    [(lambda path: path.write_bytes(b"not a checkpoint"), "cannot be read"),
+     (lambda path: torch.save({"weights": torch.zeros(3)}, path), "not a neurocircuit"),
+     (format_one_checkpoint, "format 'neurocircuit-checkpoint-1'")],
+)  # fmt: skip
+def test_unreadable_or_foreign_checkpoint_is_trained_over_with_a_warning(
+    tmp_path, caplog, write, reason
+):
+    checkpoint = tmp_path / "stale.pt"
+    write(checkpoint)
+    cfg = TrainConfig(**BASE)
+    with caplog.at_level(logging.WARNING):
+        model, result = fit_run(cfg, checkpoint)
+    (warning,) = warnings_of(caplog)
+    assert str(checkpoint) in warning and reason in warning and "from scratch" in warning
+    assert result.resumed_from is None
+    assert same_weights(model, fit_run(cfg)[0])
+    assert load_checkpoint(checkpoint)["epoch"] == 2
 
 
 def test_bad_data_gives_clear_errors():

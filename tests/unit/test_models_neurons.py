@@ -1,4 +1,5 @@
-"""Step functions against hand-computed values; surrogate gradient formulas."""
+"""Step functions against hand-computed values; surrogate gradient formulas; the distance and
+pseudo-derivative the steps give e-prop."""
 
 import math
 
@@ -170,3 +171,39 @@ def test_reset_is_detached_and_checked():
     assert v_tilde.grad.tolist() == [[0.0, 1.0]]
     with pytest.raises(ValueError, match="reset must be one of"):
         nrn.lif_step(v_tilde, state, params._replace(reset="hard"))
+
+
+@pytest.mark.parametrize("surrogate", ["superspike", "triangle"])
+@pytest.mark.parametrize(
+    ("step", "factory", "params"),
+    [
+        (nrn.lif_step, nrn.lif_initial_state, nrn.LIFParams(beta=0.9, refractory_steps=2)),
+        (nrn.lif_syn_step, nrn.lif_syn_initial_state,
+         nrn.LIFSynParams(alpha=0.6, beta=0.9, reset="subtract", refractory_steps=1)),
+        (nrn.alif_step, nrn.alif_initial_state,
+         nrn.ALIFParams(beta=0.9, rho=0.8, adapt_strength=0.3, refractory_steps=2)),
+    ],
+)  # fmt: skip
+def test_distance_and_pseudo_derivative_are_the_steps_own_surrogate(
+    step, factory, params, surrogate
+):
+    """e-prop's dz/dv~ (``pseudo_derivative`` of the distance a step returns) is the gradient
+    autograd takes through the step's spike, refractory mask included."""
+    params = params._replace(
+        surrogate=surrogate, surrogate_scale=resolve_surrogate_scale(surrogate, None)
+    )
+    generator = torch.Generator().manual_seed(0)
+    state = factory(3, 5, dtype=torch.float64)
+    masked = 0
+    for _ in range(12):
+        drive = (torch.rand(3, 5, generator=generator, dtype=torch.float64) * 1.5).requires_grad_()
+        z, new_state, distance = step(drive, state, params, return_distance=True)
+        same_z, _ = step(drive, state, params)
+        assert torch.equal(z, same_z)
+        (grad,) = torch.autograd.grad(z.sum(), drive)
+        # d v~ / d input = 1 for the membrane-only neurons and for i -> v~ with synapses
+        psi = nrn.pseudo_derivative(distance.detach(), state.refractory, params)
+        torch.testing.assert_close(psi, grad, rtol=1e-12, atol=0)
+        masked += int(((state.refractory > 0) & (psi == 0)).sum())
+        state = type(new_state)(*(t.detach() for t in new_state))
+    assert masked > 0  # the refractory mask was exercised

@@ -182,19 +182,25 @@ def assert_stops_on_bad_data(
 ) -> None:
     """The run failed in ``failing_rule`` (a light job) with a message holding ``expected``.
 
-    No heavy job started, the failed job's log ends with one line naming the problem, and
+    No heavy job started; the console shows the job's one line ``<rule>: <message>`` and no
+    traceback, the failed job's log ends with that same line (after its time and level), and
     results/ holds nothing but logs and benchmarks (no output, no temporary left behind).
     """
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert f"Error in rule {failing_rule}" in output, output[-3000:]
     assert not heavy_rules() & set(executed_rules(result)), executed_rules(result)
-    lines = [line for line in output.splitlines() if all(f in line for f in expected)]
-    assert lines, f"no line with {expected} in:\n{output[-3000:]}"
+    lines = [
+        line
+        for line in output.splitlines()
+        if line.startswith(f"{failing_rule}: ") and all(f in line for f in expected)
+    ]
+    assert len(lines) == 1, f"no one line '{failing_rule}: ...{expected}' in:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
     logs = list((workdir / "results" / "logs" / failing_rule).rglob("*.log"))
     assert len(logs) == 1, logs
     last = logs[0].read_text().strip().splitlines()[-1]
-    assert all(fragment in last for fragment in expected), last
+    assert last.endswith(f" ERROR {lines[0]}"), last
     left = [
         path
         for path in files_under(workdir / "results")

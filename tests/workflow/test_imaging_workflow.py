@@ -177,8 +177,12 @@ def test_truncated_tiff_stops_at_the_split_before_suite2p(workflow_dir, tmp_path
         timeout=300,
     )
     assert result.returncode != 0
+    output = result.stdout + result.stderr
+    line = f"imaging_split_planes: {tmp_path / 'cut.tif'}: truncated TIFF"
+    assert [row for row in output.splitlines() if row.startswith(line)], output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
     log = (workflow_dir / "results/logs/imaging_split_planes/cut.log").read_text()
-    assert f"{tmp_path / 'cut.tif'}: truncated TIFF" in log
+    assert f" ERROR {line}" in log.strip().splitlines()[-1], log
     assert "rule imaging_suite2p_plane" not in result.stdout + result.stderr
     assert not (workflow_dir / "results/imaging/cut/planes").exists()
     assert not list((workflow_dir / "results/imaging/cut").glob(".*"))

@@ -1,19 +1,15 @@
-"""Rule classification_train: train one classifier (log and progress bar go to the rule's log)."""
-
-import contextlib
+"""Rule classification_train: train one classifier (progress bar into the rule's log)."""
 
 from neurocircuit.classification import train_classifier
-from neurocircuit.runtime import configure_cpu_allocator, get_logger, set_threads
+from neurocircuit.runtime import rule_job
 
-set_threads(snakemake.threads)
-configure_cpu_allocator()
-with open(snakemake.log[0], "w") as log, contextlib.redirect_stderr(log):
+with rule_job(snakemake, allocator=True, capture_stderr=True) as logger:
     train_classifier(
         snakemake.wildcards.dataset,
         dict(snakemake.input.items()),
         seed=int(snakemake.wildcards.seed),
         metrics_path=snakemake.output.metrics,
         history_path=snakemake.output.history,
-        logger=get_logger("classification_train"),
+        logger=logger,
         **snakemake.params.run,
     )

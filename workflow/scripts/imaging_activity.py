@@ -1,11 +1,9 @@
 """Rule imaging_activity: a session's ΔF/F (one neuron, one row) and its metrics."""
 
-from neurocircuit.imaging.logs import errors_logged
 from neurocircuit.imaging.pipeline import build_session_activity
-from neurocircuit.runtime import get_logger
+from neurocircuit.runtime import rule_job
 
-logger = get_logger("imaging_activity", snakemake.log[0])
-with errors_logged(logger):
+with rule_job(snakemake, torch=False) as logger:
     build_session_activity(
         session=snakemake.params.session,
         settings=snakemake.params.settings,

@@ -1,12 +1,12 @@
 """Rule imaging_qc_figure: planes with ROI outlines, ΔF/F raster and example traces."""
 
-from neurocircuit.imaging.logs import errors_logged
 from neurocircuit.imaging.qc import draw_session_qc
-from neurocircuit.runtime import get_logger
+from neurocircuit.runtime import rule_job
 
-logger = get_logger("imaging_qc_figure", snakemake.log[0])
-with errors_logged(logger):
+with rule_job(snakemake, torch=False) as logger:
     draw_session_qc(
-        png=snakemake.output.png, pdf=snakemake.output.pdf, **dict(snakemake.input.items())
+        png=snakemake.output.png,
+        pdf=snakemake.output.pdf,
+        logger=logger,
+        **dict(snakemake.input.items()),
     )
-    logger.info("wrote %s", snakemake.output.png)

@@ -2,12 +2,10 @@
 
 from pathlib import Path
 
-from neurocircuit.imaging.logs import errors_logged
 from neurocircuit.imaging.suite2p_plane import run_suite2p_plane
-from neurocircuit.runtime import get_logger
+from neurocircuit.runtime import rule_job
 
-logger = get_logger("imaging_suite2p_plane", snakemake.log[0])
-with errors_logged(logger):
+with rule_job(snakemake) as logger:
     run_suite2p_plane(
         planes_dir=snakemake.input.planes,
         plane=int(snakemake.wildcards.plane),

@@ -1,13 +1,14 @@
-from neurocircuit.figures import plot_ablation_areas
-from neurocircuit.runtime import get_logger
+"""Rule plot_ablation_areas: area under each ablation curve per strategy and model, Welch tests."""
 
-logger = get_logger("plot_ablation_areas", snakemake.log[0])
-plot_ablation_areas(
-    snakemake.input.summary,
-    snakemake.output.png,
-    snakemake.output.pdf,
-    dataset=snakemake.wildcards.dataset,
-    dpi=snakemake.params.dpi,
-    font_size=snakemake.params.font_size,
-)
-logger.info("wrote %s and %s", snakemake.output.png, snakemake.output.pdf)
+from neurocircuit.figures.ablation import plot_ablation_areas
+from neurocircuit.runtime import rule_job
+
+with rule_job(snakemake, torch=False) as logger:
+    plot_ablation_areas(
+        snakemake.input.summary,
+        snakemake.output.png,
+        snakemake.output.pdf,
+        dataset=snakemake.wildcards.dataset,
+        dpi=snakemake.params.dpi,
+        font_size=snakemake.params.font_size,
+    )

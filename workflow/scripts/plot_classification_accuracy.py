@@ -1,12 +1,13 @@
-from neurocircuit.figures import plot_classification_accuracy
-from neurocircuit.runtime import get_logger
+"""Rule plot_classification_accuracy: test accuracy per data set and model vs published."""
 
-logger = get_logger("plot_classification_accuracy", snakemake.log[0])
-plot_classification_accuracy(
-    snakemake.input.summary,
-    snakemake.output.png,
-    snakemake.output.pdf,
-    dpi=snakemake.params.dpi,
-    font_size=snakemake.params.font_size,
-)
-logger.info("wrote %s and %s", snakemake.output.png, snakemake.output.pdf)
+from neurocircuit.figures.classification import plot_classification_accuracy
+from neurocircuit.runtime import rule_job
+
+with rule_job(snakemake, torch=False) as logger:
+    plot_classification_accuracy(
+        snakemake.input.summary,
+        snakemake.output.png,
+        snakemake.output.pdf,
+        dpi=snakemake.params.dpi,
+        font_size=snakemake.params.font_size,
+    )

@@ -1,14 +1,15 @@
-from neurocircuit.figures import plot_convergence
-from neurocircuit.runtime import get_logger
+"""Rule plot_convergence: pVar during training and iterations to the target pVar, per seed."""
 
-logger = get_logger("plot_convergence", snakemake.log[0])
-plot_convergence(
-    list(snakemake.input.histories),
-    snakemake.input.convergence,
-    snakemake.output.png,
-    snakemake.output.pdf,
-    dataset=snakemake.wildcards.dataset,
-    dpi=snakemake.params.dpi,
-    font_size=snakemake.params.font_size,
-)
-logger.info("wrote %s and %s", snakemake.output.png, snakemake.output.pdf)
+from neurocircuit.figures.convergence import plot_convergence
+from neurocircuit.runtime import rule_job
+
+with rule_job(snakemake, torch=False) as logger:
+    plot_convergence(
+        list(snakemake.input.histories),
+        snakemake.input.convergence,
+        snakemake.output.png,
+        snakemake.output.pdf,
+        dataset=snakemake.wildcards.dataset,
+        dpi=snakemake.params.dpi,
+        font_size=snakemake.params.font_size,
+    )

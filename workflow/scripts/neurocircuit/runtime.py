@@ -209,7 +209,7 @@ def rule_job(
         else:
             yield logger
     except Exception as error:  # noqa: BLE001 - every error becomes the same one line
-        message = error_line(error)
+        message = error_line(error).removeprefix(f"{name}: ")
         logger.error("%s", message)  # the log line reads "... ERROR <rule>: <message>"
         raise SystemExit(f"{name}: {message}") from None
 

@@ -71,46 +71,30 @@ def example_neurons(scores: np.ndarray, count: int) -> np.ndarray:
     return order[picks]
 
 
-def plot_recorded_vs_fitted(
-    prediction_h5: str | Path,
-    png_path: str | Path,
-    pdf_path: str | Path,
-    *,
-    title: str | None = None,
-    n_examples: int = 4,
-    dpi: int = 150,
-    font_size: float = 10.0,
-) -> None:
-    """Recorded and fitted activity as heatmaps side by side (same neuron order and colour
-    scale), and example neurons' traces with their pVar.
-
-    ``prediction_h5`` holds ``target`` and ``prediction`` (neurons × time, normalised) and
-    optionally ``time_s`` (s); without it the time axis is in frames.
-    """
-    target, prediction, time_s = read_prediction(prediction_h5)
-    scores = pvar_per_neuron(prediction, target, time_axis=1)
-    overall = pvar(prediction, target)
-    n_neurons, n_time = target.shape
+def _time_axis(time_s: np.ndarray | None, n_time: int) -> tuple[np.ndarray, str]:
+    """Time of each frame (s, or frame numbers when the file has no ``time_s``) and its label."""
     if time_s is None:
-        time_axis, time_label = np.arange(n_time, dtype=float), "time (frames)"
-    else:
-        time_axis, time_label = time_s, "time (s)"
-    peak_order = np.argsort(np.argmax(target, axis=1), kind="stable")
+        return np.arange(n_time, dtype=float), "time (frames)"
+    return time_s, "time (s)"
+
+
+def _colour_limits(target: np.ndarray) -> tuple[float, float]:
+    """Shared colour scale of both heatmaps: the 1st to 99th percentile of the recording."""
     low, high = np.nanpercentile(target, [1, 99])
     if not high > low:
         low, high = float(np.nanmin(target)), float(np.nanmax(target)) + 1e-9
+    return low, high
 
-    apply_style(font_size)
-    examples = example_neurons(scores, n_examples)
-    fig = plt.figure(figsize=(12, 4.2 + 1.2 * len(examples)))
-    grid = fig.add_gridspec(
-        2,
-        3,
-        height_ratios=[3.2, 1.2 * len(examples)],
-        width_ratios=[1, 1, 0.04],
-        hspace=0.35,
-        wspace=0.12,
-    )
+
+def _activity_heatmaps(
+    fig, grid, target: np.ndarray, prediction: np.ndarray, time_axis: np.ndarray, time_label: str
+) -> None:
+    """Top row: recorded and fitted activity (neurons sorted by time of peak, one colour scale)
+    and their colour bar; the fitted panel's title gives the overall pVar."""
+    n_neurons = target.shape[0]
+    peak_order = np.argsort(np.argmax(target, axis=1), kind="stable")
+    low, high = _colour_limits(target)
+    overall = pvar(prediction, target)
     extent = (time_axis[0], time_axis[-1], n_neurons - 0.5, -0.5)
     image = None
     for col, (matrix, name) in enumerate(((target, "recorded"), (prediction, "fitted"))):
@@ -132,7 +116,21 @@ def plot_recorded_vs_fitted(
             ax.set_yticklabels([])
     fig.colorbar(image, cax=fig.add_subplot(grid[0, 2]), label="normalised activity (a.u.)")
 
-    traces = grid[1, :2].subgridspec(len(examples), 1, hspace=0.15)
+
+def _example_traces(
+    fig,
+    cell,
+    target: np.ndarray,
+    prediction: np.ndarray,
+    scores: np.ndarray,
+    examples: np.ndarray,
+    time_axis: np.ndarray,
+    time_label: str,
+    font_size: float,
+) -> None:
+    """Bottom rows (in grid cell ``cell``): recorded and fitted trace of each example neuron,
+    with its number and pVar at the right."""
+    traces = cell.subgridspec(len(examples), 1, hspace=0.15)
     for row, neuron in enumerate(examples):
         ax = fig.add_subplot(traces[row])
         ax.plot(time_axis, target[neuron], color=RECORDED_COLOUR, linewidth=1.2, label="recorded")
@@ -160,15 +158,53 @@ def plot_recorded_vs_fitted(
             ax.set_xlabel(time_label)
         if row == 0:
             ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
-    if title is None:
-        try:
-            run = run_id(prediction_h5)
-            title = (
-                f"{model_label(run.model)} on {run.dataset} (seed {run.seed}, {n_neurons} neurons)"
-            )
-        except ValueError:
-            title = f"Recorded vs fitted activity ({n_neurons} neurons)"
-    fig.suptitle(title)
+
+
+def _prediction_title(prediction_h5: str | Path, n_neurons: int) -> str:
+    """Figure title: model on data set (seed, neuron count) when the file sits in the results
+    layout, else a generic one."""
+    try:
+        run = run_id(prediction_h5)
+    except ValueError:
+        return f"Recorded vs fitted activity ({n_neurons} neurons)"
+    return f"{model_label(run.model)} on {run.dataset} (seed {run.seed}, {n_neurons} neurons)"
+
+
+def plot_recorded_vs_fitted(
+    prediction_h5: str | Path,
+    png_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    title: str | None = None,
+    n_examples: int = 4,
+    dpi: int = 150,
+    font_size: float = 10.0,
+) -> None:
+    """Recorded and fitted activity as heatmaps side by side (same neuron order and colour
+    scale), and example neurons' traces with their pVar.
+
+    ``prediction_h5`` holds ``target`` and ``prediction`` (neurons × time, normalised) and
+    optionally ``time_s`` (s); without it the time axis is in frames.
+    """
+    target, prediction, time_s = read_prediction(prediction_h5)
+    scores = pvar_per_neuron(prediction, target, time_axis=1)
+    time_axis, time_label = _time_axis(time_s, target.shape[1])
+    apply_style(font_size)
+    examples = example_neurons(scores, n_examples)
+    fig = plt.figure(figsize=(12, 4.2 + 1.2 * len(examples)))
+    grid = fig.add_gridspec(
+        2,
+        3,
+        height_ratios=[3.2, 1.2 * len(examples)],
+        width_ratios=[1, 1, 0.04],
+        hspace=0.35,
+        wspace=0.12,
+    )
+    _activity_heatmaps(fig, grid, target, prediction, time_axis, time_label)
+    _example_traces(
+        fig, grid[1, :2], target, prediction, scores, examples, time_axis, time_label, font_size
+    )
+    fig.suptitle(title if title is not None else _prediction_title(prediction_h5, len(target)))
     save_figure(fig, png_path, pdf_path, dpi)
 
 
@@ -224,6 +260,14 @@ PVAR_FLOOR = -1.0
 the clipping is written in the panel."""
 
 
+BASELINE_STYLES = {"mean": ":", "ar1": "--", "last_frame": "-."}
+BASELINE_NAMES = {
+    "mean": "baseline: each neuron's time-average (held out: of the training frames)",
+    "ar1": "baseline: linear AR(1), rolled out (per neuron: its median)",
+    "last_frame": "baseline: last training frame held (held out only)",
+}
+
+
 def _points(ax, per_run: pd.DataFrame, models: Sequence[str], column: str, marker: str) -> int:
     """One dot per seed at each model's x position (1-based), coloured Dale / no Dale; values
     below PVAR_FLOOR are drawn at the floor. Returns how many were clipped."""
@@ -265,6 +309,93 @@ def _title_with_notes(ax, title: str, lines: list[str], font_size: float) -> Non
     ax.set_title("\n".join([title, *notes]), fontsize=font_size if not notes else font_size - 1)
 
 
+def _neuron_distributions(ax, per_neuron: pd.DataFrame, models: Sequence[str]) -> list[str]:
+    """Top panel: violins of per-neuron pVar per model (all seeds pooled, clipped at
+    PVAR_FLOOR), the time-average baseline (0) and the median per-neuron AR(1). Returns the
+    notes for its title (clipped scores, an AR(1) median below the floor)."""
+    data = [per_neuron.loc[per_neuron["model"] == m, "pvar"].dropna().to_numpy() for m in models]
+    n_below = sum(int((d < PVAR_FLOOR).sum()) for d in data)
+    n_scores = sum(d.size for d in data)
+    data = [np.maximum(d, PVAR_FLOOR) for d in data]
+    parts = ax.violinplot(
+        [d if d.size else [np.nan] for d in data], showmedians=True, showextrema=False
+    )
+    for body, model in zip(parts["bodies"], models, strict=True):
+        body.set_facecolor(dale_colour(model))
+        body.set_edgecolor("black")
+        body.set_alpha(0.6)
+    parts["cmedians"].set_color("black")
+    ax.axhline(0.0, color=BASELINE_COLOURS["mean"], linestyle=":", linewidth=1.6)
+    ar1_median = float(per_neuron["ar1"].median()) if per_neuron["ar1"].notna().any() else None
+    if ar1_median is not None and ar1_median >= PVAR_FLOOR:
+        ax.axhline(ar1_median, color=BASELINE_COLOURS["ar1"], linestyle="--", linewidth=1.6)
+    ax.set_ylabel("pVar per neuron")
+    lowest = min([float(d.min()) for d in data if d.size] + [0.0])
+    ax.set_ylim(max(PVAR_FLOOR, lowest) - 0.05, 1.02)
+    notes = []
+    if n_below:
+        notes.append(
+            f"{n_below} of {n_scores} scores below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}"
+        )
+    if ar1_median is not None and ar1_median < PVAR_FLOOR:
+        notes.append(f"AR(1) median: {ar1_median:.2f} (below {PVAR_FLOOR:g}, not drawn)")
+    return notes
+
+
+def _run_scores(
+    ax, per_run: pd.DataFrame, models: Sequence[str], column: str, marker: str, baselines
+) -> list[str]:
+    """A per-run panel: one dot per seed of ``column`` and the ``baselines``' lines. Returns the
+    notes for its title (runs and baselines below the floor)."""
+    clipped = _points(ax, per_run, models, column, marker)
+    notes = _baseline_lines(ax, per_run, baselines, BASELINE_STYLES)
+    if clipped:
+        notes.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
+    return notes
+
+
+def _model_axis(axes, models: Sequence[str]) -> None:
+    """The shared x axis (one slot per model, labelled on the bottom panel) and the per-run
+    panels' y range (from 0 or below, never under PVAR_FLOOR, to 1)."""
+    for ax in axes:
+        ax.set_xlim(0.4, len(models) + 0.6)
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(
+        np.arange(1, len(models) + 1),
+        [model_label(m) for m in models],
+        rotation=35,
+        ha="right",
+        rotation_mode="anchor",
+    )
+    for ax in axes[1:]:
+        ax.set_ylim(max(min(ax.get_ylim()[0], 0.0), PVAR_FLOOR) - 0.05, 1.02)
+
+
+def _pvar_legend_handles(models: Sequence[str], has_heldout: bool) -> list:
+    """Legend entries: the Dale groups present, then each baseline line drawn."""
+    handles = [
+        Patch(facecolor=DALE_COLOUR, edgecolor="black", alpha=0.7, label="Dale"),
+        Patch(facecolor=DALE_SIGN_COLOUR, edgecolor="black", alpha=0.7, label="Dale, learned sign"),
+        Patch(facecolor=NO_DALE_COLOUR, edgecolor="black", alpha=0.7, label="no Dale"),
+    ]
+    present = {model_traits(m).dale_label for m in models}
+    handles = [h for h in handles if h.get_label() in present]
+    for key, name in BASELINE_NAMES.items():
+        if key == "last_frame" and not has_heldout:
+            continue
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=BASELINE_COLOURS[key],
+                linestyle=BASELINE_STYLES[key],
+                linewidth=1.6,
+                label=name,
+            )
+        )
+    return handles
+
+
 def plot_pvar_per_neuron(
     per_neuron_csvs: Sequence[str | Path],
     metrics_jsons: Sequence[str | Path],
@@ -304,92 +435,26 @@ def plot_pvar_per_neuron(
         sharex=True,
         gridspec_kw={"height_ratios": [1.3] + [1] * (n_panels - 1)},
     )
-    ax_dist = axes[0]
-    data = [per_neuron.loc[per_neuron["model"] == m, "pvar"].dropna().to_numpy() for m in models]
-    n_below = sum(int((d < PVAR_FLOOR).sum()) for d in data)
-    n_scores = sum(d.size for d in data)
-    data = [np.maximum(d, PVAR_FLOOR) for d in data]
-    parts = ax_dist.violinplot(
-        [d if d.size else [np.nan] for d in data], showmedians=True, showextrema=False
-    )
-    for body, model in zip(parts["bodies"], models, strict=True):
-        body.set_facecolor(dale_colour(model))
-        body.set_edgecolor("black")
-        body.set_alpha(0.6)
-    parts["cmedians"].set_color("black")
-    styles = {"mean": ":", "ar1": "--", "last_frame": "-."}
-    ax_dist.axhline(0.0, color=BASELINE_COLOURS["mean"], linestyle=":", linewidth=1.6)
-    ar1_median = float(per_neuron["ar1"].median()) if per_neuron["ar1"].notna().any() else None
-    if ar1_median is not None and ar1_median >= PVAR_FLOOR:
-        ax_dist.axhline(ar1_median, color=BASELINE_COLOURS["ar1"], linestyle="--", linewidth=1.6)
-    ax_dist.set_ylabel("pVar per neuron")
-    lowest = min([float(d.min()) for d in data if d.size] + [0.0])
-    ax_dist.set_ylim(max(PVAR_FLOOR, lowest) - 0.05, 1.02)
-    notes_dist = []
-    if n_below:
-        notes_dist.append(
-            f"{n_below} of {n_scores} scores below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}"
-        )
-
-    ax_in = axes[1]
-    clipped = _points(ax_in, per_run, models, "pvar", "o")
-    notes_in = _baseline_lines(ax_in, per_run, IN_SAMPLE_BASELINES, styles)
-    if clipped:
-        notes_in.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
-    ax_in.set_ylabel("pVar (all neurons and times)")
-    if has_heldout:
-        ax_out = axes[2]
-        clipped = _points(ax_out, per_run, models, "pvar_heldout", "s")
-        notes_out = _baseline_lines(ax_out, per_run, HELDOUT_BASELINES, styles)
-        if clipped:
-            notes_out.append(f"{clipped} run(s) below {PVAR_FLOOR:g}, drawn at {PVAR_FLOOR:g}")
-        ax_out.set_ylabel("held-out pVar (forecast)")
-    for ax in axes:
-        ax.set_xlim(0.4, len(models) + 0.6)
-        ax.grid(axis="y", alpha=0.3)
-    axes[-1].set_xticks(
-        np.arange(1, len(models) + 1),
-        [model_label(m) for m in models],
-        rotation=35,
-        ha="right",
-        rotation_mode="anchor",
-    )
-    for ax in axes[1:]:
-        ax.set_ylim(max(min(ax.get_ylim()[0], 0.0), PVAR_FLOOR) - 0.05, 1.02)
-    if ar1_median is not None and ar1_median < PVAR_FLOOR:
-        notes_dist.append(f"AR(1) median: {ar1_median:.2f} (below {PVAR_FLOOR:g}, not drawn)")
-    _title_with_notes(ax_dist, "per neuron (all seeds; bar: median)", notes_dist, font_size)
-    _title_with_notes(ax_in, "in-sample (one dot per seed)", notes_in, font_size)
-    if has_heldout:
-        _title_with_notes(ax_out, "held-out forecast", notes_out, font_size)
-    handles = [
-        Patch(facecolor=DALE_COLOUR, edgecolor="black", alpha=0.7, label="Dale"),
-        Patch(facecolor=DALE_SIGN_COLOUR, edgecolor="black", alpha=0.7, label="Dale, learned sign"),
-        Patch(facecolor=NO_DALE_COLOUR, edgecolor="black", alpha=0.7, label="no Dale"),
+    panels = [
+        ("per neuron (all seeds; bar: median)", _neuron_distributions(axes[0], per_neuron, models))
     ]
-    present = {model_traits(m).dale_label for m in models}
-    handles = [h for h in handles if h.get_label() in present]
-    baseline_names = {
-        "mean": "baseline: each neuron's time-average (held out: of the training frames)",
-        "ar1": "baseline: linear AR(1), rolled out (per neuron: its median)",
-        "last_frame": "baseline: last training frame held (held out only)",
-    }
-    for key, name in baseline_names.items():
-        if key == "last_frame" and not has_heldout:
-            continue
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=BASELINE_COLOURS[key],
-                linestyle=styles[key],
-                linewidth=1.6,
-                label=name,
-            )
-        )
+    axes[1].set_ylabel("pVar (all neurons and times)")
+    notes = _run_scores(axes[1], per_run, models, "pvar", "o", IN_SAMPLE_BASELINES)
+    panels.append(("in-sample (one dot per seed)", notes))
+    if has_heldout:
+        axes[2].set_ylabel("held-out pVar (forecast)")
+        notes = _run_scores(axes[2], per_run, models, "pvar_heldout", "s", HELDOUT_BASELINES)
+        panels.append(("held-out forecast", notes))
+    _model_axis(axes, models)
+    for ax, (title, lines) in zip(axes, panels, strict=True):
+        _title_with_notes(ax, title, lines, font_size)
     fig.suptitle(f"Fit quality on {', '.join(sorted(datasets))} against the baselines")
     fig.tight_layout()
     fig.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=1, frameon=False
+        handles=_pvar_legend_handles(models, has_heldout),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=1,
+        frameon=False,
     )
     save_figure(fig, png_path, pdf_path, dpi)

@@ -50,6 +50,80 @@ def _references(rows: pd.DataFrame) -> list[tuple[str, float]]:
     return list(found.items())
 
 
+def _summary_in_percent(summary: pd.DataFrame) -> pd.DataFrame:
+    """Copy of the summary with every accuracy column (test, validation, references) in %."""
+    summary = summary.copy()
+    summary["test_accuracy_mean"] = as_percent(summary["test_accuracy_mean"])
+    summary["test_accuracy_sd"] = as_percent(summary["test_accuracy_sd"])
+    for value_column, _ in REFERENCE_PAIRS:
+        if value_column in summary.columns:
+            summary[value_column] = as_percent(summary[value_column])
+    if "val_accuracy_mean" in summary.columns:
+        summary["val_accuracy_mean"] = as_percent(summary["val_accuracy_mean"])
+    return summary
+
+
+def _accuracy_points(
+    ax, rows: pd.DataFrame, models: Sequence[str], colours: dict
+) -> tuple[list[str], np.ndarray]:
+    """Mean ± sd test accuracy (%) of each model as a point with error bar. Returns the tick
+    labels (model, mean ± sd, seed count) and the bars' lower ends (%)."""
+    means = rows.loc[models, "test_accuracy_mean"].to_numpy(float)
+    sds = np.nan_to_num(rows.loc[models, "test_accuracy_sd"].to_numpy(float))
+    for xi, model, mean, sd in zip(np.arange(len(models)), models, means, sds, strict=True):
+        ax.errorbar(
+            xi,
+            mean,
+            yerr=sd,
+            marker="o",
+            markersize=9,
+            capsize=5,
+            linewidth=1.5,
+            color=colours[model],
+            markeredgecolor="black",
+        )
+    labels = [
+        f"{model_label(m)}\n{mean:.1f} ± {sd:.1f} % (n={int(rows.loc[m, 'n_seeds'])})"
+        for m, mean, sd in zip(models, means, sds, strict=True)
+    ]
+    return labels, means - sds
+
+
+def _accuracy_panel(
+    ax, dataset: str, rows: pd.DataFrame, all_models: Sequence[str], colours: dict, n_references
+) -> None:
+    """One data set's panel: the models' accuracies, the published references as named
+    horizontal lines (legend above), y from at most 50 % to 100 %. ``n_references`` (the most
+    of any panel) sets the title's gap above the legend, so all titles line up."""
+    rows = rows.set_index("model")
+    models = [m for m in all_models if m in rows.index]
+    tick_labels, lower_ends = _accuracy_points(ax, rows, models, colours)
+    references = _references(rows.reset_index())
+    for (label, value), style in zip(references, REFERENCE_STYLES, strict=False):
+        ax.axhline(value, color=OKABE_ITO["black"], linestyle=style, linewidth=1.3, label=label)
+    low = np.nanmin(np.concatenate([lower_ends, [v for _, v in references]]))
+    ax.set_ylim(max(0.0, min(low - 10.0, 50.0)), 100.0)
+    rotation = 0 if len(models) <= 4 else 30
+    ax.set_xticks(
+        np.arange(len(models)),
+        tick_labels,
+        rotation=rotation,
+        ha="center" if rotation == 0 else "right",
+        rotation_mode="anchor",
+    )
+    ax.set_xlim(-0.5, len(models) - 0.5)
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(axis="y", alpha=0.3)
+    if references:
+        ax.legend(
+            title="published reference",
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            frameon=False,
+        )
+    ax.set_title(dataset, pad=6 + (24 + 14 * n_references) * (n_references > 0), fontweight="bold")
+
+
 def plot_classification_accuracy(
     summary_csv: str | Path,
     png_path: str | Path,
@@ -66,16 +140,7 @@ def plot_classification_accuracy(
     ``test_accuracy_sd``, ``n_seeds`` and optionally ``reference_accuracy`` / ``reference_source``
     (accuracies as fractions or percent; fractions are shown as percent).
     """
-    summary = read_table(summary_csv, SUMMARY_COLUMNS)
-    summary = summary.copy()
-    summary["test_accuracy_mean"] = as_percent(summary["test_accuracy_mean"])
-    summary["test_accuracy_sd"] = as_percent(summary["test_accuracy_sd"])
-    for value_column, _ in REFERENCE_PAIRS:
-        if value_column in summary.columns:
-            summary[value_column] = as_percent(summary[value_column])
-    if "val_accuracy_mean" in summary.columns:
-        summary["val_accuracy_mean"] = as_percent(summary["val_accuracy_mean"])
-
+    summary = _summary_in_percent(read_table(summary_csv, SUMMARY_COLUMNS))
     apply_style(font_size)
     datasets = list(dict.fromkeys(summary["dataset"]))
     all_models = sorted(set(summary["model"]))  # same order and colours in every figure
@@ -84,56 +149,23 @@ def plot_classification_accuracy(
     width = max(4.2, 1.0 + 1.3 * len(all_models)) * len(datasets)
     fig, axes = plt.subplots(1, len(datasets), figsize=(min(width, 18), 4.8), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        rows = summary[summary["dataset"] == dataset].set_index("model")
-        models = [m for m in all_models if m in rows.index]
-        x = np.arange(len(models))
-        means = rows.loc[models, "test_accuracy_mean"].to_numpy(float)
-        sds = np.nan_to_num(rows.loc[models, "test_accuracy_sd"].to_numpy(float))
-        for xi, model, mean, sd in zip(x, models, means, sds, strict=True):
-            ax.errorbar(
-                xi,
-                mean,
-                yerr=sd,
-                marker="o",
-                markersize=9,
-                capsize=5,
-                linewidth=1.5,
-                color=colours[model],
-                markeredgecolor="black",
-            )
-        tick_labels = [
-            f"{model_label(m)}\n{mean:.1f} ± {sd:.1f} % (n={int(rows.loc[m, 'n_seeds'])})"
-            for m, mean, sd in zip(models, means, sds, strict=True)
-        ]
-        references = _references(rows.reset_index())
-        for (label, value), style in zip(references, REFERENCE_STYLES, strict=False):
-            ax.axhline(value, color=OKABE_ITO["black"], linestyle=style, linewidth=1.3, label=label)
-        low = np.nanmin(np.concatenate([means - sds, [v for _, v in references]]))
-        ax.set_ylim(max(0.0, min(low - 10.0, 50.0)), 100.0)
-        rotation = 0 if len(models) <= 4 else 30
-        ax.set_xticks(
-            x,
-            tick_labels,
-            rotation=rotation,
-            ha="center" if rotation == 0 else "right",
-            rotation_mode="anchor",
-        )
-        ax.set_xlim(-0.5, len(models) - 0.5)
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(axis="y", alpha=0.3)
-        if references:
-            ax.legend(
-                title="published reference",
-                loc="lower center",
-                bbox_to_anchor=(0.5, 1.0),
-                frameon=False,
-            )
-        ax.set_title(
-            dataset, pad=6 + (24 + 14 * n_references) * (n_references > 0), fontweight="bold"
-        )
+        rows = summary[summary["dataset"] == dataset]
+        _accuracy_panel(ax, dataset, rows, all_models, colours, n_references)
     fig.suptitle("Classification: mean ± sd over seeds vs published numbers")
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)
+
+
+def _read_histories(
+    history_csvs: Sequence[str | Path], epoch_column: str, metric_columns: Sequence[str]
+) -> pd.DataFrame:
+    """Every run's history in one table, with dataset, model and seed columns added."""
+    frames = []
+    for path in history_csvs:
+        run = run_id(path)
+        table = read_table(path, (epoch_column, *metric_columns))
+        frames.append(table.assign(dataset=run.dataset, model=run.model, seed=run.seed))
+    return pd.concat(frames, ignore_index=True)
 
 
 def plot_learning_curves(
@@ -154,12 +186,7 @@ def plot_learning_curves(
     """
     if not history_csvs:
         raise ValueError("plot_learning_curves: no history files given")
-    frames = []
-    for path in history_csvs:
-        run = run_id(path)
-        table = read_table(path, (epoch_column, *metric_columns))
-        frames.append(table.assign(dataset=run.dataset, model=run.model, seed=run.seed))
-    history = pd.concat(frames, ignore_index=True)
+    history = _read_histories(history_csvs, epoch_column, metric_columns)
     apply_style(font_size)
     datasets = list(dict.fromkeys(history["dataset"]))
     all_models = sorted(set(history["model"]))

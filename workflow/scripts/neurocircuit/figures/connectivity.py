@@ -78,6 +78,84 @@ def excitatory_first(identity: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.lexsort((-strength, identity < 0))
 
 
+def _read_panels(
+    weight_files: Sequence[str | Path], presynaptic_axis: int
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """(weights, signs) of the first file of each model, keyed by model (every file is read, so
+    a broken one stops the figure even when it is not drawn)."""
+    panels = {}
+    for path in weight_files:
+        run = run_id(path)
+        panels.setdefault(run.model, read_connectivity(path, presynaptic_axis))
+    return panels
+
+
+def _connectivity_panel(
+    fig,
+    cell,
+    model: str,
+    weights: np.ndarray,
+    signs: np.ndarray | None,
+    clip_percentile: float,
+    font_size: float,
+):
+    """One model's panel in grid cell ``cell``: the identity side bar and the weight matrix
+    (E then I, divided by its own scale), with E/I counts, the share of weights against the
+    sign and the scale in the title. Returns the matrix image (for the colour bar)."""
+    identity, fixed = neuron_identity(weights, signs)
+    order = excitatory_first(identity, weights)
+    n_exc = int((identity > 0).sum())
+    limit = float(np.percentile(np.abs(weights), clip_percentile)) or 1e-12
+    halves = cell.subgridspec(1, 2, width_ratios=[0.06, 1], wspace=0.03)
+    ax_bar = fig.add_subplot(halves[0])
+    ax = fig.add_subplot(halves[1], sharey=ax_bar)
+    ax_bar.imshow(
+        identity[order, None],
+        aspect="auto",
+        cmap=ListedColormap([INHIBITORY_COLOUR, EXCITATORY_COLOUR]),
+        vmin=-1,
+        vmax=1,
+        interpolation="nearest",
+    )
+    ax_bar.set_xticks([])
+    ax_bar.set_ylabel("presynaptic neuron (E then I)")
+    image = ax.imshow(
+        weights[np.ix_(order, order)] / limit,
+        aspect="auto",
+        cmap=DIVERGING_CMAP,
+        norm=TwoSlopeNorm(0.0, -1.0, 1.0),
+        interpolation="nearest" if weights.shape[0] <= 200 else "antialiased",
+    )
+    for axis in (ax.axhline, ax.axvline):
+        axis(n_exc - 0.5, color="black", linewidth=0.8)
+    ax.tick_params(labelleft=False)
+    ax.set_xlabel("postsynaptic neuron (same order)")
+    kind = "fixed identity" if fixed else "net sign (no fixed identity)"
+    wrong = (np.sign(weights) * identity[:, None]) < 0
+    breaking = 100.0 * wrong.sum() / max(1, np.count_nonzero(weights))
+    ax.set_title(
+        f"{model_label(model)}\n{kind}: {n_exc} E / {identity.size - n_exc} I\n"
+        f"{breaking:.0f} % of weights against the sign; scale {limit:.3g}",
+        fontsize=font_size - 0.5,
+    )
+    return image
+
+
+def _identity_legend(fig) -> None:
+    """Legend under the figure for the side bars' colours."""
+    fig.legend(
+        handles=[
+            Patch(color=EXCITATORY_COLOUR, label="excitatory"),
+            Patch(color=INHIBITORY_COLOUR, label="inhibitory"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=2,
+        frameon=False,
+        title="side bar: presynaptic identity",
+    )
+
+
 def plot_connectivity(
     weight_files: Sequence[str | Path],
     png_path: str | Path,
@@ -100,10 +178,7 @@ def plot_connectivity(
     """
     if not weight_files:
         raise ValueError("plot_connectivity: no weight files given")
-    panels = {}
-    for path in weight_files:
-        run = run_id(path)
-        panels.setdefault(run.model, (path, *read_connectivity(path, presynaptic_axis)))
+    panels = _read_panels(weight_files, presynaptic_axis)
     models = sort_models(panels)
     apply_style(font_size)
     n_cols = min(len(models), 4)
@@ -112,65 +187,18 @@ def plot_connectivity(
     grid = fig.add_gridspec(
         n_rows, n_cols + 1, width_ratios=[1] * n_cols + [0.05], wspace=0.35, hspace=0.45
     )
-    identity_cmap = ListedColormap([INHIBITORY_COLOUR, EXCITATORY_COLOUR])
     image = None
     for index, model in enumerate(models):
-        path, weights, signs = panels[model]
-        identity, fixed = neuron_identity(weights, signs)
-        order = excitatory_first(identity, weights)
-        sorted_weights = weights[np.ix_(order, order)]
-        n_exc = int((identity > 0).sum())
-        limit = float(np.percentile(np.abs(weights), clip_percentile)) or 1e-12
-        cell = grid[index // n_cols, index % n_cols].subgridspec(
-            1, 2, width_ratios=[0.06, 1], wspace=0.03
-        )
-        ax_bar = fig.add_subplot(cell[0])
-        ax = fig.add_subplot(cell[1], sharey=ax_bar)
-        ax_bar.imshow(
-            identity[order, None],
-            aspect="auto",
-            cmap=identity_cmap,
-            vmin=-1,
-            vmax=1,
-            interpolation="nearest",
-        )
-        ax_bar.set_xticks([])
-        ax_bar.set_ylabel("presynaptic neuron (E then I)")
-        image = ax.imshow(
-            sorted_weights / limit,
-            aspect="auto",
-            cmap=DIVERGING_CMAP,
-            norm=TwoSlopeNorm(0.0, -1.0, 1.0),
-            interpolation="nearest" if weights.shape[0] <= 200 else "antialiased",
-        )
-        for axis in (ax.axhline, ax.axvline):
-            axis(n_exc - 0.5, color="black", linewidth=0.8)
-        ax.tick_params(labelleft=False)
-        ax.set_xlabel("postsynaptic neuron (same order)")
-        kind = "fixed identity" if fixed else "net sign (no fixed identity)"
-        wrong = (np.sign(weights) * identity[:, None]) < 0
-        breaking = 100.0 * wrong.sum() / max(1, np.count_nonzero(weights))
-        ax.set_title(
-            f"{model_label(model)}\n{kind}: {n_exc} E / {identity.size - n_exc} I\n"
-            f"{breaking:.0f} % of weights against the sign; scale {limit:.3g}",
-            fontsize=font_size - 0.5,
+        cell = grid[index // n_cols, index % n_cols]
+        image = _connectivity_panel(
+            fig, cell, model, *panels[model], clip_percentile=clip_percentile, font_size=font_size
         )
     fig.colorbar(
         image,
         cax=fig.add_subplot(grid[:, -1]),
         label=f"weight / panel scale ({clip_percentile:g}th percentile of |w|)",
     )
-    fig.legend(
-        handles=[
-            Patch(color=EXCITATORY_COLOUR, label="excitatory"),
-            Patch(color=INHIBITORY_COLOUR, label="inhibitory"),
-        ],
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncols=2,
-        frameon=False,
-        title="side bar: presynaptic identity",
-    )
+    _identity_legend(fig)
     dataset = run_id(weight_files[0]).dataset
     fig.suptitle(f"Recurrent connectivity on {dataset} (one seed per model)", y=1.04)
     save_figure(fig, png_path, pdf_path, dpi)

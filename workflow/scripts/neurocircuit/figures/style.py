@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from neurocircuit.models.names import model_traits  # noqa: E402
 from neurocircuit.runtime import atomic_path  # noqa: E402
@@ -97,6 +98,25 @@ def model_label(model: str) -> str:
         return model
     learning = {"eprop": "e-prop", "bptt": "BPTT", "tbptt": "TBPTT"}[traits.learning]
     return f"{traits.dynamics}, {traits.dale_label}, {learning}"
+
+
+def model_handles(models: Sequence[str]) -> list[Line2D]:
+    """Legend entries, one per model, in the line figures' code: colour Dale / no Dale, line
+    style spiking / rate, marker learning rule."""
+    handles = []
+    for model in models:
+        traits = model_traits(model)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=dale_colour(model),
+                linestyle=DYNAMICS_LINESTYLE[traits.dynamics],
+                marker=LEARNING_MARKER[traits.learning],
+                label=model_label(model),
+            )
+        )
+    return handles
 
 
 def model_colours(models: Sequence[str]) -> dict[str, str]:

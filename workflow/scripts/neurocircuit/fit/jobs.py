@@ -44,9 +44,19 @@ def _train_run(target, settings: FitSettings, split: str, scores_path, logger) -
         device=settings.device,
         convergence_pvar=settings.convergence_pvar,
         checkpoint_path=resume_checkpoint_path(scores_path, split),
-        fingerprint={"split": split, **settings.provenance()},
+        fingerprint=_resume_fingerprint(settings, split),
         logger=logger,
     )
+
+
+def _resume_fingerprint(settings: FitSettings, split: str) -> dict:
+    """What a checkpoint must share to be resumed: the run and its data, network and split.
+    The training options are compared by the training loop itself, which lets ``epochs``
+    grow (more iterations continue a run); scoring-only settings are left out."""
+    provenance = settings.provenance()
+    kept = ("dataset", "model", "seed", "preprocessing", "network", "heldout_fraction")
+    kept += ("frame_period_s", "max_neurons", "max_frames")
+    return {"split": split, **{key: provenance[key] for key in kept}}
 
 
 def resume_checkpoint_path(scores_path: str | Path, split: str) -> Path:

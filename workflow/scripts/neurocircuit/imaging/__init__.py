@@ -6,6 +6,6 @@ list), ``readers`` (movies, suite2p folders, traces; every bad input is one clea
 (registration, detection and extraction of one plane with suite2p), ``merge`` (one neuron, one
 row across planes), ``dff`` (neuropil correction, baseline, ΔF/F), ``evaluate`` (recall and
 correlation against ground truth), ``activity`` (the activity.h5 format), ``pipeline`` (a
-session's activity and metrics), ``qc`` (the QC figure), ``download`` (the real suite2p example
-folder) and ``logs`` (errors into rule logs).
+session's activity and metrics), ``qc`` (the QC figure) and ``download`` (the real suite2p example
+folder).
 """

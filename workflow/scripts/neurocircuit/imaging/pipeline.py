@@ -179,6 +179,87 @@ def _plane_source_files(folders: list[Path]) -> list[str]:
     ]
 
 
+def _movie_table(
+    planes_dir: str | Path, plane_F: list[str | Path], fs_hz: float, settings: dict, threshold
+) -> tuple[ActivityTable, list[str]]:
+    """A movie session's rows from its per-plane suite2p folders, the split step's bad volumes
+    masked; with the files read (the movie, each plane's traces)."""
+    from neurocircuit.imaging.planes import read_movie_info
+
+    movie_info = read_movie_info(planes_dir)
+    folders = [Path(f).parent for f in plane_F]
+    planes = [load_suite2p_plane(f, plane=i) for i, f in enumerate(folders)]
+    valid = np.ones(movie_info["n_volumes"], dtype=bool)
+    valid[movie_info["bad_volumes"]] = False
+    table = activity_from_planes(planes, fs_hz, settings, threshold, valid, str(planes_dir))
+    table.counts["nan_frames"] = movie_info["nan_frames"]
+    table.counts["saturated_frames"] = movie_info["saturated_frames"]
+    return table, [movie_info["source_file"], *_plane_source_files(folders)]
+
+
+def _session_table(
+    session: dict, settings: dict, fs_hz: float, inputs: dict
+) -> tuple[ActivityTable, list[str]]:
+    """The session's rows from the input its source has, and the files they were read from.
+
+    ``inputs``: planes_dir and plane_F (movies), suite2p_folder, or traces.
+    """
+    source = session["source"]
+    if source in ("synthetic", "tiff", "h5"):
+        threshold = session.get("classifier_threshold", settings["suite2p"]["classifier_threshold"])
+        return _movie_table(inputs["planes_dir"], inputs["plane_F"], fs_hz, settings, threshold)
+    if source == "suite2p":
+        folder = inputs["suite2p_folder"]
+        planes = load_suite2p_folder(folder, n_planes=session.get("n_planes"))
+        threshold = session.get("classifier_threshold")  # None: the folder's own iscell labels
+        table = activity_from_planes(planes, fs_hz, settings, threshold, None, str(folder))
+        return table, _plane_source_files([p.folder for p in planes])
+    if source == "traces":
+        traces = inputs["traces"]
+        raw = load_traces(traces, key=session.get("h5_key", "data"))
+        return activity_from_traces(raw, fs_hz, settings, source=str(traces)), [str(traces)]
+    raise ValueError(f"session '{session['name']}': unknown source '{source}'")
+
+
+def _activity_attrs(
+    session: dict, settings: dict, table: ActivityTable, fs_hz: float, source_files: list[str]
+) -> dict:
+    """Provenance and settings stored with the activity file: config hash of the session and
+    imaging settings, package versions, the files read, the ΔF/F settings."""
+    provenance = {
+        "session": session,
+        "imaging": {k: v for k, v in settings.items() if k != "sessions"},
+    }
+    return {
+        "session": session["name"],
+        "source": session["source"],
+        "fs_hz": fs_hz,
+        "masked_frames": table.counts["masked_frames"],
+        "n_rois": table.counts["n_rois"],
+        "neuropil_coefficient": float(settings["neuropil_coefficient"]),
+        "baseline_method": settings["baseline"]["method"],
+        "baseline_window_s": float(settings["baseline"]["window_s"]),
+        "config_hash": config_hash(provenance),
+        "package_versions": package_versions(),
+        "source_files": source_files,
+        "masked_frames_filled": "linear interpolation; see frame_valid",
+    }
+
+
+def _write_activity_table(
+    path: str | Path, table: ActivityTable, time_s: np.ndarray, attrs: dict
+) -> None:
+    """Write the rows, the time axis (s) and the per-row extras to ``path`` (activity.h5)."""
+    extra = {
+        "frame_valid": table.frame_valid,
+        "baseline": table.baseline,
+        "roi_index": table.roi_index,
+        "merged_rois": table.merged_rois,
+        "low_baseline": table.low_baseline,
+    }
+    write_activity(path, table.dff, time_s, table.positions, table.cell_probability, attrs, extra)
+
+
 def build_session_activity(
     session: dict,
     settings: dict,
@@ -198,75 +279,29 @@ def build_session_activity(
     plane_F (the F.npy of each plane folder, in plane order; + truth for synthetic) for movies,
     suite2p_folder, or traces.
     """
-    from neurocircuit.imaging.planes import read_movie_info
     from neurocircuit.imaging.sessions import session_fs_hz
 
-    source = session["source"]
     fs_hz = session_fs_hz(session, settings)
-    threshold = session.get("classifier_threshold", settings["suite2p"]["classifier_threshold"])
-    movie_info = None
-    if source in ("synthetic", "tiff", "h5"):
-        movie_info = read_movie_info(planes_dir)
-        folders = [Path(f).parent for f in plane_F]
-        planes = [load_suite2p_plane(f, plane=i) for i, f in enumerate(folders)]
-        valid = np.ones(movie_info["n_volumes"], dtype=bool)
-        valid[movie_info["bad_volumes"]] = False
-        table = activity_from_planes(planes, fs_hz, settings, threshold, valid, str(planes_dir))
-        source_files = [movie_info["source_file"], *_plane_source_files(folders)]
-        table.counts["nan_frames"] = movie_info["nan_frames"]
-        table.counts["saturated_frames"] = movie_info["saturated_frames"]
-    elif source == "suite2p":
-        planes = load_suite2p_folder(suite2p_folder, n_planes=session.get("n_planes"))
-        threshold = session.get("classifier_threshold")  # None: the folder's own iscell labels
-        table = activity_from_planes(planes, fs_hz, settings, threshold, None, str(suite2p_folder))
-        source_files = _plane_source_files([p.folder for p in planes])
-    elif source == "traces":
-        raw = load_traces(traces, key=session.get("h5_key", "data"))
-        table = activity_from_traces(raw, fs_hz, settings, source=str(traces))
-        source_files = [str(traces)]
-    else:
-        raise ValueError(f"session '{session['name']}': unknown source '{source}'")
-
+    inputs = {
+        "planes_dir": planes_dir,
+        "plane_F": plane_F,
+        "suite2p_folder": suite2p_folder,
+        "traces": traces,
+    }
+    table, source_files = _session_table(session, settings, fs_hz, inputs)
+    attrs = _activity_attrs(session, settings, table, fs_hz, source_files)
     n_frames = table.dff.shape[1]
-    provenance = {
-        "session": session,
-        "imaging": {k: v for k, v in settings.items() if k != "sessions"},
-    }
-    attrs = {
-        "session": session["name"],
-        "source": source,
-        "fs_hz": fs_hz,
-        "masked_frames": table.counts["masked_frames"],
-        "n_rois": table.counts["n_rois"],
-        "neuropil_coefficient": float(settings["neuropil_coefficient"]),
-        "baseline_method": settings["baseline"]["method"],
-        "baseline_window_s": float(settings["baseline"]["window_s"]),
-        "config_hash": config_hash(provenance),
-        "package_versions": package_versions(),
-        "source_files": source_files,
-        "masked_frames_filled": "linear interpolation; see frame_valid",
-    }
-    extra = {
-        "frame_valid": table.frame_valid,
-        "baseline": table.baseline,
-        "roi_index": table.roi_index,
-        "merged_rois": table.merged_rois,
-        "low_baseline": table.low_baseline,
-    }
-    time_s = np.arange(n_frames) / fs_hz
     metrics = {
         "session": session["name"],
-        "source": source,
+        "source": session["source"],
         "fs_hz": fs_hz,
         "n_frames": int(n_frames),
         **table.counts,
         "config_hash": attrs["config_hash"],
     }
-    if source == "synthetic":
+    if session["source"] == "synthetic":
         metrics.update(_score_synthetic(table, truth, settings))
-    write_activity(
-        activity_path, table.dff, time_s, table.positions, table.cell_probability, attrs, extra
-    )
+    _write_activity_table(activity_path, table, np.arange(n_frames) / fs_hz, attrs)
     write_json(metrics, metrics_path)
     if logger:
         summary = {k: v for k, v in metrics.items() if not isinstance(v, dict)}

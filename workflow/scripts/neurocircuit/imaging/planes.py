@@ -11,10 +11,12 @@ plane so registration sees no artificial jump.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,93 @@ def fill_bad_frames(frames: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return out
 
 
+def find_bad_volumes(
+    movie: MovieFile, ceiling: float | None, max_saturated_fraction: float
+) -> tuple[np.ndarray, int, int]:
+    """Volumes with a NaN or saturated frame in any plane (boolean, one per volume), and the
+    counts of NaN and of saturated frames over all planes.
+
+    Raises ValueError naming the file when every frame of a plane is bad.
+    """
+    planes_bad = []
+    nan_count = saturated_count = 0
+    for plane in range(movie.n_planes):
+        nan_frames, saturated = find_bad_frames(
+            movie.read_plane(plane), ceiling, max_saturated_fraction
+        )
+        if (nan_frames | saturated).all():
+            raise ValueError(
+                f"{movie.path}: all {movie.n_volumes} frames of plane {plane} are NaN or "
+                "saturated; nothing to analyse"
+            )
+        planes_bad.append(nan_frames | saturated)
+        nan_count += int(nan_frames.sum())
+        saturated_count += int(saturated.sum())
+    return np.any(planes_bad, axis=0), nan_count, saturated_count
+
+
+def write_plane_binaries(
+    movie: MovieFile, bad_volumes: np.ndarray, folder: Path, logger=None
+) -> list[float]:
+    """Write each plane as an int16 binary into ``folder``, bad volumes filled from the nearest
+    good one; returns each plane's int16 scale factor."""
+    scales = []
+    for plane in range(movie.n_planes):
+        filled = fill_bad_frames(movie.read_plane(plane), bad_volumes)
+        scale = int16_scale(filled, np.ones(len(filled), dtype=bool))
+        data = np.clip(np.round(filled.astype(np.float64) * scale), -INT16_MAX, INT16_MAX)
+        data.astype(np.int16).tofile(folder / plane_binary_name(plane))
+        scales.append(scale)
+        if logger:
+            logger.info("plane %d written (scale %.4g)", plane, scale)
+    return scales
+
+
+@contextlib.contextmanager
+def atomic_folder(out_dir: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out_dir`` that replaces it (and any older copy) only
+    when the block succeeds: a failed writer leaves no folder that looks finished."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield tmp_dir
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp_dir, out_dir)
+    finally:
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir)
+
+
+def _movie_info(
+    movie: MovieFile,
+    volume_rate_hz: float,
+    ceiling: float | None,
+    bad_volumes: np.ndarray,
+    frame_counts: tuple[int, int],
+    scales: list[float],
+) -> dict:
+    """Contents of movie_info.json: the movie's layout, its planes' int16 scales, the
+    saturation ceiling, the (NaN, saturated) ``frame_counts`` and the masked volumes."""
+    nan_count, saturated_count = frame_counts
+    return {
+        "source_file": str(movie.path),
+        "format": movie.fmt,
+        "n_planes": movie.n_planes,
+        "n_volumes": movie.n_volumes,
+        "height": movie.height,
+        "width": movie.width,
+        "source_dtype": str(movie.dtype),
+        "volume_rate_hz": float(volume_rate_hz),
+        "int16_scale": scales,
+        "saturation_value": ceiling,
+        "nan_frames": nan_count,
+        "saturated_frames": saturated_count,
+        "masked_volumes": int(bad_volumes.sum()),
+        "bad_volumes": np.flatnonzero(bad_volumes).tolist(),
+    }
+
+
 def split_movie_into_planes(
     movie_path: str | Path,
     out_dir: str | Path,
@@ -103,8 +192,7 @@ def split_movie_into_planes(
     ``max_masked_fraction`` of the volumes are bad. Returns the movie info dict.
     """
     movie: MovieFile = open_movie(movie_path, n_planes, fmt=fmt, key=h5_key)
-    out_dir = Path(out_dir)
-    ceiling = saturation_value if saturation_value is not None else None
+    ceiling = saturation_value
     if ceiling is None:
         ceiling = default_saturation_value(movie.dtype)
     if logger:
@@ -117,63 +205,20 @@ def split_movie_into_planes(
             movie.width,
             movie.dtype,
         )
-    planes_bad = []
-    nan_count = saturated_count = 0
-    for plane in range(movie.n_planes):
-        frames = movie.read_plane(plane)
-        nan_frames, saturated = find_bad_frames(frames, ceiling, max_saturated_fraction)
-        if (nan_frames | saturated).all():
-            raise ValueError(
-                f"{movie.path}: all {movie.n_volumes} frames of plane {plane} are NaN or "
-                "saturated; nothing to analyse"
-            )
-        planes_bad.append(nan_frames | saturated)
-        nan_count += int(nan_frames.sum())
-        saturated_count += int(saturated.sum())
-    bad_volumes = np.any(planes_bad, axis=0)
+    bad_volumes, nan_count, saturated_count = find_bad_volumes(
+        movie, ceiling, max_saturated_fraction
+    )
     masked = int(bad_volumes.sum())
     if masked > max_masked_fraction * movie.n_volumes:
         raise ValueError(
             f"{movie.path}: {masked} of {movie.n_volumes} volumes hold NaN or saturated frames "
             f"(more than max_masked_fraction={max_masked_fraction})"
         )
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        scales = []
-        for plane in range(movie.n_planes):
-            frames = movie.read_plane(plane)
-            filled = fill_bad_frames(frames, bad_volumes)
-            scale = int16_scale(filled, np.ones(len(filled), dtype=bool))
-            data = np.clip(np.round(filled.astype(np.float64) * scale), -INT16_MAX, INT16_MAX)
-            data.astype(np.int16).tofile(tmp_dir / plane_binary_name(plane))
-            scales.append(scale)
-            if logger:
-                logger.info("plane %d written (scale %.4g)", plane, scale)
-        info = {
-            "source_file": str(movie.path),
-            "format": movie.fmt,
-            "n_planes": movie.n_planes,
-            "n_volumes": movie.n_volumes,
-            "height": movie.height,
-            "width": movie.width,
-            "source_dtype": str(movie.dtype),
-            "volume_rate_hz": float(volume_rate_hz),
-            "int16_scale": scales,
-            "saturation_value": ceiling,
-            "nan_frames": nan_count,
-            "saturated_frames": saturated_count,
-            "masked_volumes": masked,
-            "bad_volumes": np.flatnonzero(bad_volumes).tolist(),
-        }
-        (tmp_dir / MOVIE_INFO).write_text(json.dumps(info, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp_dir, out_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir)
+    with atomic_folder(Path(out_dir)) as folder:
+        scales = write_plane_binaries(movie, bad_volumes, folder, logger)
+        counts = (nan_count, saturated_count)
+        info = _movie_info(movie, volume_rate_hz, ceiling, bad_volumes, counts, scales)
+        (folder / MOVIE_INFO).write_text(json.dumps(info, indent=2) + "\n")
     if logger:
         logger.info(
             "masked %d volumes (%d NaN, %d saturated frames)", masked, nan_count, saturated_count

@@ -72,56 +72,46 @@ def _plane_panel(ax, folder: Path, plane: int, kept_rows: set[int]) -> None:
     ax.set_ylabel("y (px)")
 
 
-def plot_imaging_qc(
-    activity_path: str | Path,
-    png_path: str | Path,
-    pdf_path: str | Path,
-    plane_folders: list[str | Path] | None = None,
-    metrics_path: str | Path | None = None,
-    n_examples: int = 6,
-) -> None:
-    """Draw the QC figure of one session (see the module docstring) as PNG and PDF."""
-    import matplotlib
+def _shown_planes(folders: list[Path]) -> list[Path]:
+    """The plane folders drawn in the top row: all, or four evenly chosen."""
+    if len(folders) <= 4:
+        return folders
+    return [folders[i] for i in np.linspace(0, len(folders) - 1, 4).round().astype(int)]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _planes_row(fig, grid, shown: list[Path], folders: list[Path], activity: dict) -> None:
+    """Top row: each shown plane with its ROI outlines (kept rows orange), legend at the right."""
     from matplotlib.lines import Line2D
+
+    roi_index = activity.get("roi_index", np.arange(len(activity["dff"])))
+    plane_of_row = activity["positions"][:, 0]
+    for col, folder in enumerate(shown):
+        plane = folders.index(folder)
+        kept = {int(r) for r, p in zip(roi_index, plane_of_row, strict=True) if p == plane}
+        _plane_panel(fig.add_subplot(grid[0, col]), folder, plane, kept)
+    handles = [
+        Line2D([], [], color=KEPT_COLOUR, lw=2, label="neuron (kept row)"),
+        Line2D([], [], color=OTHER_COLOUR, lw=2, label="other ROI"),
+    ]
+    fig.axes[-1].legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
+    )
+
+
+def _population_mean_row(fig, grid, time_s: np.ndarray, dff: np.ndarray) -> None:
+    """Top row of a traces input (no planes): the population mean ΔF/F against time (s)."""
+    ax = fig.add_subplot(grid[0, :])
+    ax.plot(time_s, dff.mean(axis=0), color=TRACE_COLOURS[0], lw=0.8)
+    ax.set_title("traces input (no imaging planes): population mean ΔF/F", fontsize=9)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mean ΔF/F")
+
+
+def _raster_row(fig, grid, activity: dict, from_planes: bool) -> None:
+    """Middle row: the ΔF/F raster (robust colour limits), masked frames ticked above it."""
     from matplotlib.ticker import MaxNLocator
 
-    activity = read_activity(activity_path)
-    attrs = activity["attrs"]
     dff, time_s = activity["dff"], activity["time_s"]
-    positions = activity["positions"]
-    roi_index = activity.get("roi_index", np.arange(len(dff)))
-    folders = [Path(f) for f in (plane_folders or [])]
-    metrics = json.loads(Path(metrics_path).read_text()) if metrics_path else {}
-
-    shown = folders
-    if len(folders) > 4:
-        shown = [folders[i] for i in np.linspace(0, len(folders) - 1, 4).round().astype(int)]
-    n_top = max(len(shown), 1)
-    fig = plt.figure(figsize=(3.2 * max(n_top, 3), 10.5), constrained_layout=True)
-    grid = fig.add_gridspec(3, n_top, height_ratios=[1.15, 1.0, 1.1])
-
-    if shown:
-        for col, folder in enumerate(shown):
-            plane = folders.index(folder)
-            kept = {int(r) for r, p in zip(roi_index, positions[:, 0], strict=True) if p == plane}
-            _plane_panel(fig.add_subplot(grid[0, col]), folder, plane, kept)
-        handles = [
-            Line2D([], [], color=KEPT_COLOUR, lw=2, label="neuron (kept row)"),
-            Line2D([], [], color=OTHER_COLOUR, lw=2, label="other ROI"),
-        ]
-        fig.axes[-1].legend(
-            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
-        )
-    else:
-        ax = fig.add_subplot(grid[0, :])
-        ax.plot(time_s, dff.mean(axis=0), color=TRACE_COLOURS[0], lw=0.8)
-        ax.set_title("traces input (no imaging planes): population mean ΔF/F", fontsize=9)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("mean ΔF/F")
-
     ax = fig.add_subplot(grid[1, :])
     # Robust colour limits: typical neurons set the scale, one noisy ROI cannot wash it out.
     lo = float(np.median(np.percentile(dff, 1, axis=1)))
@@ -144,10 +134,14 @@ def plot_imaging_qc(
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("time (s)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("neuron (by plane, y, x)" if shown else "neuron (file order)")
+    ax.set_ylabel("neuron (by plane, y, x)" if from_planes else "neuron (file order)")
     ax.set_title("ΔF/F raster", fontsize=9)
     fig.colorbar(im, ax=ax, label="ΔF/F (colour clipped to typical range)", fraction=0.03)
 
+
+def _examples_row(fig, grid, activity: dict, n_examples: int) -> None:
+    """Bottom row: the ``n_examples`` traces with the best signal-to-noise ratio, offset."""
+    dff, time_s, positions = activity["dff"], activity["time_s"], activity["positions"]
     ax = fig.add_subplot(grid[2, :])
     best = np.argsort(trace_snr(dff))[::-1][: min(n_examples, len(dff))]
     spread = [np.percentile(dff[row], 99.5) - np.percentile(dff[row], 0.5) for row in best]
@@ -168,6 +162,11 @@ def plot_imaging_qc(
     ax.set_title("example neurons (highest signal-to-noise)", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
+
+def _qc_title(activity: dict, metrics: dict) -> str:
+    """One line: session and source, size and rate, masked frames, and for synthetic sessions
+    the recall and median correlation against the ground truth."""
+    attrs, dff = activity["attrs"], activity["dff"]
     summary = [
         f"session {attrs.get('session', '?')} ({attrs.get('source', '?')})",
         f"{dff.shape[0]} neurons × {dff.shape[1]} frames at {float(attrs['fs_hz']):.3g} Hz",
@@ -175,7 +174,37 @@ def plot_imaging_qc(
     ]
     if "recall" in metrics:
         summary.append(f"recall {metrics['recall']:.2f}, median corr {metrics['median_corr']:.2f}")
-    fig.suptitle(" · ".join(summary), fontsize=11)
+    return " · ".join(summary)
+
+
+def plot_imaging_qc(
+    activity_path: str | Path,
+    png_path: str | Path,
+    pdf_path: str | Path,
+    plane_folders: list[str | Path] | None = None,
+    metrics_path: str | Path | None = None,
+    n_examples: int = 6,
+) -> None:
+    """Draw the QC figure of one session (see the module docstring) as PNG and PDF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    activity = read_activity(activity_path)
+    folders = [Path(f) for f in (plane_folders or [])]
+    metrics = json.loads(Path(metrics_path).read_text()) if metrics_path else {}
+    shown = _shown_planes(folders)
+    n_top = max(len(shown), 1)
+    fig = plt.figure(figsize=(3.2 * max(n_top, 3), 10.5), constrained_layout=True)
+    grid = fig.add_gridspec(3, n_top, height_ratios=[1.15, 1.0, 1.1])
+    if shown:
+        _planes_row(fig, grid, shown, folders, activity)
+    else:
+        _population_mean_row(fig, grid, activity["time_s"], activity["dff"])
+    _raster_row(fig, grid, activity, from_planes=bool(shown))
+    _examples_row(fig, grid, activity, n_examples)
+    fig.suptitle(_qc_title(activity, metrics), fontsize=11)
     for path, kwargs in ((png_path, {"dpi": 110}), (pdf_path, {})):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix.lstrip("."), **kwargs)
@@ -189,8 +218,12 @@ def draw_session_qc(
     pdf: str | Path,
     plane_F: list[str | Path] | None = None,
     suite2p_folder: str | Path | None = None,
+    logger=None,
 ) -> None:
-    """QC figure of a session from its rule inputs: plane F.npy files or a suite2p folder."""
+    """QC figure of a session from its rule inputs: plane F.npy files or a suite2p folder.
+
+    ``logger`` (optional) gets one line naming the PNG written.
+    """
     from neurocircuit.imaging.readers import find_plane_folders
 
     if plane_F:
@@ -200,3 +233,5 @@ def draw_session_qc(
     else:
         folders = []
     plot_imaging_qc(activity, png, pdf, plane_folders=folders, metrics_path=metrics)
+    if logger:
+        logger.info("wrote %s", png)

@@ -76,6 +76,100 @@ def build_suite2p_settings(params: dict, fs_hz: float, device: str, n_frames: in
     return settings
 
 
+def checked_plane_binary(planes_dir: str | Path, plane: int, info: dict) -> Path:
+    """Path of plane ``plane``'s raw binary, after checking that the movie has that plane and
+    that the file holds exactly frames × height × width int16 values."""
+    if not 0 <= plane < info["n_planes"]:
+        raise ValueError(
+            f"{planes_dir}: plane {plane} requested but the movie has {info['n_planes']} planes"
+        )
+    raw_file = Path(planes_dir) / plane_binary_name(plane)
+    if not raw_file.exists():
+        raise FileNotFoundError(f"{raw_file}: plane binary not found")
+    expected = info["n_volumes"] * info["height"] * info["width"] * 2
+    if raw_file.stat().st_size != expected:
+        raise ValueError(f"{raw_file}: {raw_file.stat().st_size} bytes, expected {expected}")
+    return raw_file
+
+
+def suite2p_db(work: Path, raw_file: Path, plane: int, info: dict) -> dict:
+    """suite2p's ``db`` for one plane: every path in the work folder ``work``, the raw binary
+    read in place, one channel, one plane, the movie's frame count and size."""
+    import suite2p
+
+    db = suite2p.default_db()
+    db.update(
+        {
+            "data_path": [str(work)],
+            "save_path0": str(work),
+            "save_folder": ".",
+            "save_path": str(work),
+            "fast_disk": str(work),
+            "db_path": str(work / "db.npy"),
+            "settings_path": str(work / "settings.npy"),
+            "reg_file": str(work / "data.bin"),
+            "raw_file": str(raw_file.resolve()),
+            "keep_movie_raw": True,
+            "nchannels": 1,
+            "nplanes": 1,
+            "iplane": plane,
+            "nframes": info["n_volumes"],
+            "Ly": info["height"],
+            "Lx": info["width"],
+        }
+    )
+    return db
+
+
+def _send_suite2p_logs_to(logger) -> None:
+    """suite2p's own log messages go to ``logger``'s handlers (console and the rule's log)."""
+    s2p_logger = logging.getLogger("suite2p")
+    s2p_logger.setLevel(logging.INFO)
+    s2p_logger.handlers = list(logger.handlers)
+    s2p_logger.propagate = False
+
+
+def _move_plane_outputs(work: Path, out_dir: Path, keep_registered_movie: bool) -> None:
+    """Move suite2p's files from ``work`` into ``out_dir``, the PLANE_OUTPUTS last (a folder
+    holding them is complete); the registered movie (data.bin) only when kept."""
+    if not keep_registered_movie:
+        (work / "data.bin").unlink(missing_ok=True)
+    for name in sorted(os.listdir(work)):
+        if name not in PLANE_OUTPUTS and name != "data.bin":
+            os.replace(work / name, out_dir / name)
+    if keep_registered_movie:
+        os.replace(work / "data.bin", out_dir / "data.bin")
+    for name in PLANE_OUTPUTS:
+        os.replace(work / name, out_dir / name)
+
+
+def _run_in_work_folder(
+    raw_file: Path,
+    plane: int,
+    info: dict,
+    out_dir: Path,
+    settings: dict,
+    keep_registered_movie: bool,
+):
+    """Run suite2p on ``raw_file`` in a temporary work folder inside ``out_dir``, with the
+    movie's bad volumes excluded, and move its results out. Returns (stat, iscell, timings).
+    """
+    import suite2p
+
+    work = Path(tempfile.mkdtemp(prefix=".suite2p.", dir=out_dir))
+    try:
+        np.save(work / "bad_frames.npy", np.asarray(info["bad_volumes"], dtype=np.int64))
+        db = suite2p_db(work, raw_file, plane, info)
+        outputs = suite2p.run_plane(db=db, settings=settings)
+        stat, iscell, timings = outputs[2], outputs[8], outputs[11]
+        if stat is None or len(stat) == 0 or iscell is None:
+            raise ValueError(f"{raw_file}: suite2p found no ROIs in plane {plane}")
+        _move_plane_outputs(work, out_dir, keep_registered_movie)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return stat, iscell, timings
+
+
 def run_suite2p_plane(
     planes_dir: str | Path,
     plane: int,
@@ -95,17 +189,8 @@ def run_suite2p_plane(
 
     set_threads(threads)
     info = read_movie_info(planes_dir)
-    if not 0 <= plane < info["n_planes"]:
-        raise ValueError(
-            f"{planes_dir}: plane {plane} requested but the movie has {info['n_planes']} planes"
-        )
-    raw_file = Path(planes_dir) / plane_binary_name(plane)
-    if not raw_file.exists():
-        raise FileNotFoundError(f"{raw_file}: plane binary not found")
-    n_frames, height, width = info["n_volumes"], info["height"], info["width"]
-    expected = n_frames * height * width * 2
-    if raw_file.stat().st_size != expected:
-        raise ValueError(f"{raw_file}: {raw_file.stat().st_size} bytes, expected {expected}")
+    raw_file = checked_plane_binary(planes_dir, plane, info)
+    n_frames = info["n_volumes"]
     torch_device = str(select_device(device))
 
     import suite2p
@@ -113,58 +198,19 @@ def run_suite2p_plane(
     settings = build_suite2p_settings(params, info["volume_rate_hz"], torch_device, n_frames)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".suite2p.", dir=out_dir))
-    try:
-        np.save(work / "bad_frames.npy", np.asarray(info["bad_volumes"], dtype=np.int64))
-        db = suite2p.default_db()
-        db.update(
-            {
-                "data_path": [str(work)],
-                "save_path0": str(work),
-                "save_folder": ".",
-                "save_path": str(work),
-                "fast_disk": str(work),
-                "db_path": str(work / "db.npy"),
-                "settings_path": str(work / "settings.npy"),
-                "reg_file": str(work / "data.bin"),
-                "raw_file": str(raw_file.resolve()),
-                "keep_movie_raw": True,
-                "nchannels": 1,
-                "nplanes": 1,
-                "iplane": plane,
-                "nframes": n_frames,
-                "Ly": height,
-                "Lx": width,
-            }
+    if logger:
+        _send_suite2p_logs_to(logger)
+        logger.info(
+            "suite2p %s on plane %d (%d frames, device %s, %d threads)",
+            suite2p.version,
+            plane,
+            n_frames,
+            torch_device,
+            threads,
         )
-        if logger:
-            s2p_logger = logging.getLogger("suite2p")
-            s2p_logger.setLevel(logging.INFO)
-            s2p_logger.handlers = list(logger.handlers)
-            s2p_logger.propagate = False
-            logger.info(
-                "suite2p %s on plane %d (%d frames, device %s, %d threads)",
-                suite2p.version,
-                plane,
-                n_frames,
-                torch_device,
-                threads,
-            )
-        outputs = suite2p.run_plane(db=db, settings=settings)
-        stat, iscell, timings = outputs[2], outputs[8], outputs[11]
-        if stat is None or len(stat) == 0 or iscell is None:
-            raise ValueError(f"{raw_file}: suite2p found no ROIs in plane {plane}")
-        if not keep_registered_movie:
-            (work / "data.bin").unlink(missing_ok=True)
-        for name in (*sorted(os.listdir(work)),):
-            if name not in PLANE_OUTPUTS and name != "data.bin":
-                os.replace(work / name, out_dir / name)
-        if keep_registered_movie:
-            os.replace(work / "data.bin", out_dir / "data.bin")
-        for name in PLANE_OUTPUTS:
-            os.replace(work / name, out_dir / name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    stat, iscell, timings = _run_in_work_folder(
+        raw_file, plane, info, out_dir, settings, keep_registered_movie
+    )
     summary = {
         "plane": plane,
         "n_frames": n_frames,

@@ -419,11 +419,18 @@ def read_ground_truth(path: str | Path) -> dict:
 
 
 def simulate_volumetric_recording(
-    movie_path: str | Path, truth_path: str | Path, params: dict, seed: int = 0
+    movie_path: str | Path, truth_path: str | Path, params: dict, seed: int = 0, logger=None
 ) -> SyntheticRecording:
-    """Entry point: simulate with ``params`` (SyntheticVolumeSpec fields), write TIFF and truth."""
+    """Entry point: simulate with ``params`` (SyntheticVolumeSpec fields), write TIFF and truth.
+
+    ``logger`` (optional) gets one line with the movie's shape and the neuron count.
+    """
     spec = SyntheticVolumeSpec.from_dict(params)
     recording = simulate_volume(spec, seed=seed)
     write_scanimage_tiff(recording.movie, movie_path, spec.volume_rate_hz)
     write_ground_truth(recording, truth_path, seed)
+    if logger:
+        logger.info(
+            "simulated movie %s and %d neurons", recording.movie.shape, len(recording.positions)
+        )
     return recording

@@ -2,10 +2,13 @@
 
 - ``TrainConfig``: every training option (``config``).
 - ``ClassificationTask``, ``SequenceFitTask``: data format, loss, evaluation (``tasks``).
-- ``train(model, task, train_data, val_data, cfg, ...) -> TrainResult`` (``training``).
+- ``train(model, task, train_data, val_data, cfg, ...) -> TrainResult`` and the one history
+  writer ``write_history_csv`` (``training``).
+- checkpoints that resume only the run that wrote them (``checkpoints``: ``run_hash``).
 - e-prop gradients for the classifier and both activity networks (``eprop``).
 """
 
+from neurocircuit.learning.checkpoints import load_checkpoint, run_hash
 from neurocircuit.learning.config import TrainConfig
 from neurocircuit.learning.eprop import (
     eprop_classifier_gradients,
@@ -16,7 +19,6 @@ from neurocircuit.learning.eprop import (
 from neurocircuit.learning.tasks import ClassificationTask, SequenceFitTask, detach_state
 from neurocircuit.learning.training import (
     TrainResult,
-    load_checkpoint,
     make_optimizer,
     make_scheduler,
     train,
@@ -36,6 +38,7 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "random_feedback",
+    "run_hash",
     "train",
     "write_history_csv",
 ]

@@ -22,6 +22,11 @@ Losses:
   one pass. The readout of ``SpikingActivityNetwork`` (low-pass filter, sigmoid) is per unit,
   so it is part of the unit's eligibility and its learning signal is exact.
 
+The spiking dynamics run through the models' own step functions (``neurons.lif_syn_step``,
+``lif_step``, ``alif_step``, ``leaky_readout_step``, ``lowpass_step``), with
+``return_distance=True`` and ``neurons.pseudo_derivative`` for the surrogate's dz/dv~: e-prop
+follows exactly the dynamics BPTT differentiates, written once.
+
 Each function computes gradients with respect to the effective tensors the dynamics use and
 maps them onto the model's parameters through autograd (Dale's parametrization, masks, softplus
 parametrizations), so ``param.grad`` is set exactly as ``loss.backward()`` would set it.
@@ -29,13 +34,16 @@ parametrizations), so ``param.grad`` is set exactly as ``loss.backward()`` would
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from neurocircuit.models import neurons as nrn
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 from neurocircuit.models.classifier import SpikingClassifier
-from neurocircuit.models.surrogates import surrogate_derivative
 
 
 def random_feedback(model, seed: int) -> Tensor | None:
@@ -151,85 +159,82 @@ class _SourceTraces:
         return self.grad
 
 
-def _classifier_pass(model: SpikingClassifier, x: Tensor, w: dict, learning: dict | None):
-    """One forward pass of the classifier's dynamics without autograd.
+class _ClassifierStep(NamedTuple):
+    """What one step of the classifier's dynamics gives e-prop (all (B, ·) tensors)."""
 
-    Without ``learning``: returns (max_t y (B, O), argmax t* (B, O)). With ``learning`` (g,
-    t_star, feedback): accumulates e-prop gradients and returns them as a dict."""
-    steps, batch, _ = x.shape
-    n_hidden, n_out = model.n_hidden, model.n_out
-    neuron = model.neuron
-    synaptic, adaptive = neuron == "lif_syn", neuron == "alif"
-    alpha, beta, rho, kappa = model.alpha, model.beta, model.rho, model.kappa
-    theta, beta_a = model.threshold, model.adapt_strength
+    x: Tensor  # input x_t (B, n_in)
+    previous: nrn.LIFState | nrn.LIFSynState | nrn.ALIFState  # hidden state at t-1
+    z: Tensor  # spikes z_t (B, H)
+    distance: Tensor  # v~_t - A_t (B, H), the surrogate's argument
+    y: Tensor  # readout y_t (B, O)
+
+
+def _classifier_steps(model: SpikingClassifier, x: Tensor, w: dict) -> Iterator[_ClassifierStep]:
+    """Run the classifier's dynamics (its own step functions, no autograd) over x (T, B, n_in).
+
+    The recurrent spikes enter the step as part of its input drive: e-prop treats them as
+    inputs (their dependence on the weights is not differentiated)."""
+    params = model.neuron_params(None)
+    step = model.step_function()
+    neuron, readout = model.initial_state(x.shape[1], device=x.device, dtype=x.dtype)
+    readout_params = nrn.LeakyReadoutParams(model.kappa)
+    for x_t in x.unbind(0):
+        drive = F.linear(x_t, w["w_in"])
+        if w["w_rec"] is not None:
+            drive = drive + neuron.z @ w["w_rec"].t()
+        previous = neuron
+        z, neuron, distance = step(drive, neuron, params, return_distance=True)
+        y, readout = nrn.leaky_readout_step(
+            F.linear(z, w["w_out"], w["b_out"]), readout, readout_params
+        )
+        yield _ClassifierStep(x_t, previous, z, distance, y)
+
+
+def _readout_maxima(model: SpikingClassifier, x: Tensor, w: dict) -> tuple[Tensor, Tensor]:
+    """max_t y (B, O) and its time step t* (B, O): the first e-prop pass."""
+    y_max = t_star = None
+    for t, step in enumerate(_classifier_steps(model, x, w)):
+        if y_max is None:
+            y_max = torch.full_like(step.y, float("-inf"))
+            t_star = torch.zeros(step.y.shape, dtype=torch.long, device=x.device)
+        better = step.y > y_max
+        y_max = torch.where(better, step.y, y_max)
+        t_star = torch.where(better, torch.full_like(t_star, t), t_star)
+    return y_max, t_star
+
+
+def _classifier_eprop_pass(
+    model: SpikingClassifier, x: Tensor, w: dict, g: Tensor, t_star: Tensor, feedback: Tensor
+) -> dict[str, Tensor]:
+    """The second e-prop pass: eligibility traces and gradients of w_in, w_rec, w_out, b_out.
+
+    g (B, O): dE/d(max_t y); t_star (B, O): the time of each maximum; feedback (O, H): the
+    matrix that carries the readout error back to the hidden neurons."""
+    batch, n_hidden = x.shape[1], model.n_hidden
     zero_reset = model.reset == "zero"
-    w_in, w_rec, w_out, b_out = w["w_in"], w["w_rec"], w["w_out"], w["b_out"]
-    v = x.new_zeros(batch, n_hidden)
-    i = v.clone()
-    a = v.clone()
-    z = v.clone()
-    refractory = v.clone()
-    y = x.new_zeros(batch, n_out)
-    y_max = torch.full_like(y, float("-inf"))
-    t_star = torch.zeros(batch, n_out, dtype=torch.long, device=x.device)
-    if learning is not None:
-        options = dict(synaptic=synaptic, zero_reset=zero_reset, adaptive=adaptive, like=x)
-        sources = {"w_in": _SourceTraces(batch, n_hidden, model.n_in, **options)}
-        if w_rec is not None:
-            sources["w_rec"] = _SourceTraces(batch, n_hidden, n_hidden, **options)
-        grad_out = torch.zeros_like(w_out)
-        grad_b = torch.zeros_like(b_out)
-        g, t_star_known, feedback = learning["g"], learning["t_star"], learning["feedback"]
-    for t, x_t in enumerate(x.unbind(0)):
-        z_previous = z
-        if learning is not None:
-            keep = (1.0 - z_previous) if zero_reset else None
-            sources["w_in"].advance(x_t, alpha, beta, rho, keep)
-            if w_rec is not None:
-                sources["w_rec"].advance(z_previous, alpha, beta, rho, keep)
-        drive = F.linear(x_t, w_in)
-        if w_rec is not None:
-            drive = drive + z_previous @ w_rec.t()
-        if synaptic:
-            i = alpha * i + drive
-            v_tilde = beta * v + i
-        else:
-            v_tilde = beta * v + drive
-        threshold = theta
-        if adaptive:
-            a = rho * a + z_previous
-            threshold = theta + beta_a * a
-        distance = v_tilde - threshold
-        z = (distance > 0).to(x.dtype)
-        free = None
-        if model.refractory_steps > 0:
-            free = (refractory <= 0).to(x.dtype)
-            z = z * free
-            refractory = torch.where(
-                z > 0,
-                torch.full_like(refractory, float(model.refractory_steps)),
-                (refractory - 1.0).clamp(min=0.0),
-            )
-        v = v_tilde * (1.0 - z) if zero_reset else v_tilde - theta * z
-        y = kappa * y + F.linear(z, w_out, b_out)
-        if learning is None:
-            better = y > y_max
-            y_max = torch.where(better, y, y_max)
-            t_star = torch.where(better, torch.full_like(t_star, t), t_star)
-            continue
-        psi = surrogate_derivative(distance, model.surrogate, model.surrogate_scale, theta)
-        if free is not None:
-            psi = psi * free
-        lag = t_star_known - t
-        coef = torch.where(lag >= 0, g * kappa ** lag.clamp(min=0).to(x.dtype), 0.0)
+    options = dict(synaptic=model.neuron == "lif_syn", zero_reset=zero_reset,
+                   adaptive=model.neuron == "alif", like=x)  # fmt: skip
+    sources = {"w_in": _SourceTraces(batch, n_hidden, model.n_in, **options)}
+    if w["w_rec"] is not None:
+        sources["w_rec"] = _SourceTraces(batch, n_hidden, n_hidden, **options)
+    grad_out, grad_b = torch.zeros_like(w["w_out"]), torch.zeros_like(w["b_out"])
+    params = model.neuron_params(None)
+    decays = (model.alpha, model.beta, model.rho)
+    for t, step in enumerate(_classifier_steps(model, x, w)):
+        z_previous = step.previous.z
+        keep = (1.0 - z_previous) if zero_reset else None
+        sources["w_in"].advance(step.x, *decays, keep)
+        if "w_rec" in sources:
+            sources["w_rec"].advance(z_previous, *decays, keep)
+        psi = nrn.pseudo_derivative(step.distance, step.previous.refractory, params)
+        lag = t_star - t
+        coef = torch.where(lag >= 0, g * model.kappa ** lag.clamp(min=0).to(x.dtype), 0.0)
         signal = coef @ feedback  # (B, H)
         for source in sources.values():
-            source.accumulate(psi, signal, beta_a)
-            source.after_spikes(z)
-        grad_out.add_(coef.t() @ z)
+            source.accumulate(psi, signal, model.adapt_strength)
+            source.after_spikes(step.z)
+        grad_out.add_(coef.t() @ step.z)
         grad_b.add_(coef.sum(0))
-    if learning is None:
-        return y_max, t_star
     grads = {name: source.finish() for name, source in sources.items()}
     grads["w_out"], grads["b_out"] = grad_out, grad_b
     return grads
@@ -255,13 +260,12 @@ def eprop_classifier_gradients(
     x = x.to(effective["w_in"].dtype)
     detached = {k: (None if v is None else v.detach()) for k, v in effective.items()}
     with torch.no_grad():
-        logits, t_star = _classifier_pass(model, x, detached, None)
+        logits, t_star = _readout_maxima(model, x, detached)
         loss = F.cross_entropy(logits, labels)
         g = torch.softmax(logits, dim=1) - F.one_hot(labels, model.n_out).to(logits.dtype)
         g = g / logits.shape[0]
         matrix = detached["w_out"] if feedback is None else feedback.to(logits.dtype)
-        learning = {"g": g, "t_star": t_star, "feedback": matrix}
-        grads = _classifier_pass(model, x, detached, learning)
+        grads = _classifier_eprop_pass(model, x, detached, g, t_star, matrix)
     names = [name for name in ("w_in", "w_rec", "w_out", "b_out") if effective[name] is not None]
     _apply_gradients([effective[n] for n in names], [grads[n] for n in names])
     return loss.detach(), logits.detach()
@@ -323,6 +327,42 @@ def eprop_rate_gradients(
     return loss, torch.stack(outputs)
 
 
+class _UnitTraces:
+    """Eligibility traces of a ``SpikingActivityNetwork``'s units, for W (pre: the fed-back
+    outputs, (1, N)) and the bias current, through current (eps_i), membrane (eps_v, with the
+    reset factor 1 - z of the "zero" reset) and the low-pass filter of the spikes (r_w, r_b)."""
+
+    def __init__(self, n: int, model: SpikingActivityNetwork, like: Tensor):
+        self.alpha, self.beta, self.kappa = model.alpha, model.beta, model.kappa
+        self.substeps = model.steps_per_frame
+        self.zero_reset = model.reset == "zero"
+        self.i_w = like.new_zeros(1, n)
+        self.v_w = like.new_zeros((1, n, n) if self.zero_reset else (1, n))
+        self.r_w = like.new_zeros(1, n, n)
+        self.i_b, self.v_b, self.r_b = (like.new_zeros(1, n) for _ in range(3))
+
+    def advance(self, x: Tensor, z_previous: Tensor) -> None:
+        """Current and membrane traces of a sub-step with input x (1, N) (= y_{t-1} / substeps)
+        after spikes ``z_previous`` (1, N)."""
+        alpha, beta = self.alpha, self.beta
+        self.i_w.mul_(alpha).add_(x)
+        self.i_b.mul_(alpha).add_(1.0 / self.substeps)
+        if self.zero_reset:
+            keep = 1.0 - z_previous
+            self.v_w.mul_((beta * keep).unsqueeze(-1)).add_(self.i_w.unsqueeze(1))
+            self.v_b.mul_(beta * keep).add_(self.i_b)
+        else:
+            self.v_w.mul_(beta).add_(self.i_w)
+            self.v_b.mul_(beta).add_(self.i_b)
+
+    def filter(self, psi: Tensor) -> None:
+        """Low-pass filtered traces of the spikes, given their pseudo-derivative psi (1, N)."""
+        kappa = self.kappa
+        e_w = psi.unsqueeze(-1) * (self.v_w if self.zero_reset else self.v_w.unsqueeze(1))
+        self.r_w.mul_(kappa).add_((1.0 - kappa) * e_w)
+        self.r_b.mul_(kappa).add_((1.0 - kappa) * psi * self.v_b)
+
+
 def eprop_spiking_activity_gradients(
     model: SpikingActivityNetwork,
     target: Tensor,
@@ -345,59 +385,40 @@ def eprop_spiking_activity_gradients(
     steps, n = target.shape
     weights = _step_weights(step_weights, steps, target)
     norm = n * weights.sum()
-    alpha, beta, kappa, theta = model.alpha, model.beta, model.kappa, model.threshold
     substeps = model.steps_per_frame
-    zero_reset = model.reset == "zero"
     diagonal = model.readout == "diagonal"
-    w, bias = p["weight"], p["bias_current"]
     if not diagonal:
         back = p["readout_weight"] if feedback is None else feedback.to(target.dtype)
+    params, lowpass = model.neuron_params(), nrn.LowPassParams(model.kappa)
     with torch.no_grad():
-        state = model.initial_state(target[0:1])
-        v, i, r, y = state.neuron.v, state.neuron.i, state.lowpass.r, state.output
-        z = torch.zeros_like(v)
-        eps_i_w = target.new_zeros(1, n)
-        eps_v_w = target.new_zeros((1, n, n) if zero_reset else (1, n))
-        eps_r_w = target.new_zeros(1, n, n)
-        eps_i_b, eps_v_b, eps_r_b = (target.new_zeros(1, n) for _ in range(3))
+        neuron, filtered, y = model.initial_state(target[0:1])
+        traces = _UnitTraces(n, model, like=target)
         grads = {k: torch.zeros_like(val) for k, val in p.items()}
         loss = target.new_zeros(())
         outputs = [y[0]]
         for t in range(1, steps):
             x = y / substeps
-            current = F.linear(y, w, bias) / substeps
+            current = F.linear(y, p["weight"], p["bias_current"]) / substeps
             for _ in range(substeps):
-                keep = (1.0 - z) if zero_reset else None
-                eps_i_w.mul_(alpha).add_(x)
-                eps_i_b.mul_(alpha).add_(1.0 / substeps)
-                if zero_reset:
-                    eps_v_w.mul_((beta * keep).unsqueeze(-1)).add_(eps_i_w.unsqueeze(1))
-                    eps_v_b.mul_(beta * keep).add_(eps_i_b)
-                else:
-                    eps_v_w.mul_(beta).add_(eps_i_w)
-                    eps_v_b.mul_(beta).add_(eps_i_b)
-                i = alpha * i + current
-                v_tilde = beta * v + i
-                distance = v_tilde - theta
-                z = (distance > 0).to(target.dtype)
-                v = v_tilde * (1.0 - z) if zero_reset else v_tilde - theta * z
-                r = kappa * r + (1.0 - kappa) * z
-                psi = surrogate_derivative(distance, model.surrogate, model.surrogate_scale, theta)
-                e_w = psi.unsqueeze(-1) * (eps_v_w if zero_reset else eps_v_w.unsqueeze(1))
-                eps_r_w.mul_(kappa).add_((1.0 - kappa) * e_w)
-                eps_r_b.mul_(kappa).add_((1.0 - kappa) * psi * eps_v_b)
-            y = model.read_out(r, p)
+                traces.advance(x, neuron.z)
+                before = neuron
+                z, neuron, distance = nrn.lif_syn_step(
+                    current, before, params, return_distance=True
+                )
+                _, filtered = nrn.lowpass_step(z, filtered, lowpass)
+                traces.filter(nrn.pseudo_derivative(distance, before.refractory, params))
+            y = model.read_out(filtered.r, p)
             error = y - target[t]
             loss += weights[t] * error.square().sum() / norm
             dy = 2.0 * weights[t] * error / norm * y * (1.0 - y)
             if diagonal:
                 signal = dy * p["readout_gain"]
-                grads["readout_gain"].add_((dy * r).sum(0))
+                grads["readout_gain"].add_((dy * filtered.r).sum(0))
             else:
                 signal = dy @ back
-                grads["readout_weight"].add_(dy.t() @ r)
-            grads["weight"].add_(torch.einsum("bj,bji->ji", signal, eps_r_w))
-            grads["bias_current"].add_((signal * eps_r_b).sum(0))
+                grads["readout_weight"].add_(dy.t() @ filtered.r)
+            grads["weight"].add_(torch.einsum("bj,bji->ji", signal, traces.r_w))
+            grads["bias_current"].add_((signal * traces.r_b).sum(0))
             grads["readout_bias"].add_(dy.sum(0))
             outputs.append(y[0])
     names = list(effective)

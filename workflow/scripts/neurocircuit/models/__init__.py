@@ -8,85 +8,61 @@
 - ``classifier``: ``SpikingClassifier`` (input -> spiking hidden -> leaky readout).
 - ``activity``: ``RateActivityNetwork`` and ``SpikingActivityNetwork`` (fit recorded activity).
 - ``fast_lif``: fused kernels for the LIF-with-synapse hot path (used by the classifier).
+- ``names``: the grammar of model names (read by fit, ablation and figures).
+- ``fitted``: build, save, load, roll out and initialise fitted activity networks.
+
+The names below are importable from this package, loaded on first use, so that importing
+``neurocircuit.models.names`` (the figures do) does not import torch.
 """
 
-from neurocircuit.models.activity import (
-    RateActivityNetwork,
-    SpikingActivityNetwork,
-    SpikingActivityState,
-)
-from neurocircuit.models.classifier import NEURON_TYPES, ClassifierState, SpikingClassifier
-from neurocircuit.models.constraints import (
-    DALE_MODES,
-    DaleSign,
-    LearnableDaleSign,
-    draw_neuron_signs,
-    init_signed_weight,
-    structural_mask,
-)
-from neurocircuit.models.neurons import (
-    ALIFParams,
-    ALIFState,
-    LeakyReadoutParams,
-    LeakyReadoutState,
-    LIFParams,
-    LIFState,
-    LIFSynParams,
-    LIFSynState,
-    LowPassParams,
-    LowPassState,
-    WilsonCowanParams,
-    WilsonCowanState,
-    alif_initial_state,
-    alif_step,
-    decay,
-    leaky_readout_step,
-    lif_initial_state,
-    lif_step,
-    lif_syn_initial_state,
-    lif_syn_step,
-    lowpass_step,
-    wilson_cowan_step,
-)
-from neurocircuit.models.surrogates import SuperSpike, TriangleSpike, spike, surrogate_derivative
+from importlib import import_module
 
-__all__ = [
-    "ALIFParams",
-    "ALIFState",
-    "ClassifierState",
-    "DALE_MODES",
-    "DaleSign",
-    "LIFParams",
-    "LIFState",
-    "LIFSynParams",
-    "LIFSynState",
-    "LeakyReadoutParams",
-    "LeakyReadoutState",
-    "LearnableDaleSign",
-    "LowPassParams",
-    "LowPassState",
-    "NEURON_TYPES",
-    "RateActivityNetwork",
-    "SpikingActivityNetwork",
-    "SpikingActivityState",
-    "SpikingClassifier",
-    "SuperSpike",
-    "TriangleSpike",
-    "WilsonCowanParams",
-    "WilsonCowanState",
-    "alif_initial_state",
-    "alif_step",
-    "decay",
-    "draw_neuron_signs",
-    "init_signed_weight",
-    "leaky_readout_step",
-    "lif_initial_state",
-    "lif_step",
-    "lif_syn_initial_state",
-    "lif_syn_step",
-    "lowpass_step",
-    "spike",
-    "structural_mask",
-    "surrogate_derivative",
-    "wilson_cowan_step",
-]
+_SOURCES = {
+    "ALIFParams": "neurons",
+    "ALIFState": "neurons",
+    "ClassifierState": "classifier",
+    "DALE_MODES": "constraints",
+    "DaleSign": "constraints",
+    "LIFParams": "neurons",
+    "LIFState": "neurons",
+    "LIFSynParams": "neurons",
+    "LIFSynState": "neurons",
+    "LeakyReadoutParams": "neurons",
+    "LeakyReadoutState": "neurons",
+    "LearnableDaleSign": "constraints",
+    "LowPassParams": "neurons",
+    "LowPassState": "neurons",
+    "NEURON_TYPES": "classifier",
+    "RateActivityNetwork": "activity",
+    "SpikingActivityNetwork": "activity",
+    "SpikingActivityState": "activity",
+    "SpikingClassifier": "classifier",
+    "SuperSpike": "surrogates",
+    "TriangleSpike": "surrogates",
+    "WilsonCowanParams": "neurons",
+    "WilsonCowanState": "neurons",
+    "alif_initial_state": "neurons",
+    "alif_step": "neurons",
+    "decay": "neurons",
+    "draw_neuron_signs": "constraints",
+    "init_signed_weight": "constraints",
+    "leaky_readout_step": "neurons",
+    "lif_initial_state": "neurons",
+    "lif_step": "neurons",
+    "lif_syn_initial_state": "neurons",
+    "lif_syn_step": "neurons",
+    "lowpass_step": "neurons",
+    "spike": "surrogates",
+    "structural_mask": "constraints",
+    "surrogate_derivative": "surrogates",
+    "wilson_cowan_step": "neurons",
+}
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'neurocircuit.models' has no attribute '{name}'")
+    value = getattr(import_module(f"neurocircuit.models.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -41,6 +41,20 @@ class ClassifierState(NamedTuple):
     readout: nrn.LeakyReadoutState
 
 
+def _check_options(n_in, n_hidden, n_out, neuron, reset, surrogate, exc_fraction, refractory_ms):
+    """A clear ValueError for a bad ``SpikingClassifier`` option (sizes, names, fractions)."""
+    for name, value in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    if neuron not in NEURON_TYPES:
+        raise ValueError(f"neuron must be one of {NEURON_TYPES}, got {neuron!r}")
+    nrn.check_reset(reset)
+    check_surrogate(surrogate)
+    check_exc_fraction(exc_fraction)
+    if refractory_ms < 0:
+        raise ValueError(f"refractory_ms must be >= 0, got {refractory_ms}")
+
+
 class SpikingClassifier(nn.Module):
     """n_in inputs -> n_hidden spiking neurons (optionally recurrent) -> n_out leaky readouts.
 
@@ -110,16 +124,7 @@ class SpikingClassifier(nn.Module):
         use_fast_path: bool = True,
     ):
         super().__init__()
-        for name, value in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value}")
-        if neuron not in NEURON_TYPES:
-            raise ValueError(f"neuron must be one of {NEURON_TYPES}, got {neuron!r}")
-        nrn.check_reset(reset)
-        check_surrogate(surrogate)
-        check_exc_fraction(exc_fraction)
-        if refractory_ms < 0:
-            raise ValueError(f"refractory_ms must be >= 0, got {refractory_ms}")
+        _check_options(n_in, n_hidden, n_out, neuron, reset, surrogate, exc_fraction, refractory_ms)
         self.init_kwargs = dict(
             n_in=n_in, n_hidden=n_hidden, n_out=n_out, neuron=neuron, recurrent=recurrent,
             dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction, ei_balance=ei_balance,
@@ -147,9 +152,33 @@ class SpikingClassifier(nn.Module):
         self.rho = nrn.decay(dt_ms, tau_adapt_ms)
         self.refractory_steps = int(round(refractory_ms / dt_ms))
         self.use_fast_path = bool(use_fast_path)
+        self._init_weights(
+            torch.Generator().manual_seed(int(seed)),
+            exc_fraction=exc_fraction,
+            ei_balance=ei_balance,
+            scales=(input_scale, recurrent_scale, readout_scale),
+            self_connections=self_connections,
+            connection_density=connection_density,
+        )
 
-        generator = torch.Generator().manual_seed(int(seed))
-        signs = draw_neuron_signs(n_hidden, exc_fraction, generator) if dale else None
+    def _init_weights(
+        self,
+        generator: torch.Generator,
+        *,
+        exc_fraction: float,
+        ei_balance: bool,
+        scales: tuple[float, float, float],
+        self_connections: bool,
+        connection_density: float,
+    ) -> None:
+        """Draw, in this order from ``generator``: the neuron identities (Dale), W_in, V, W_out.
+
+        ``scales`` (input, recurrent, readout) are the weight std times sqrt(fan-in); Dale's
+        parametrization is registered on V and W_out (one identity per hidden neuron).
+        """
+        input_scale, recurrent_scale, readout_scale = scales
+        n_in, n_hidden, n_out = self.n_in, self.n_hidden, self.n_out
+        signs = draw_neuron_signs(n_hidden, exc_fraction, generator) if self.dale else None
         self.w_in = nn.Parameter(
             init_signed_weight(n_hidden, n_in, input_scale / math.sqrt(n_in), generator)
         )
@@ -179,7 +208,7 @@ class SpikingClassifier(nn.Module):
         )
         self.b_out = nn.Parameter(torch.zeros(n_out))
         if self.dale:
-            dale_parametrization = make_dale_parametrization(dale_mode, signs)
+            dale_parametrization = make_dale_parametrization(self.dale_mode, signs)
             if self.recurrent:
                 parametrize.register_parametrization(self, "w_rec", dale_parametrization)
             parametrize.register_parametrization(self, "w_out", dale_parametrization)
@@ -233,6 +262,13 @@ class SpikingClassifier(nn.Module):
         return nrn.ALIFParams(
             beta=self.beta, rho=self.rho, adapt_strength=self.adapt_strength, **common
         )
+
+    def step_function(self):
+        """The pure step function of the hidden neurons (``neurons.lif_syn_step``,
+        ``lif_step`` or ``alif_step``), to run with ``neuron_params``."""
+        return {"lif_syn": nrn.lif_syn_step, "lif": nrn.lif_step, "alif": nrn.alif_step}[
+            self.neuron
+        ]
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> ClassifierState:
         """Zero state for a batch of ``batch_size`` sequences."""
@@ -298,8 +334,7 @@ class SpikingClassifier(nn.Module):
 
         if state is None:
             state = self.initial_state(x.shape[1], device=x.device, dtype=x.dtype)
-        step = {"lif_syn": nrn.lif_syn_step, "lif": nrn.lif_step, "alif": nrn.alif_step}
-        step = step[self.neuron]
+        step = self.step_function()
         params = self.neuron_params(weights["w_rec"])
         current = F.linear(x, weights["w_in"])
         neuron_state = state.neuron

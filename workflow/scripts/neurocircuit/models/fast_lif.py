@@ -2,8 +2,9 @@
 with a hand-written backward pass through time, a sparse input projection for binary spike
 inputs, and a leaky integrator for the readout.
 
-The dynamics are exactly those of the plain step function (SpyTorch's LIF with synaptic
-current), with zero initial state, ``alpha = exp(-dt / tau_syn)`` and ``beta = exp(-dt / tau_mem)``:
+The dynamics are exactly those of the library's one step function ``neurons.lif_syn_step``
+(SpyTorch's LIF with synaptic current), with zero initial state, ``alpha = exp(-dt / tau_syn)``
+and ``beta = exp(-dt / tau_mem)``:
 
     i_t = alpha * i_{t-1} + u_t + V z_{t-1}          (u_t: input current, V: [post, pre])
     v~_t = beta * v_{t-1} + i_t                      (membrane before the spike)
@@ -14,8 +15,12 @@ current), with zero initial state, ``alpha = exp(-dt / tau_syn)`` and ``beta = e
 The spike's surrogate derivative is SuperSpike's fast sigmoid (Zenke & Ganguli 2018, Neural
 Comput. 30:1514): dz/dv~ = 1 / (scale * |v~ - theta| + 1) ** 2.
 
-Why it is faster than unrolling the step function under autograd (each trick is checked against
-that plain loop, spikes and gradients, in tests/unit/test_fast_lif.py):
+The hand-written forward and backward cannot call that step function without losing their
+speed (no autograd graph, in-place buffers), so tests/unit/test_fast_lif.py checks them against
+it, unrolled under autograd: spikes, the membrane at every step and the gradients, over hundreds
+of steps, for every trick below.
+
+Why it is faster than unrolling the step function under autograd:
 
 - no autograd graph: the forward loop writes into preallocated (T, B, N) buffers with four
   fused in-place ops per step plus the recurrent product; the backward loop is the adjoint
@@ -38,7 +43,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-RESETS = ("zero", "subtract")
+from neurocircuit.models.neurons import check_reset
+
 METHODS = ("auto", "dense", "sparse")
 SPARSE_MAX_DENSITY = 0.1
 """Above this fraction of non-zero entries "auto" takes the dense product instead of the sparse."""
@@ -214,8 +220,7 @@ def lif_syn_recurrent(
                 f"{recurrent_weight.device}/{recurrent_weight.dtype} and "
                 f"{input_current.device}/{input_current.dtype}"
             )
-    if reset not in RESETS:
-        raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+    check_reset(reset)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     alpha = _as_float(alpha, "alpha")

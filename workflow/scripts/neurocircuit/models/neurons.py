@@ -15,6 +15,9 @@ Conventions (shared by every model and by ``fast_lif``):
 - Refractory period (optional, in steps): after a spike a neuron cannot spike for
   ``refractory_steps`` steps (its spike, and so its surrogate gradient, is masked); its membrane
   keeps integrating (Bellec et al. 2020).
+- The spiking steps (``lif_step``, ``lif_syn_step``, ``alif_step``) share their end (spike,
+  refractory mask, reset: ``_fire_and_reset``); with ``return_distance=True`` they also return
+  v~ - A, from which ``pseudo_derivative`` gives e-prop the surrogate's dz/dv~.
 
 States are NamedTuples of (B, N) tensors; ``*_initial_state`` helpers give the zero state.
 """
@@ -27,7 +30,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from neurocircuit.models.surrogates import spike
+from neurocircuit.models.surrogates import spike, surrogate_derivative
 
 RESETS = ("zero", "subtract")
 
@@ -208,44 +211,60 @@ def alif_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> A
 # ------------------------------------------------------------------------------ step functions
 
 
-def _recurrent_drive(z_previous: Tensor, recurrent_weight: Tensor | None) -> Tensor | None:
+def _add_recurrent(drive: Tensor, z_previous: Tensor, recurrent_weight: Tensor | None) -> Tensor:
+    """``drive + V z_{t-1}`` (``drive`` itself without a recurrent weight V [post, pre])."""
     if recurrent_weight is None:
-        return None
-    return z_previous @ recurrent_weight.t()
+        return drive
+    return drive + z_previous @ recurrent_weight.t()
 
 
-def _fire(
-    distance: Tensor,
-    refractory: Tensor,
-    threshold: float,
-    surrogate: str,
-    surrogate_scale: float,
-    refractory_steps: int,
-) -> tuple[Tensor, Tensor]:
-    """Spikes for ``distance`` = v~ - threshold, masked while refractory; new refractory counts."""
-    z = spike(distance, surrogate, surrogate_scale, threshold)
-    if refractory_steps <= 0:
-        return z, refractory
-    free = (refractory <= 0).to(z.dtype)
-    z = z * free
-    refractory = torch.where(
-        z.detach() > 0,
-        torch.full_like(refractory, float(refractory_steps)),
-        (refractory - 1.0).clamp(min=0.0),
-    )
-    return z, refractory
+def _fire_and_reset(
+    v_tilde: Tensor, distance: Tensor, refractory: Tensor, params
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Spikes, membrane after the reset and refractory counts: the end of every spiking step.
+
+    Args:
+        v_tilde: (B, N) membrane before the spike.
+        distance: (B, N) v~ - A, the surrogate's argument (A: the threshold, adaptive for ALIF).
+        refractory: (B, N) remaining refractory steps before this step.
+        params: ``LIFParams``, ``LIFSynParams`` or ``ALIFParams`` (threshold, reset,
+            surrogate, surrogate_scale, refractory_steps). The reset uses the baseline threshold.
+    Returns:
+        z (B, N) spikes (masked while refractory), v (B, N) after the detached reset, and the
+        new refractory counts.
+    """
+    z = spike(distance, params.surrogate, params.surrogate_scale, params.threshold)
+    if params.refractory_steps > 0:
+        z = z * (refractory <= 0).to(z.dtype)
+        refractory = torch.where(
+            z.detach() > 0,
+            torch.full_like(refractory, float(params.refractory_steps)),
+            (refractory - 1.0).clamp(min=0.0),
+        )
+    detached = z.detach()
+    if params.reset == "zero":
+        v = v_tilde * (1.0 - detached)
+    elif params.reset == "subtract":
+        v = v_tilde - params.threshold * detached
+    else:
+        raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
+    return z, v, refractory
 
 
-def _reset(v_tilde: Tensor, z: Tensor, threshold: float, reset: str) -> Tensor:
-    z = z.detach()
-    if reset == "zero":
-        return v_tilde * (1.0 - z)
-    if reset == "subtract":
-        return v_tilde - threshold * z
-    raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+def pseudo_derivative(distance: Tensor, refractory: Tensor, params) -> Tensor:
+    """dz_t / d(v~_t - A_t) of a step's spike as a plain tensor (B, N), for e-prop.
+
+    The surrogate's derivative at ``distance`` (returned by a step with
+    ``return_distance=True``), zero where the neuron was refractory: ``refractory`` is the
+    count in the state *before* the step. ``params`` as in ``_fire_and_reset``.
+    """
+    psi = surrogate_derivative(distance, params.surrogate, params.surrogate_scale, params.threshold)
+    if params.refractory_steps > 0:
+        psi = psi * (refractory <= 0).to(psi.dtype)
+    return psi
 
 
-def lif_step(input: Tensor, state: LIFState, params: LIFParams) -> tuple[Tensor, LIFState]:
+def lif_step(input: Tensor, state: LIFState, params: LIFParams, *, return_distance: bool = False):
     """One step of LIF neurons (membrane only).
 
     v~_t = beta v_{t-1} + input_t + V z_{t-1};  z_t = H(v~_t - theta);  reset (detached).
@@ -254,58 +273,48 @@ def lif_step(input: Tensor, state: LIFState, params: LIFParams) -> tuple[Tensor,
         input: (B, N) feed-forward drive W_in x_t.
         state: ``LIFState`` at t-1.
         params: ``LIFParams``.
+        return_distance: also return v~_t - theta (B, N), for ``pseudo_derivative``.
     Returns:
-        z_t (B, N) spikes in {0, 1} and the new ``LIFState``.
+        z_t (B, N) spikes in {0, 1} and the new ``LIFState`` [, the distance].
     """
-    v_tilde = params.beta * state.v + input
-    recurrent = _recurrent_drive(state.z, params.recurrent_weight)
-    if recurrent is not None:
-        v_tilde = v_tilde + recurrent
-    z, refractory = _fire(
-        v_tilde - params.threshold,
-        state.refractory,
-        params.threshold,
-        params.surrogate,
-        params.surrogate_scale,
-        params.refractory_steps,
-    )
-    v = _reset(v_tilde, z, params.threshold, params.reset)
-    return z, LIFState(v, z, refractory)
+    v_tilde = _add_recurrent(params.beta * state.v + input, state.z, params.recurrent_weight)
+    distance = v_tilde - params.threshold
+    z, v, refractory = _fire_and_reset(v_tilde, distance, state.refractory, params)
+    new_state = LIFState(v, z, refractory)
+    return (z, new_state, distance) if return_distance else (z, new_state)
 
 
 def lif_syn_step(
-    input: Tensor, state: LIFSynState, params: LIFSynParams
-) -> tuple[Tensor, LIFSynState]:
+    input: Tensor, state: LIFSynState, params: LIFSynParams, *, return_distance: bool = False
+):
     """One step of LIF neurons with synaptic current (SpyTorch's formulation).
 
     i_t = alpha i_{t-1} + input_t + V z_{t-1};  v~_t = beta v_{t-1} + i_t;
     z_t = H(v~_t - theta);  reset (detached).
 
+    This is the one LIF-with-synapse step of the library: the classifier's and the activity
+    network's loops and e-prop run it; the fused kernel ``fast_lif.lif_syn_recurrent`` is
+    tested against it (tests/unit/test_fast_lif.py).
+
     Args:
         input: (B, N) feed-forward drive W_in x_t.
         state: ``LIFSynState`` at t-1.
         params: ``LIFSynParams``.
+        return_distance: also return v~_t - theta (B, N), for ``pseudo_derivative``.
     Returns:
-        z_t (B, N) and the new ``LIFSynState``.
+        z_t (B, N) and the new ``LIFSynState`` [, the distance].
     """
-    i = params.alpha * state.i + input
-    recurrent = _recurrent_drive(state.z, params.recurrent_weight)
-    if recurrent is not None:
-        i = i + recurrent
+    i = _add_recurrent(params.alpha * state.i + input, state.z, params.recurrent_weight)
     v_tilde = params.beta * state.v + i
-    z, refractory = _fire(
-        v_tilde - params.threshold,
-        state.refractory,
-        params.threshold,
-        params.surrogate,
-        params.surrogate_scale,
-        params.refractory_steps,
-    )
-    v = _reset(v_tilde, z, params.threshold, params.reset)
-    return z, LIFSynState(v, i, z, refractory)
+    distance = v_tilde - params.threshold
+    z, v, refractory = _fire_and_reset(v_tilde, distance, state.refractory, params)
+    new_state = LIFSynState(v, i, z, refractory)
+    return (z, new_state, distance) if return_distance else (z, new_state)
 
 
-def alif_step(input: Tensor, state: ALIFState, params: ALIFParams) -> tuple[Tensor, ALIFState]:
+def alif_step(
+    input: Tensor, state: ALIFState, params: ALIFParams, *, return_distance: bool = False
+):
     """One step of adaptive LIF neurons (Bellec et al. 2018, 2020).
 
     a_t = rho a_{t-1} + z_{t-1};  A_t = theta + beta_a a_t;
@@ -317,25 +326,17 @@ def alif_step(input: Tensor, state: ALIFState, params: ALIFParams) -> tuple[Tens
         input: (B, N) feed-forward drive W_in x_t.
         state: ``ALIFState`` at t-1.
         params: ``ALIFParams``.
+        return_distance: also return v~_t - A_t (B, N), for ``pseudo_derivative``.
     Returns:
-        z_t (B, N) and the new ``ALIFState``.
+        z_t (B, N) and the new ``ALIFState`` [, the distance].
     """
     a = params.rho * state.a + state.z
     adaptive_threshold = params.threshold + params.adapt_strength * a
-    v_tilde = params.beta * state.v + input
-    recurrent = _recurrent_drive(state.z, params.recurrent_weight)
-    if recurrent is not None:
-        v_tilde = v_tilde + recurrent
-    z, refractory = _fire(
-        v_tilde - adaptive_threshold,
-        state.refractory,
-        params.threshold,
-        params.surrogate,
-        params.surrogate_scale,
-        params.refractory_steps,
-    )
-    v = _reset(v_tilde, z, params.threshold, params.reset)
-    return z, ALIFState(v, a, z, refractory)
+    v_tilde = _add_recurrent(params.beta * state.v + input, state.z, params.recurrent_weight)
+    distance = v_tilde - adaptive_threshold
+    z, v, refractory = _fire_and_reset(v_tilde, distance, state.refractory, params)
+    new_state = ALIFState(v, a, z, refractory)
+    return (z, new_state, distance) if return_distance else (z, new_state)
 
 
 def leaky_readout_step(

@@ -1,0 +1,84 @@
+"""The settings of one classification run, layered from the config, and the config's
+cross-checks. No torch here: the workflow calls these at parse time."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "shd")
+
+MODEL_KEYS = (
+    "neuron",
+    "recurrent",
+    "dale",
+    "dale_mode",
+    "exc_fraction",
+    "ei_balance",
+    "dt_ms",
+    "tau_mem_ms",
+    "tau_syn_ms",
+    "tau_out_ms",
+    "tau_adapt_ms",
+    "reset",
+    "surrogate",
+    "surrogate_scale",
+    "input_scale",
+    "recurrent_scale",
+    "readout_scale",
+)
+"""Run settings passed to ``SpikingClassifier`` (besides the layer sizes and the seed)."""
+
+TRAIN_KEYS = (
+    "epochs",
+    "lr",
+    "weight_decay",
+    "method",
+    "tbptt_window",
+    "grad_clip",
+    "lr_schedule",
+    "lr_min_fraction",
+    "patience",
+    "eprop_feedback",
+)
+"""Run settings passed to ``TrainConfig``."""
+
+
+def _merge(base: dict, overrides: Mapping | None) -> dict:
+    if overrides:
+        base.update(copy.deepcopy(dict(overrides)))
+    return base
+
+
+def resolve_run_settings(classification: Mapping, dataset: str, model: str) -> dict:
+    """The settings of one run: ``defaults``, then ``dataset_settings[dataset]``, then
+    ``model_definitions[model]["all"]``, then ``model_definitions[model][dataset]``.
+
+    ``classification`` is the validated ``classification`` config section (defaults filled).
+    """
+    definitions = classification.get("model_definitions") or {}
+    if model not in definitions:
+        known = ", ".join(sorted(definitions)) or "none"
+        raise ValueError(f"classification model '{model}' is not defined (defined: {known})")
+    if dataset not in DATASET_NAMES:
+        raise ValueError(
+            f"unknown classification data set '{dataset}' (known: {', '.join(DATASET_NAMES)})"
+        )
+    settings = _merge({}, classification.get("defaults"))
+    settings = _merge(settings, (classification.get("dataset_settings") or {}).get(dataset))
+    definition = definitions[model] or {}
+    settings = _merge(settings, definition.get("all"))
+    settings = _merge(settings, definition.get(dataset))
+    return settings
+
+
+def check_classification_config(classification: Mapping) -> None:
+    """Cross-checks the schema cannot express: every listed model is defined. One-line error."""
+    definitions = classification.get("model_definitions") or {}
+    undefined = [m for m in classification.get("models") or [] if m not in definitions]
+    if undefined:
+        known = ", ".join(sorted(definitions)) or "none"
+        raise ValueError(
+            f"classification.models lists {', '.join(undefined)}, not defined in "
+            f"classification.model_definitions (defined: {known})"
+        )
