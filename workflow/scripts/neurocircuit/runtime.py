@@ -9,6 +9,7 @@ import logging
 import os
 import platform
 import random
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -145,6 +146,23 @@ def atomic_path(final_path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out_dir`` that replaces it (and any older copy) only
+    when the block succeeds: a failed writer leaves no folder that looks finished."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield tmp_dir
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp_dir, out_dir)
+    finally:
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir)
 
 
 def write_json(data: dict, path: str | Path) -> None:

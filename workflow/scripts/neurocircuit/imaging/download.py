@@ -9,12 +9,10 @@ when every file passed (written under a temporary name, then renamed).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from neurocircuit.download import download_file
+from neurocircuit.runtime import atomic_folder
 
 PYNAPPLE_URL = (
     "https://raw.githubusercontent.com/pynapple-org/pynapple/{commit}/"
@@ -68,9 +66,7 @@ def fetch_suite2p_example(
         "(tests/nwbfilestest/suite2p/suite2p/plane0/) into "
         f"{out_folder / 'plane0'}/ by hand and run again."
     )
-    out_folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_folder.name}.", dir=out_folder.parent))
-    try:
+    with atomic_folder(out_folder) as work:
         for name, (commit, sha256) in files.items():
             download_file(
                 url_template.format(commit=commit, name=name),
@@ -81,10 +77,4 @@ def fetch_suite2p_example(
                 missing_hint=hint,
                 logger=logger,
             )
-        if out_folder.exists():
-            shutil.rmtree(out_folder)
-        os.replace(work, out_folder)
-    finally:
-        if work.exists():
-            shutil.rmtree(work)
     return out_folder

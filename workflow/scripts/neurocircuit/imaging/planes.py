@@ -11,17 +11,13 @@ plane so registration sees no artificial jump.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from neurocircuit.imaging.readers import MovieFile, open_movie
+from neurocircuit.runtime import atomic_folder
 
 INT16_MAX = np.iinfo(np.int16).max
 MOVIE_INFO = "movie_info.json"
@@ -126,22 +122,6 @@ def write_plane_binaries(
         if logger:
             logger.info("plane %d written (scale %.4g)", plane, scale)
     return scales
-
-
-@contextlib.contextmanager
-def atomic_folder(out_dir: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out_dir`` that replaces it (and any older copy) only
-    when the block succeeds: a failed writer leaves no folder that looks finished."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        yield tmp_dir
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp_dir, out_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir)
 
 
 def _movie_info(
