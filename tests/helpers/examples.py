@@ -80,6 +80,7 @@ def write_fit_results(
     ablation stages' own functions (so the figures read exactly what those stages write)."""
     from neurocircuit.ablation import summarise_ablations
     from neurocircuit.fit.convergence import convergence_table
+    from neurocircuit.fit.training import iterations_to_half_gain
 
     rng = np.random.default_rng(2)
     time = np.arange(n_time)
@@ -107,10 +108,14 @@ def write_fit_results(
             ).to_csv(run / "pvar_per_neuron.csv", index=False)
             iterations = np.arange(0, 101, 10)
             pvars = 1 - 0.9 * np.exp(-iterations / (12 + 4 * index + 5 * seed))
+            if index == len(models) - 1 and seed == seeds[-1]:
+                pvars = 0.1 + 0.1 * (pvars - 0.1)  # a run that never beats the baseline 0.3
             pd.DataFrame({"iteration": iterations, "pvar": pvars, "loss": 1 - pvars}).to_csv(
                 run / "history.csv", index=False
             )
-            reached = int(iterations[np.argmax(pvars >= 0.9)]) if (pvars >= 0.9).any() else None
+            rows = [
+                {"epoch": i + 1, "train_score": p} for i, p in zip(iterations, pvars, strict=True)
+            ]
             global_pvar = float(1 - ((prediction - target) ** 2).mean() / target.var())
             metrics = {
                 "dataset": dataset,
@@ -128,8 +133,7 @@ def write_fit_results(
                 "baseline_pvar_last_frame_heldout": -0.4,
                 "baseline_pvar_ar1_heldout": 0.2,
                 "normalisation": "global",
-                "convergence_pvar": 0.9,
-                "iterations_to_pvar_0.9": reached,
+                "iterations_to_half_gain": iterations_to_half_gain(rows, 0.3),
                 "iterations": int(iterations[-1]),
                 "wall_time_s": 1.0,
                 "device": "cpu",

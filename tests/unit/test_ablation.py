@@ -178,3 +178,82 @@ def test_summary_has_areas_and_tests():
     assert tests.loc["Dale vs no Dale", "cohens_d"] > 5
     assert tests.loc["Dale vs no Dale", "p"] < 0.01
     assert np.isnan(tests.loc["spiking vs rate", "p"])  # no spiking runs
+
+
+# ---------------------------------------------------------------- fitted networks
+def fitted_files(tmp_path, model, n_frames=30):
+    """``model.pt`` and a ``prediction.h5`` whose target (neurons × time) is a smooth recording."""
+    import h5py
+    from neurocircuit.models.fitted import save_fitted_model
+
+    rng = np.random.default_rng(0)
+    time = np.arange(n_frames)[:, None]
+    target = 0.5 + 0.3 * np.sin(2 * np.pi * time / 12 + rng.uniform(0, 6, model.n_units))
+    save_fitted_model(model, tmp_path / "model.pt", {})
+    with h5py.File(tmp_path / "prediction.h5", "w") as h5:
+        h5["target"] = target.T.astype(np.float32)
+    return tmp_path / "model.pt", tmp_path / "prediction.h5", target
+
+
+def ablate(tmp_path, model, strategies, fractions):
+    model_path, prediction_path, target = fitted_files(tmp_path, model)
+    settings = {"fractions": fractions, "strategies": strategies, "random_repeats": 2, "seed": 0}
+    curves = ablation.ablate_fitted_model(
+        model_path, prediction_path, tmp_path / "curves.csv", settings
+    )
+    return curves.set_index(["strategy", "fraction", "repeat"]), target
+
+
+def masked_score(model, target, mask):
+    return ablation.rollout_score_function(model, target.astype(np.float32))(mask)
+
+
+def test_full_readout_is_ranked_and_ablated_on_its_effective_connectivity(tmp_path):
+    import torch
+    from neurocircuit.models import SpikingActivityNetwork
+
+    model = SpikingActivityNetwork(
+        6, dale=True, readout="full", self_connections=False, weight_scale=3.0, seed=0
+    )
+    with torch.no_grad():  # off-diagonal readout weights, as NeuroTorch's training leaves them
+        model.readout_weight += 0.5 * torch.randn(6, 6, generator=torch.Generator().manual_seed(1))
+    effective = model.effective_connectivity().numpy()
+    recurrent = model.recurrent_weight().numpy()
+    n_effective = int((effective != 0).sum())
+    assert n_effective == 36 > int((recurrent != 0).sum()) == 30  # W_out couples i to itself
+    curves, target = ablate(tmp_path, model, ["strongest"], [0.0, 0.5, 1.0])
+    assert curves.loc[("strongest", 1.0, 0), "n_removed"] == n_effective
+    # "strongest" ranks the effective matrix; ranking W alone would remove other pairs
+    mask = ablation.ablation_mask(effective, "strongest", 0.5)
+    assert not np.array_equal(mask, ablation.ablation_mask(recurrent, "strongest", 0.5))
+    assert curves.loc[("strongest", 0.5, 0), "pvar"] == pytest.approx(
+        masked_score(model, target, mask), abs=1e-6
+    )
+    # everything removed: no W, and W_out keeps only its diagonal (each unit's own readout)
+    alone = SpikingActivityNetwork(
+        6, dale=True, readout="full", self_connections=False, weight_scale=3.0, seed=0
+    )
+    alone.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        alone.weight = torch.zeros(6, 6)
+        alone.readout_weight.copy_(torch.diag(torch.diagonal(model.readout_weight)))
+    assert curves.loc[("strongest", 1.0, 0), "pvar"] == pytest.approx(
+        masked_score(alone, target, np.ones((6, 6))), abs=1e-6
+    )
+
+
+def test_rate_network_ablation_is_ranked_on_w_as_before(tmp_path):
+    from neurocircuit.models import RateActivityNetwork
+
+    model = RateActivityNetwork(6, dale=True, weight_scale=3.0, seed=2)
+    recurrent = model.recurrent_weight().numpy()
+    curves, target = ablate(tmp_path, model, list(ablation.STRATEGIES), [0.0, 0.5, 1.0])
+    expected = ablation.ablation_curves(
+        recurrent,
+        ablation.rollout_score_function(model, target.astype(np.float32)),
+        fractions=[0.0, 0.5, 1.0],
+        random_repeats=2,
+        seed=0,
+    ).set_index(["strategy", "fraction", "repeat"])
+    pd.testing.assert_series_equal(curves["pvar"], expected["pvar"], rtol=0, atol=0)
+    assert curves["n_removed"].max() == 36

@@ -109,6 +109,9 @@ def test_connectivity(results, tmp_path):
 
 def test_convergence(results, tmp_path):
     png, pdf = outputs(tmp_path, "convergence")
+    table = pd.read_csv(results / "fit" / "convergence.csv")
+    # the examples hold both kinds of run: half the gain reached, and no gain over the baseline
+    assert table["gain_reached"].any() and not table["gain_reached"].all()
     plot_convergence(
         fit_files(results, "history.csv"),
         results / "fit" / "convergence.csv",
@@ -180,8 +183,17 @@ def test_ablation_summary_without_areas(results, tmp_path):
 def test_convergence_without_iterations_column(results, tmp_path):
     bad = tmp_path / "convergence.csv"
     table = pd.read_csv(results / "fit" / "convergence.csv")
-    table.drop(columns=["iterations_to_pvar", "iterations"]).to_csv(bad, index=False)
-    with pytest.raises(ValueError, match=r"convergence\.csv: missing a column of iterations"):
+    table.drop(columns=["iterations_to_half_gain"]).to_csv(bad, index=False)
+    with pytest.raises(
+        ValueError,
+        match=r"convergence\.csv: missing a column of iterations to half the gain "
+        r"\(iterations_to_half_gain\)",
+    ):
+        plot_convergence(fit_files(results, "history.csv"), bad, *outputs(tmp_path, "bad"))
+    table.drop(columns=["baseline_pvar_mean"]).to_csv(bad, index=False)
+    with pytest.raises(
+        ValueError, match=r"convergence\.csv: missing column\(s\) baseline_pvar_mean"
+    ):
         plot_convergence(fit_files(results, "history.csv"), bad, *outputs(tmp_path, "bad"))
 
 

@@ -157,7 +157,8 @@ def test_fit_defaults_are_the_paper_preset():
         "smoothing_sigma_frames": 10,
     }
     assert config["fit"]["heldout_fraction"] == 0.2
-    assert config["fit"]["ar1_ridge"] == 1.0
+    assert config["fit"]["ar1_ridge"] is None  # picked on the validation block
+    assert config["fit"]["validation_fraction"] == 0.125
     assert len(config["fit"]["models"]) == 8
     assert config["ablation"]["strategies"] == ["random", "weakest", "strongest", "hubs"]
 

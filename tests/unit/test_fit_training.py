@@ -90,7 +90,7 @@ def fit_config(**training):
         "max_frames": None,
         "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 1.0},
         "heldout_fraction": 0.2,
-        "convergence_pvar": 0.5,
+        "validation_fraction": 0.125,
         "ar1_ridge": None,
         "network": {"shared": {"exc_fraction": 0.5}},
         "training": {"epochs": 20, "lr": 0.02, "progress": False, "eval_every": 5, **training},
@@ -141,7 +141,10 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
         "baseline_pvar_mean_heldout",
         "baseline_pvar_last_frame_heldout",
         "baseline_pvar_ar1_heldout",
-        "iterations_to_pvar_0.5",
+        "iterations_to_half_gain",
+        "dale_on_every_path",
+        "n_fit_frames",
+        "n_validation_frames",
         "wall_time_s",
         "device",
     ):
@@ -149,6 +152,7 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     assert merged["normalisation"] == "per_neuron"
     assert merged["iterations"] == 20 and merged["stop_reason"] is None
     assert merged["n_train_frames"] == 48 and merged["n_heldout_frames"] == 12
+    assert merged["n_validation_frames"] == 6 and merged["n_fit_frames"] == 42
     assert not (run_dir / "resume").exists()  # training checkpoints removed on success
 
     with h5py.File(outputs["prediction"]) as h5:
@@ -174,7 +178,8 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     assert np.allclose(again.T, prediction, atol=1e-5)
 
     table = convergence.convergence_table([run_dir / "metrics.json"])
-    assert table.loc[0, "model"] == "rate_dale_bptt" and table.loc[0, "convergence_pvar"] == 0.5
+    assert table.loc[0, "model"] == "rate_dale_bptt"
+    assert table.loc[0, "iterations_to_half_gain"] == merged["iterations_to_half_gain"]
 
     curves_path = tmp_path / "ablation" / "toy" / "rate_dale_bptt" / "seed0.csv"
     settings = {

@@ -166,36 +166,70 @@ def test_eprop_rate_network_traces_exact(dale_mode):
     assert_same_grads(model, reference)
 
 
+def ablated_column_mask(n=7, unit=2):
+    """Connection mask that removes every connection out of ``unit`` (its column)."""
+    mask = torch.ones(n, n)
+    mask[:, unit] = 0
+    return mask
+
+
 @pytest.mark.parametrize(
-    ("readout", "reset", "substeps"),
-    [("full", "zero", 1), ("diagonal", "subtract", 1), ("full", "subtract", 3)],
+    ("readout", "reset", "substeps", "ablated"),
+    [
+        ("full", "zero", 1, False),
+        ("diagonal", "subtract", 1, False),
+        ("diagonal", "zero", 3, False),
+        ("full", "subtract", 3, False),
+        ("full", "zero", 1, True),
+    ],
 )
-def test_eprop_spiking_activity_traces_exact(readout, reset, substeps):
+def test_eprop_spiking_activity_traces_exact(readout, reset, substeps, ablated):
+    """The default readout is the diagonal one; the full readout is also checked with an
+    ablation mask, which removes W_out's off-diagonal entries together with W's."""
     target = fit_target()
     weights = SequenceFitTask().weights(target.shape[0], target)
     model = SpikingActivityNetwork(
         7, dale=True, readout=readout, reset=reset, steps_per_frame=substeps,
         weight_scale=3.0, bias_current=0.3,
     )  # fmt: skip
+    if readout == "full":
+        with torch.no_grad():  # off-diagonal readout weights, as after some training
+            model.readout_weight += 0.3 * torch.randn(
+                7, 7, generator=torch.Generator().manual_seed(5)
+            )
+    if ablated:
+        model.set_connection_mask(ablated_column_mask())
     p = model.effective_parameters()
     params = model.neuron_params()
-    neuron, filtered, y = model.initial_state(target[0:1])
-    outputs = [y]
+    state = model.initial_state(target[0:1])
+    outputs = [state.output]
     spikes = 0.0
     for _ in range(1, target.shape[0]):
-        current = F.linear(y.detach(), p["weight"], p["bias_current"]) / substeps
+        detached = state._replace(output=state.output.detach())  # fed-back output detached
+        current = (model.coupling_input(detached, p["weight"]) + p["bias_current"]) / substeps
+        neuron, filtered = state.neuron, state.lowpass
         for _ in range(substeps):
             z, neuron = nrn.lif_syn_step(current, neuron, params)
             _, filtered = nrn.lowpass_step(z, filtered, nrn.LowPassParams(model.kappa))
             spikes += float(z.detach().sum())
-        y = model.read_out(filtered.r, p)
-        outputs.append(y)
+        state = state._replace(
+            neuron=neuron, lowpass=filtered, output=model.read_out(filtered.r, p)
+        )
+        outputs.append(state.output)
     assert spikes > 0
     prediction = torch.cat(outputs)
     loss = (weights[:, None] * (prediction - target) ** 2).sum() / (7 * weights.sum())
     loss.backward()
     reference = grads_of(model)
     model.zero_grad()
-    eprop_loss, _ = eprop_spiking_activity_gradients(model, target, weights)
+    eprop_loss, rollout = eprop_spiking_activity_gradients(model, target, weights)
     assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
     assert_same_grads(model, reference)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            rollout, model(target[0:1], target.shape[0])[:, 0], rtol=0, atol=0
+        )
+    if ablated:
+        off_diagonal = torch.arange(7) != 2
+        assert torch.all(model.readout_weight.grad[off_diagonal, 2] == 0)
+        assert float(model.readout_weight.grad[2, 2].abs()) > 0

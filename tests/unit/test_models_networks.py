@@ -12,6 +12,7 @@ from neurocircuit.models import (
     SpikingClassifier,
 )
 from neurocircuit.models import classifier as classifier_module
+from neurocircuit.models import neurons as nrn
 
 HAS_FAST_PATH = classifier_module._fast_lif is not None
 
@@ -215,3 +216,243 @@ def test_rate_network_parameters_stay_valid():
     assert bool((network.tau() > 0).all()) and bool((network.gain() >= 0).all())
     with pytest.raises(ValueError, match="tau"):
         RateActivityNetwork(4, tau=0.01)
+
+
+# ---------------------------------------------------------------- one coupling path, Dale on it
+def moved_from_init(network, seed=0, steps=5):
+    """``network`` after a few Adam steps of the rollout MSE against a random target, so every
+    parameter (the full readout's off-diagonal W_out too) has left its initial value."""
+    generator = torch.Generator().manual_seed(seed)
+    n = network.n_units
+    x0 = torch.rand(4, n, generator=generator, dtype=torch.float64)
+    target = torch.rand(10, 4, n, generator=generator, dtype=torch.float64)
+    optimizer = torch.optim.Adam(network.parameters(), lr=0.05)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        (network(x0, 10) - target).square().mean().backward()
+        optimizer.step()
+    return network
+
+
+def flip_identities(network, units):
+    """Flip the learnable identity of ``units`` by hand (NeuroTorch's tanh(s) sign)."""
+    before = network.neuron_sign().clone()
+    with torch.no_grad():
+        network.parametrizations.weight[0].sign_parameter[units] *= -0.5
+    after = network.neuron_sign()
+    assert torch.equal(after[units], -before[units])
+    return after
+
+
+def activity_state(network, seed=1):
+    """A state in the middle of a rollout (B = 3): random rates, or a spiking state after five
+    frames (non-zero currents, membranes and filtered spikes)."""
+    x0 = torch.rand(3, network.n_units, generator=torch.Generator().manual_seed(seed))
+    x0 = (0.2 + 0.6 * x0).double()
+    with torch.no_grad():
+        if isinstance(network, RateActivityNetwork):
+            return network.initial_state(x0)
+        _, state = network.rollout(network.initial_state(x0), 5)
+    assert float(state.lowpass.r.max()) > 0
+    return state
+
+
+def with_unit_raised(network, state, k, delta=0.05):
+    """``state`` with unit k's own activity raised by ``delta``: the rate r_k, or the filtered
+    spikes r_k, read out to the fed-back output as a rollout frame does."""
+    if isinstance(network, RateActivityNetwork):
+        r = state.r.clone()
+        r[:, k] += delta
+        return state._replace(r=r)
+    r = state.lowpass.r.clone()
+    r[:, k] += delta
+    return state._replace(lowpass=state.lowpass._replace(r=r), output=network.read_out(r))
+
+
+def signed_input_changes(network, state):
+    """(N, B, N): entry [k, b, i] is the change in unit i's next recurrent input when unit k's
+    activity rises, times k's identity (>= 0 everywhere under Dale's law unit to unit)."""
+    sign = network.neuron_sign()
+    with torch.no_grad():
+        base = network.coupling_input(state)
+        return torch.stack(
+            [
+                (network.coupling_input(with_unit_raised(network, state, k)) - base) * sign[k]
+                for k in range(network.n_units)
+            ]
+        )
+
+
+def units_breaking_dale(network, state) -> list[int]:
+    """Units k that push some other unit's next input against k's own sign."""
+    changes = signed_input_changes(network, state)
+    others = ~torch.eye(network.n_units, dtype=torch.bool)  # [k, i], i != k
+    wrong = (changes < -1e-12) & others[:, None, :]
+    return [k for k in range(network.n_units) if bool(wrong[k].any())]
+
+
+DALE_NETWORKS = [
+    (cls, mode) for cls in (RateActivityNetwork, SpikingActivityNetwork)
+    for mode in ("fixed", "learnable_sign")
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("cls", "mode"), DALE_NETWORKS)
+def test_every_unit_pushes_every_other_with_its_own_sign(cls, mode):
+    """Dale's law from unit to unit, through the rollout's own code path (``coupling_input``,
+    and for spiking networks the readout of the filtered spikes). Fails for the full readout."""
+    network = cls(12, dale=True, dale_mode=mode, exc_fraction=0.75, seed=3).double()
+    moved_from_init(network)
+    sign = network.neuron_sign()
+    if mode == "learnable_sign":
+        sign = flip_identities(network, [0, 5, 7])
+    assert 0 < int((sign < 0).sum()) < 12
+    state = activity_state(network)
+    assert units_breaking_dale(network, state) == []
+    assert network.dale_on_every_path()
+    # not vacuous: every unit moves other units' inputs, by clearly non-zero amounts
+    changes = signed_input_changes(network, state)
+    others = ~torch.eye(12, dtype=torch.bool)
+    assert bool((changes.amax(dim=1)[others].reshape(12, 11).amax(dim=1) > 1e-4).all())
+
+
+def test_full_readout_breaks_dale_unit_to_unit():
+    """NeuroTorch's N x N readout: W obeys Dale's law, the unit-to-unit influence does not."""
+    network = SpikingActivityNetwork(12, dale=True, readout="full", exc_fraction=0.75, seed=3)
+    network.double()
+    state = activity_state(network)
+    assert units_breaking_dale(network, state) == []  # W_out = g I at init: one path only
+    generator = torch.Generator().manual_seed(4)
+    off_diagonal = ~torch.eye(12, dtype=torch.bool)
+    with torch.no_grad():
+        noise = 0.5 * torch.randn(12, 12, generator=generator, dtype=torch.float64)
+        network.readout_weight += noise * off_diagonal
+    state = activity_state(network)
+    breaking = units_breaking_dale(network, state)
+    assert len(breaking) >= 3, breaking
+    assert not network.dale_on_every_path()
+    w = network.recurrent_weight()
+    assert bool(((w * network.neuron_sign()[None, :]) >= 0).all())  # W alone still obeys Dale
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: RateActivityNetwork(6, dale=True), True),
+        (lambda: RateActivityNetwork(6), False),
+        (lambda: SpikingActivityNetwork(6, dale=True), True),
+        (lambda: SpikingActivityNetwork(6, dale=True, dale_mode="learnable_sign"), True),
+        (lambda: SpikingActivityNetwork(6), False),
+        (lambda: SpikingActivityNetwork(6, dale=True, readout="full"), False),
+    ],
+)
+def test_dale_on_every_path(make, expected):
+    assert make().dale_on_every_path() is expected
+
+
+def test_default_readout_is_one_to_one():
+    network = SpikingActivityNetwork(5)
+    assert network.readout == "diagonal" and network.init_kwargs["readout"] == "diagonal"
+    assert not hasattr(network, "readout_weight")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RateActivityNetwork(7, dale=True, seed=2),
+        lambda: SpikingActivityNetwork(7, dale=True, seed=2),
+    ],
+)
+def test_effective_connectivity_is_w_when_w_is_the_only_coupling(make):
+    network = make()
+    effective = network.effective_connectivity()
+    assert not effective.requires_grad
+    torch.testing.assert_close(effective, network.recurrent_weight(), rtol=0, atol=0)
+    assert bool(((effective * network.neuron_sign()[None, :]) >= 0).all())
+
+
+def test_full_readout_effective_connectivity_is_the_linearised_influence():
+    """W @ W_out is the Jacobian of the next input with respect to the filtered spikes, up to
+    the sigmoid's slope: at pre-activation 0 (r = 0, c = 0) every slope is 1/4."""
+    network = SpikingActivityNetwork(6, dale=True, readout="full", seed=5).double()
+    with torch.no_grad():
+        network.readout_weight += torch.randn(6, 6, generator=torch.Generator().manual_seed(0))
+        network.readout_bias.zero_()
+    effective = network.effective_connectivity()
+    w, w_out = network.recurrent_weight(), network.readout_weight.detach()
+    torch.testing.assert_close(effective, w @ w_out, rtol=0, atol=1e-15)
+    state = network.initial_state(torch.full((1, 6), 0.5, dtype=torch.float64))
+
+    def next_input(r):
+        return network.coupling_input(state._replace(output=network.read_out(r[None, :])))[0]
+
+    jacobian = torch.autograd.functional.jacobian(next_input, torch.zeros(6, dtype=torch.float64))
+    torch.testing.assert_close(jacobian, effective / 4, rtol=1e-12, atol=1e-15)
+    assert bool(((effective * network.neuron_sign()[None, :]) < 0).any())  # Dale broken
+
+
+def test_ablation_removes_a_unit_from_every_path():
+    """Removing every connection out of unit k silences k for everyone, also through the full
+    readout (its W_out[j, k] go with W[j, k]); the readout's diagonal stays."""
+    for readout in ("diagonal", "full"):
+        network = SpikingActivityNetwork(8, dale=True, readout=readout, seed=1).double()
+        if readout == "full":
+            with torch.no_grad():
+                network.readout_weight += 0.3 * torch.randn(
+                    8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64
+                )
+        mask = torch.ones(8, 8)
+        mask[:, 3] = 0
+        network.set_connection_mask(mask)
+        state = activity_state(network)
+        changes = signed_input_changes(network, state)
+        assert float(changes[3].abs().max()) == 0.0
+        assert float(changes[2].abs().max()) > 1e-4
+        if readout == "full":
+            masked = network.effective_readout_weight().detach()
+            assert torch.all(masked[[0, 1, 2, 4, 5, 6, 7], 3] == 0)
+            assert masked[3, 3] == network.readout_weight[3, 3]
+            torch.testing.assert_close(masked[:, 2], network.readout_weight[:, 2].detach())
+            assert torch.all(network.effective_connectivity()[:, 3] == 0)
+    # the readout mask is derived from the connection mask: saved models keep their keys
+    assert set(network.state_dict()) == {
+        "bias_current", "readout_weight", "readout_bias", "structural_mask", "connection_mask",
+        "parametrizations.weight.original", "parametrizations.weight.0.sign",
+    }  # fmt: skip
+
+
+def test_rate_rollout_through_coupling_input_is_the_step_function_exactly():
+    network = RateActivityNetwork(9, dale=True, seed=4, connection_density=0.5)
+    state = network.initial_state(torch.rand(2, 9, generator=torch.Generator().manual_seed(0)))
+    drive = torch.randn(6, 2, 9, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        outputs, _ = network.rollout(state, 6, external_input=drive)
+        expected, reference = [], state
+        for t in range(6):
+            r, reference = nrn.wilson_cowan_step(drive[t], reference, network.step_params())
+            expected.append(r)
+    assert torch.equal(outputs, torch.stack(expected))
+
+
+def test_saved_full_readout_loads_as_full_with_its_ablation(tmp_path):
+    """Files written before the default changed name their readout: they load as they were."""
+    from neurocircuit.models.fitted import load_fitted_model, save_fitted_model
+
+    network = SpikingActivityNetwork(5, dale=True, readout="full", seed=2)
+    with torch.no_grad():
+        network.readout_weight += 0.2 * torch.randn(
+            5, 5, generator=torch.Generator().manual_seed(0)
+        )
+    mask = torch.ones(5, 5)
+    mask[1, 3] = 0
+    network.set_connection_mask(mask)
+    save_fitted_model(network, tmp_path / "model.pt", {})
+    loaded, _ = load_fitted_model(tmp_path / "model.pt")
+    assert loaded.readout == "full" and not loaded.dale_on_every_path()
+    assert loaded.effective_readout_weight()[1, 3] == 0
+    torch.testing.assert_close(
+        loaded.effective_connectivity(), network.effective_connectivity(), rtol=0, atol=0
+    )
+    x0 = torch.full((1, 5), 0.5)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x0, 8), network(x0, 8), rtol=0, atol=0)

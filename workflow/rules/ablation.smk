@@ -36,6 +36,34 @@ rule ablation_curves:
         "../scripts/ablation_curves.py"
 
 
+# The teacher of a synthetic session is ablated like the fitted networks (model "teacher").
+ruleorder: ablation_teacher > ablation_curves
+
+
+rule ablation_teacher:
+    input:
+        truth="results/imaging/{dataset}/raw/ground_truth.h5",
+        activity="results/imaging/{dataset}/activity.h5",
+    output:
+        curves="results/ablation/{dataset}/teacher/seed0.csv",
+    log:
+        "results/logs/ablation_teacher/{dataset}.log",
+    benchmark:
+        "results/benchmarks/ablation_teacher/{dataset}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        recording=fit_recording_params,
+        preprocessing=fit_preprocessing_params,
+        ablation=ablation_params(),
+    script:
+        "../scripts/ablation_teacher.py"
+
+
 rule ablation_summary:
     input:
         curves=ablation_tables(),
@@ -52,6 +80,6 @@ rule ablation_summary:
         mem_mb=1000,
         runtime=5,
     params:
-        runs=stage_runs("fit"),
+        runs=ablation_runs(),
     script:
         "../scripts/ablation_summary.py"

@@ -42,6 +42,16 @@ localrules:
     plot_ablation_areas,
 
 
+def canonical(value):
+    """``value`` with every mapping's keys sorted: Snakemake compares a job's params as
+    written, so the same settings in another key order (an overlay config) must not rerun it."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 # ---------------------------------------------------------------- targets
 def all_targets():
     """Every final output of the configured study."""
@@ -76,9 +86,28 @@ def run_files(stage, name, dataset=None, seed=None):
     return [template.format(**run) for run in stage_runs(stage, dataset, seed)]
 
 
+def teacher_runs(dataset=None):
+    """The teacher of every fitted synthetic session made by one (imaging.synthetic.population
+    "teacher"), as an ablation run of model "teacher" (seed 0: there is one teacher)."""
+    if config["imaging"]["synthetic"].get("population") != "teacher":
+        return []
+    return [
+        {"dataset": d, "model": "teacher", "seed": 0}
+        for d in config["fit"]["datasets"]
+        if dataset in (None, d)
+        and d in IMAGING_SESSIONS
+        and IMAGING_SESSIONS[d]["source"] == "synthetic"
+    ]
+
+
+def ablation_runs(dataset=None):
+    """Every ablated network: each fit run, then each teacher (optionally of one data set)."""
+    return stage_runs("fit", dataset) + teacher_runs(dataset)
+
+
 def ablation_tables(dataset=None):
-    """The ablation table of every fit run (optionally of one data set)."""
-    return [ABLATION_TABLE.format(**run) for run in stage_runs("fit", dataset)]
+    """The ablation table of every ablated network (optionally of one data set)."""
+    return [ABLATION_TABLE.format(**run) for run in ablation_runs(dataset)]
 
 
 # Each stage file section below is owned by that stage; keep helpers here, not in rules.
@@ -111,20 +140,32 @@ def imaging_session(wildcards):
     return IMAGING_SESSIONS[wildcards.session]
 
 
+def imaging_session_params(wildcards):
+    """The session's config entry, as a job's params (keys sorted)."""
+    return canonical(imaging_session(wildcards))
+
+
+def imaging_synthetic_params():
+    """The synthetic recording's settings, as a job's params (keys sorted)."""
+    return canonical(config["imaging"]["synthetic"])
+
+
 def imaging_session_settings(wildcards):
     """What a session's activity job reads of the imaging section: everything but the session
     list, and the synthetic recording's settings only for synthetic sessions."""
     session = imaging_session(wildcards)
     skipped = {"sessions"} if session["source"] == "synthetic" else {"sessions", "synthetic"}
-    return {key: value for key, value in config["imaging"].items() if key not in skipped}
+    return canonical({key: value for key, value in config["imaging"].items() if key not in skipped})
 
 
 def imaging_suite2p_params():
     """suite2p settings of the per-plane rule, with the shared neuropil coefficient."""
-    return {
-        **config["imaging"]["suite2p"],
-        "neuropil_coefficient": config["imaging"]["neuropil_coefficient"],
-    }
+    return canonical(
+        {
+            **config["imaging"]["suite2p"],
+            "neuropil_coefficient": config["imaging"]["neuropil_coefficient"],
+        }
+    )
 
 
 def imaging_session_seed(wildcards):
@@ -248,14 +289,16 @@ def classification_data_files(wildcards):
 def classification_run_params(wildcards):
     """Everything a training job needs besides its files: the resolved settings (defaults <
     data set < model), the shared validation / test split, the device and the model name."""
-    return {
-        "settings": resolve_run_settings(CLASSIFICATION, wildcards.dataset, wildcards.model),
-        "validation_fraction": CLASSIFICATION["validation_fraction"],
-        "split_seed": CLASSIFICATION["split_seed"],
-        "digits_test_fraction": CLASSIFICATION["digits_test_fraction"],
-        "device": config["device"],
-        "model_name": wildcards.model,
-    }
+    return canonical(
+        {
+            "settings": resolve_run_settings(CLASSIFICATION, wildcards.dataset, wildcards.model),
+            "validation_fraction": CLASSIFICATION["validation_fraction"],
+            "split_seed": CLASSIFICATION["split_seed"],
+            "digits_test_fraction": CLASSIFICATION["digits_test_fraction"],
+            "device": config["device"],
+            "model_name": wildcards.model,
+        }
+    )
 
 
 def classification_download_pattern():
@@ -314,22 +357,37 @@ def fit_activity_input(wildcards):
     return f"results/imaging/{wildcards.dataset}/activity.h5"
 
 
+def fit_truth_input(wildcards):
+    """{"truth": the ground truth} of a synthetic session (scores against its circuit), else {}."""
+    session = IMAGING_SESSIONS.get(wildcards.dataset)
+    if session is None or session["source"] != "synthetic":
+        return {}
+    return {"truth": f"results/imaging/{wildcards.dataset}/raw/ground_truth.h5"}
+
+
 def fit_run_params(wildcards):
     """What a fit job reads: its labels, the device and the run's resolved settings (defaults <
     dataset_settings < model_settings), so that changing one model's settings, or adding a
     seed, reruns no other job."""
-    return {
-        "dataset": wildcards.dataset,
-        "model": wildcards.model,
-        "seed": int(wildcards.seed),
-        "device": config["device"],
-        "settings": resolve_fit_settings(FIT, wildcards.dataset, wildcards.model),
-    }
+    return canonical(
+        {
+            "dataset": wildcards.dataset,
+            "model": wildcards.model,
+            "seed": int(wildcards.seed),
+            "device": config["device"],
+            "settings": resolve_fit_settings(FIT, wildcards.dataset, wildcards.model),
+        }
+    )
 
 
 def fit_recording_params(wildcards):
     """What the recording check reads: the data set's frame period and crop."""
-    return recording_settings(resolve_fit_settings(FIT, wildcards.dataset))
+    return canonical(recording_settings(resolve_fit_settings(FIT, wildcards.dataset)))
+
+
+def fit_preprocessing_params(wildcards):
+    """The data set's preprocessing preset (what the teacher's ablation scores against)."""
+    return canonical(resolve_fit_settings(FIT, wildcards.dataset)["preprocessing"])
 
 
 def ablation_params():

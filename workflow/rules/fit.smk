@@ -60,6 +60,7 @@ rule fit_check_activity:
 
 rule fit_activity:
     input:
+        unpack(fit_truth_input),
         activity=fit_activity_input,
         check="results/fit/{dataset}/activity_check.json",
     output:
@@ -88,6 +89,7 @@ rule fit_activity:
 
 rule fit_heldout:
     input:
+        unpack(fit_truth_input),
         activity=fit_activity_input,
         check="results/fit/{dataset}/activity_check.json",
     output:

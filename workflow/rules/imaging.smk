@@ -28,7 +28,7 @@ rule imaging_simulate_volume:
         mem_mb=4000,
         runtime=20,
     params:
-        synthetic=config["imaging"]["synthetic"],
+        synthetic=imaging_synthetic_params(),
         seed=imaging_session_seed,
     script:
         "../scripts/imaging_simulate_volume.py"
@@ -117,7 +117,7 @@ rule imaging_activity:
         mem_mb=8000,
         runtime=30,
     params:
-        session=imaging_session,
+        session=imaging_session_params,
         settings=imaging_session_settings,
     script:
         "../scripts/imaging_activity.py"

@@ -10,4 +10,5 @@ with rule_job(snakemake, allocator=True) as logger:
         dict(snakemake.output.items()),
         snakemake.params.run,
         logger,
+        truth_path=dict(snakemake.input.items()).get("truth"),
     )

@@ -1,7 +1,11 @@
 """Ablation resilience: remove a growing fraction of recurrent connections and score what is left.
 
-A connection is a non-zero entry W[i, j] of the recurrent weight matrix (from presynaptic neuron
-j to postsynaptic neuron i). Four orders of removal:
+A connection is a non-zero entry W[i, j] of a network's unit-to-unit matrix (from presynaptic
+neuron j to postsynaptic neuron i): for a fitted network its ``effective_connectivity()``, which
+is the recurrent matrix W itself unless the spiking network has the full readout (then W @ W_out,
+and removing (i, j) removes both W[i, j] and the readout's W_out[i, j], i != j: see
+neurocircuit.models.activity; a pair whose effective entry is 0, possible where W is sparse, is
+no connection, so its W_out entry stays). Four orders of removal:
 
 - ``random``: a uniformly random order (one per repeat seed);
 - ``weakest``: smallest |W| first; ``strongest``: largest |W| first;
@@ -281,8 +285,9 @@ def summarise_ablations(runs: Iterable[dict]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- fitted networks
 def rollout_score_function(model, target: np.ndarray) -> Callable[[np.ndarray], float]:
-    """``score_with_mask`` for a fitted activity network: set the connection mask, roll the
-    network out from target[0] over T frames, return global pVar on the predicted frames 1..T-1.
+    """``score_with_mask`` for a fitted activity network: set the connection mask (which removes
+    each masked (post, pre) pair on every path between the two units), roll the network out from
+    target[0] over T frames, return global pVar on the predicted frames 1..T-1.
 
     ``target``: (T, N) in [0, 1], the recording the network was fitted to.
     """
@@ -301,8 +306,9 @@ def ablate_fitted_model(
     model_path, prediction_path, output_csv, settings: dict, logger=None
 ) -> pd.DataFrame:
     """Ablation curves of one fitted network (``model.pt``) on its recording (``target`` of its
-    ``prediction.h5``), written to ``output_csv``. ``settings``: the ``ablation`` config section
-    (fractions, strategies, random_repeats, seed)."""
+    ``prediction.h5``), written to ``output_csv``. Connections are ranked by the network's
+    ``effective_connectivity()`` (what "weakest", "strongest" and "hubs" see). ``settings``: the
+    ``ablation`` config section (fractions, strategies, random_repeats, seed)."""
     import h5py
 
     from neurocircuit.models.fitted import load_fitted_model
@@ -319,7 +325,7 @@ def ablate_fitted_model(
             f"{prediction_path}: {target.shape[1]} neurons but the model in {model_path} has "
             f"{model.n_units} units"
         )
-    weight = model.recurrent_weight().numpy()
+    weight = model.effective_connectivity().numpy()
     if logger:
         logger.info(
             "%s: %d connections, strategies %s, %d fractions",
@@ -345,22 +351,19 @@ def ablate_fitted_model(
 
 
 def summarise_ablation_files(curve_paths, labels, output_csv) -> pd.DataFrame:
-    """results/ablation/summary.csv from the per-run tables and their (dataset, model, seed)."""
-    from neurocircuit.models.names import parse_model_name
+    """results/ablation/summary.csv from the per-run tables and their (dataset, model, seed);
+    the ``teacher`` of a synthetic session gets its areas but joins no Welch group."""
+    from neurocircuit.models.names import TEACHER, parse_model_name
     from neurocircuit.runtime import atomic_path
 
     runs = []
     for path, label in zip(curve_paths, labels, strict=True):
-        spec = parse_model_name(label["model"])
-        runs.append(
-            {
-                "curves": pd.read_csv(path),
-                **label,
-                "dynamics": spec.dynamics,
-                "dale": spec.dale,
-                "method": spec.method,
-            }
-        )
+        if label["model"] == TEACHER:  # a reference curve: in no group of the Welch tests
+            traits = {"dynamics": TEACHER, "dale": None, "method": None}
+        else:
+            spec = parse_model_name(label["model"])
+            traits = {"dynamics": spec.dynamics, "dale": spec.dale, "method": spec.method}
+        runs.append({"curves": pd.read_csv(path), **label, **traits})
     summary = summarise_ablations(runs)
     with atomic_path(output_csv) as tmp:
         summary.to_csv(tmp, index=False)

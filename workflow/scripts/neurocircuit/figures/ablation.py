@@ -27,7 +27,7 @@ from neurocircuit.figures.style import (
     save_figure,
     sort_models,
 )
-from neurocircuit.models.names import model_traits
+from neurocircuit.models.names import TEACHER, model_traits
 
 CURVE_COLUMNS = ("strategy", "fraction", "repeat", "pvar", "pvar_ratio")
 AREA_COLUMNS = ("section", "dataset", "model", "seed", "strategy", "auc")
@@ -90,6 +90,7 @@ def _strategy_curves(ax, per_seed: pd.DataFrame, models: Sequence[str]) -> int:
             linestyle=DYNAMICS_LINESTYLE[traits.dynamics],
             marker=LEARNING_MARKER[traits.learning],
             markersize=4,
+            linewidth=2.5 if model == TEACHER else 1.5,
         )
         ax.fill_between(
             stats.index,

@@ -1,5 +1,5 @@
 """Convergence figure: pVar against training iteration for every seed, and the iterations each
-run needed to reach the pVar target (0.9), Dale vs no Dale."""
+run needed to gain half of what it gained over the time-mean baseline, Dale vs no Dale."""
 
 from __future__ import annotations
 
@@ -25,20 +25,9 @@ from neurocircuit.figures.style import (
 )
 from neurocircuit.models.names import model_traits
 
-CONVERGENCE_COLUMNS = ("dataset", "model", "seed")
-
-
-def _iterations_column(table: pd.DataFrame, path) -> str:
-    """``iterations_to_pvar`` (the fit stage's name), else the first ``iterations_to_*``."""
-    if "iterations_to_pvar" in table.columns:
-        return "iterations_to_pvar"
-    candidates = [c for c in table.columns if c.startswith("iterations_to")]
-    if not candidates:
-        raise ValueError(
-            f"{path}: missing a column of iterations to the target (iterations_to_pvar); found "
-            f"{', '.join(table.columns)}"
-        )
-    return candidates[0]
+TO_HALF_GAIN = "iterations_to_half_gain"
+CONVERGENCE_COLUMNS = ("dataset", "model", "seed", "baseline_pvar_mean")
+BASELINE_COLOUR = "#555555"
 
 
 def _read_histories(
@@ -60,27 +49,42 @@ def _read_histories(
     return pd.concat(frames, ignore_index=True)
 
 
-def _read_convergence(
-    convergence_csv: str | Path, dataset: str | None, target_pvar: float | None
-) -> tuple[pd.DataFrame, str, float]:
-    """The convergence table's rows (of ``dataset`` when given), the name of its column of
-    iterations to the target, and the target pVar (given, else the table's one level, else
-    0.9)."""
+def _read_convergence(convergence_csv: str | Path, dataset: str | None) -> pd.DataFrame:
+    """The convergence table's rows (of ``dataset`` when given); a clear error without its
+    column of iterations to half the gain."""
     convergence = read_table(convergence_csv, CONVERGENCE_COLUMNS)
-    to_target = _iterations_column(convergence, convergence_csv)
+    if TO_HALF_GAIN not in convergence.columns:
+        raise ValueError(
+            f"{convergence_csv}: missing a column of iterations to half the gain ({TO_HALF_GAIN}); "
+            f"found {', '.join(convergence.columns)}"
+        )
     if dataset is not None:
         convergence = convergence[convergence["dataset"] == dataset]
-    if target_pvar is None:
-        levels = convergence.get("convergence_pvar", pd.Series(dtype=float)).dropna().unique()
-        target_pvar = float(levels[0]) if len(levels) == 1 else 0.9
-    return convergence, to_target, target_pvar
+    return convergence
+
+
+def _half_gain_points(
+    history: pd.DataFrame, convergence: pd.DataFrame, columns: tuple[str, str]
+) -> pd.DataFrame:
+    """(model, seed, iteration, pVar) where each run first reached half its gain: its row of
+    the history at the convergence table's iterations (runs that gained nothing left out)."""
+    iteration_column, pvar_column = columns
+    reached = convergence.dropna(subset=[TO_HALF_GAIN])[["model", "seed", TO_HALF_GAIN]]
+    reached = reached.astype({"seed": int, TO_HALF_GAIN: int})
+    points = history.astype({"seed": int}).merge(
+        reached,
+        left_on=["model", "seed", iteration_column],
+        right_on=["model", "seed", TO_HALF_GAIN],
+    )
+    return points[["model", "seed", iteration_column, pvar_column]]
 
 
 def _pvar_curves(
-    ax, history: pd.DataFrame, columns: tuple[str, str], target_pvar: float, font_size: float
+    ax, history: pd.DataFrame, points: pd.DataFrame, columns: tuple[str, str], baseline: float
 ) -> None:
-    """Left panel: pVar against iteration, one line per (model, seed), and the target level.
-    ``columns`` are the history's (iteration, pVar) column names."""
+    """Left panel: pVar against iteration, one line per (model, seed), a star where the run
+    reached half its gain, and the time-mean baseline. ``columns`` are the history's
+    (iteration, pVar) column names."""
     iteration_column, pvar_column = columns
     for (model, _seed), run in history.groupby(["model", "seed"]):
         traits = model_traits(model)
@@ -95,42 +99,50 @@ def _pvar_curves(
             linewidth=1.0,
             alpha=0.75,
         )
-    ax.axhline(target_pvar, color="#555555", linestyle=":", linewidth=1.0)
+    for model, run in points.groupby("model"):
+        ax.plot(
+            run[iteration_column],
+            run[pvar_column],
+            marker="*",
+            markersize=11,
+            linestyle="none",
+            color=dale_colour(model),
+            markeredgecolor="black",
+            zorder=5,
+        )
+    ax.axhline(baseline, color=BASELINE_COLOUR, linestyle=":", linewidth=1.2)
     ax.text(
         0.99,
-        target_pvar,
-        f"target {target_pvar:g}",
+        baseline,
+        f"time-mean baseline {baseline:.2f}",
         transform=ax.get_yaxis_transform(),
         ha="right",
         va="bottom",
-        fontsize=font_size - 1,
-        color="#555555",
+        color=BASELINE_COLOUR,
     )
-    low = np.nanpercentile(history[pvar_column], 5)
-    ax.set_ylim(max(low, -0.5) - 0.05, 1.0)
+    low = min(max(float(np.nanpercentile(history[pvar_column], 5)), -0.5), baseline)
+    ax.set_ylim(low - 0.05, 1.0)
     ax.set_xlabel("training iteration")
     ax.set_ylabel("pVar (all neurons and times)")
-    ax.set_title("pVar during training (one line per seed)")
+    ax.set_title("pVar during training (star: half the gain reached)")
     ax.grid(alpha=0.3)
 
 
-def _not_reached_level(iterations: pd.Series, last_iteration: float) -> float:
-    """Height of the "not reached" row: above every run's iterations to the target and above
+def _no_gain_level(iterations: pd.Series, last_iteration: float) -> float:
+    """Height of the "no gain" row: above every run's iterations to half its gain and above
     the longest training."""
     reached = pd.to_numeric(iterations, errors="coerce")
     highest = float(np.nanmax(reached)) if reached.notna().any() else 0.0
     return max(highest, last_iteration) * 1.08 + 1
 
 
-def _iterations_dots(
-    ax, convergence: pd.DataFrame, to_target: str, models: Sequence[str], ceiling: float
-) -> None:
-    """Right panel's data: per model one jittered dot per seed at its iterations to the target
-    (at ``ceiling`` when never reached) and a line at their median."""
+def _iterations_dots(ax, convergence: pd.DataFrame, models: Sequence[str], ceiling: float) -> None:
+    """Right panel's data: per model one jittered dot per seed at its iterations to half its
+    gain (at ``ceiling`` when it gained nothing) and a line at their median."""
     rng = np.random.default_rng(0)
     for xi, model in enumerate(models):
         rows = convergence[convergence["model"] == model]
-        values = pd.to_numeric(rows[to_target], errors="coerce").to_numpy(float)
+        values = pd.to_numeric(rows[TO_HALF_GAIN], errors="coerce").to_numpy(float)
         if values.size == 0:
             continue
         shown = np.where(np.isfinite(values), values, ceiling)
@@ -147,8 +159,8 @@ def _iterations_dots(
             ax.plot([xi - 0.25, xi + 0.25], [np.nanmedian(values)] * 2, color="black")
 
 
-def _iterations_axes(ax, models: Sequence[str], ceiling: float, target_pvar: float) -> None:
-    """Right panel's axes: models along x, iterations up to the "not reached" row on y."""
+def _iterations_axes(ax, models: Sequence[str], ceiling: float) -> None:
+    """Right panel's axes: models along x, iterations up to the "no gain" row on y."""
     ax.axhline(ceiling, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_xticks(
         np.arange(len(models)),
@@ -162,8 +174,8 @@ def _iterations_axes(ax, models: Sequence[str], ceiling: float, target_pvar: flo
     ticks = [
         t for t in MaxNLocator(nbins=6, integer=True).tick_values(0, ceiling) if t < 0.9 * ceiling
     ]
-    ax.set_yticks([*ticks, ceiling], [f"{t:g}" for t in ticks] + ["not\nreached"])
-    ax.set_ylabel(f"iterations to pVar {target_pvar:g}")
+    ax.set_yticks([*ticks, ceiling], [f"{t:g}" for t in ticks] + ["no gain"])
+    ax.set_ylabel("iterations to half the gain\nover the time-mean baseline")
     ax.set_title("per seed (line: median)")
     ax.grid(axis="y", alpha=0.3)
 
@@ -177,23 +189,26 @@ def plot_convergence(
     dataset: str | None = None,
     iteration_column: str = "iteration",
     pvar_column: str = "pvar",
-    target_pvar: float | None = None,
     dpi: int = 150,
     font_size: float = 10.0,
 ) -> None:
     """Left: pVar against iteration, one thin line per (model, seed), colour Dale / no Dale, line
-    style spiking / rate. Right: iterations to reach ``target_pvar`` per model, one dot per seed;
-    runs that never reached it sit on a "not reached" row at the top. ``target_pvar`` None reads
-    the level from the table's ``convergence_pvar`` column (0.9 when absent or mixed).
+    style spiking / rate, a star where each run first reached half its gain, and the time-mean
+    baseline's pVar (dotted; the mean over runs). Right: iterations to half the gain per model,
+    one dot per seed; runs that gained nothing over the baseline sit on a "no gain" row at the
+    top. Half the gain: pVar ≥ baseline + (best pVar − baseline) / 2, so the measure starts
+    where the data's baseline is, not at a fixed level (neurocircuit.fit.training).
 
     ``history_csvs`` are ``results/fit/{dataset}/{model}/seed{seed}/history.csv`` (columns
     ``iteration_column`` and ``pvar_column``); ``convergence_csv`` is
-    ``results/fit/convergence.csv`` (dataset, model, seed and ``iterations_to_pvar`` or another
-    ``iterations_to_*`` column, empty when not reached).
+    ``results/fit/convergence.csv`` (dataset, model, seed, baseline_pvar_mean and
+    iterations_to_half_gain, empty when the run gained nothing).
     """
+    columns = (iteration_column, pvar_column)
     history = _read_histories(history_csvs, dataset, iteration_column, pvar_column)
-    convergence, to_target, target_pvar = _read_convergence(convergence_csv, dataset, target_pvar)
+    convergence = _read_convergence(convergence_csv, dataset)
     models = sort_models(history["model"])
+    baseline = float(pd.to_numeric(convergence["baseline_pvar_mean"]).mean())
 
     apply_style(font_size)
     fig, (ax_curve, ax_iter) = plt.subplots(
@@ -202,10 +217,11 @@ def plot_convergence(
         figsize=(max(10.0, 5.5 + 0.7 * len(models)), 4.6),
         gridspec_kw={"width_ratios": [1.4, 1]},
     )
-    _pvar_curves(ax_curve, history, (iteration_column, pvar_column), target_pvar, font_size)
-    ceiling = _not_reached_level(convergence[to_target], float(history[iteration_column].max()))
-    _iterations_dots(ax_iter, convergence, to_target, models, ceiling)
-    _iterations_axes(ax_iter, models, ceiling, target_pvar)
+    points = _half_gain_points(history, convergence, columns)
+    _pvar_curves(ax_curve, history, points, columns, baseline)
+    ceiling = _no_gain_level(convergence[TO_HALF_GAIN], float(history[iteration_column].max()))
+    _iterations_dots(ax_iter, convergence, models, ceiling)
+    _iterations_axes(ax_iter, models, ceiling)
     title_dataset = dataset or ", ".join(sorted({run_id(p).dataset for p in history_csvs}))
     fig.suptitle(f"Convergence across seeds on {title_dataset}")
     fig.tight_layout()

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from neurocircuit.models.names import model_traits  # noqa: E402
+from neurocircuit.models.names import TEACHER, model_traits  # noqa: E402
 from neurocircuit.runtime import atomic_path  # noqa: E402
 
 OKABE_ITO = {
@@ -93,6 +93,8 @@ def save_figure(fig, png_path: str | Path, pdf_path: str | Path, dpi: int = 150)
 
 def model_label(model: str) -> str:
     """Readable label, e.g. ``spiking_dale_eprop`` -> "spiking, Dale, e-prop"."""
+    if model == TEACHER:
+        return "teacher (the true circuit)"
     traits = model_traits(model)
     if "unknown" in (traits.dynamics, traits.learning) or traits.dale is None:
         return model
@@ -128,6 +130,8 @@ def model_colours(models: Sequence[str]) -> dict[str, str]:
 def dale_colour(model: str) -> str:
     """Vermillion for Dale-constrained models (orange with learnable signs), blue for
     unconstrained ones, grey when unknown."""
+    if model == TEACHER:
+        return OKABE_ITO["black"]
     traits = model_traits(model)
     if traits.learned_sign:
         return DALE_SIGN_COLOUR

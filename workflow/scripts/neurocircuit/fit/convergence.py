@@ -1,4 +1,5 @@
-"""The convergence table: per fit, iterations to reach a level of training pVar."""
+"""The convergence table: per fit, iterations to gain half of what training gained over the
+time-mean baseline (neurocircuit.fit.training.iterations_to_half_gain)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import pandas as pd
 
 from neurocircuit.runtime import atomic_path
 
+RUN_LABELS = ("dataset", "model", "seed", "dynamics", "dale", "method")
+METRICS_READ = (
+    *RUN_LABELS,
+    "baseline_pvar_mean",
+    "iterations_to_half_gain",
+    "iterations",
+    "pvar",
+    "wall_time_s",
+    "device",
+)
 CONVERGENCE_COLUMNS = (
-    "dataset",
-    "model",
-    "seed",
-    "dynamics",
-    "dale",
-    "method",
-    "convergence_pvar",
-    "iterations_to_pvar",
-    "reached",
+    *RUN_LABELS,
+    "baseline_pvar_mean",
+    "iterations_to_half_gain",
+    "gain_reached",
     "iterations",
     "pvar",
     "wall_time_s",
@@ -25,32 +31,28 @@ CONVERGENCE_COLUMNS = (
 )
 
 
+def _read_metrics(path) -> dict:
+    """A run's metrics.json, with a clear error naming the file and any key the table needs."""
+    with open(path) as fh:
+        metrics = json.load(fh)
+    missing = [key for key in METRICS_READ if key not in metrics]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
+    return metrics
+
+
 def convergence_table(metrics_paths) -> pd.DataFrame:
-    """One row per run: iterations to reach the convergence pVar (empty when never reached),
-    with the run's labels, final pVar and wall time."""
+    """One row per run: iterations to half the gain over the time-mean baseline
+    (``iterations_to_half_gain``, empty when the run gained nothing; ``gain_reached`` says
+    which), with the run's labels, that baseline's pVar, final pVar, iterations and wall time."""
     rows = []
     for path in metrics_paths:
-        with open(path) as fh:
-            metrics = json.load(fh)
-        level = metrics["convergence_pvar"]
-        iterations = metrics[f"iterations_to_pvar_{level:g}"]
-        rows.append(
-            {
-                **{
-                    key: metrics[key]
-                    for key in ("dataset", "model", "seed", "dynamics", "dale", "method")
-                },
-                "convergence_pvar": level,
-                "iterations_to_pvar": iterations,
-                "reached": iterations is not None,
-                "iterations": metrics["iterations"],
-                "pvar": metrics["pvar"],
-                "wall_time_s": metrics["wall_time_s"],
-                "device": metrics["device"],
-            }
-        )
+        metrics = _read_metrics(path)
+        row = {key: metrics[key] for key in METRICS_READ}
+        rows.append({**row, "gain_reached": metrics["iterations_to_half_gain"] is not None})
     table = pd.DataFrame(rows, columns=list(CONVERGENCE_COLUMNS))
-    table["iterations_to_pvar"] = table["iterations_to_pvar"].astype("Int64")
+    table["iterations_to_half_gain"] = table["iterations_to_half_gain"].astype("Int64")
+    table["gain_reached"] = table["gain_reached"].astype(bool)
     return table
 
 

@@ -25,16 +25,26 @@ from neurocircuit.fit.recording import (
     preprocess_split,
 )
 from neurocircuit.fit.settings import FitSettings
-from neurocircuit.fit.training import FitRun, history_rows, train_on_sequence
+from neurocircuit.fit.training import (
+    FitRun,
+    history_rows,
+    iterations_to_half_gain,
+    train_on_sequence,
+)
+from neurocircuit.fit.truth import gain_fraction
 from neurocircuit.learning.training import write_history_csv
+from neurocircuit.metrics import pvar
 from neurocircuit.models.fitted import rollout, save_fitted_model
 from neurocircuit.models.names import parse_model_name
 from neurocircuit.runtime import atomic_path, write_json
 
 
-def _train_run(target, settings: FitSettings, split: str, scores_path, logger) -> FitRun:
+def _train_run(
+    target, settings: FitSettings, split: str, scores_path, logger, validation_frames: int = 0
+) -> FitRun:
     """Train one fit of ``settings`` on ``target``, resuming an interrupted run of the same
-    settings from ``resume/{split}.pt`` beside the scores file."""
+    settings from ``resume/{split}.pt`` beside the scores file; the last ``validation_frames``
+    of ``target`` are its validation block."""
     return train_on_sequence(
         target,
         parse_model_name(settings.model),
@@ -42,9 +52,9 @@ def _train_run(target, settings: FitSettings, split: str, scores_path, logger) -
         training=settings.training,
         seed=settings.seed,
         device=settings.device,
-        convergence_pvar=settings.convergence_pvar,
         checkpoint_path=resume_checkpoint_path(scores_path, split),
         fingerprint=_resume_fingerprint(settings, split),
+        validation_frames=validation_frames,
         logger=logger,
     )
 
@@ -55,6 +65,7 @@ def _resume_fingerprint(settings: FitSettings, split: str) -> dict:
     grow (more iterations continue a run); scoring-only settings are left out."""
     provenance = settings.provenance()
     kept = ("dataset", "model", "seed", "preprocessing", "network", "heldout_fraction")
+    kept += ("validation_fraction",)
     kept += ("frame_period_s", "max_neurons", "max_frames")
     return {"split": split, **{key: provenance[key] for key in kept}}
 
@@ -100,8 +111,9 @@ def write_prediction_h5(path, target, prediction, time_s, attributes: dict) -> N
 
 
 def write_weights_npz(model, path) -> None:
-    """``weights`` (presynaptic × postsynaptic) and ``neuron_sign`` (empty without Dale)."""
-    weight = model.recurrent_weight().numpy()
+    """``weights``: the effective unit-to-unit connectivity (presynaptic × postsynaptic; W, or
+    W @ W_out for a full readout) and ``neuron_sign`` (empty without Dale)."""
+    weight = model.effective_connectivity().numpy()
     sign = model.neuron_sign()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -127,11 +139,12 @@ def _named_scores(prefix: str, prediction, target) -> dict:
     }
 
 
-def _training_summary(run: FitRun, settings: FitSettings) -> dict:
+def _training_summary(run: FitRun, baseline_pvar: float) -> dict:
+    """How training went; ``baseline_pvar``: the time-mean predictor's pVar on the frames the
+    history scores (for iterations_to_half_gain)."""
     result = run.result
     return {
-        "convergence_pvar": settings.convergence_pvar,
-        f"iterations_to_pvar_{settings.convergence_pvar:g}": run.iterations_to_convergence,
+        "iterations_to_half_gain": iterations_to_half_gain(result.history, baseline_pvar),
         "iterations": result.epochs_run,
         "best_iteration": result.best_epoch,
         "best_training_pvar": result.best_score,
@@ -145,7 +158,9 @@ def _in_sample_baselines(target: np.ndarray, settings: FitSettings):
     """(ridge, predictions) of the in-sample baselines on frames 1..T-1: time-mean, AR(1)."""
     from neurocircuit.metrics import predict_ar1_rollout, select_ar1_ridge
 
-    ridge = settings.ar1_ridge if settings.ar1_ridge is not None else select_ar1_ridge(target)
+    ridge = settings.ar1_ridge
+    if ridge is None:
+        ridge = select_ar1_ridge(target, validation_fraction=settings.validation_fraction)
     scored = target[1:]
     return ridge, {
         "mean": np.broadcast_to(scored.mean(axis=0), scored.shape),
@@ -153,38 +168,56 @@ def _in_sample_baselines(target: np.ndarray, settings: FitSettings):
     }
 
 
+def _read_truth(truth_path, recording) -> dict | None:
+    """The ground truth of a synthetic session with a teacher whose rows the imaging stage
+    matched (``truth_index`` in activity.h5), else None."""
+    from neurocircuit.fit.truth import has_teacher
+    from neurocircuit.imaging.synthetic import read_ground_truth
+
+    if truth_path is None or recording.truth_index is None:
+        return None
+    truth = read_ground_truth(truth_path)
+    return truth if has_teacher(truth) else None
+
+
+def _truth_scores(truth, recording, settings: FitSettings, model, target, scores) -> dict:
+    """In-sample ground-truth scores (see neurocircuit.fit.truth) of a fit on ``target``."""
+    from neurocircuit.fit.truth import ceiling_scores, connectivity_scores
+
+    sigma = settings.preprocessing.smoothing_sigma_frames
+    out = ceiling_scores(truth, recording.truth_index, target, sigma)
+    out["gain_fraction"] = gain_fraction(
+        scores["pvar"], scores["baseline_pvar_mean"], out["pvar_ceiling"]
+    )
+    spec = parse_model_name(settings.model)
+    learns_sign = spec.dale_mode == "learnable_sign" or not spec.dale
+    connectivity = model.effective_connectivity().numpy()
+    out.update(connectivity_scores(truth, recording.truth_index, connectivity, learns_sign))
+    return out
+
+
 def fit_activity_file(
     activity_path: str | Path,
     outputs: dict,
     settings: FitSettings,
     logger=None,
+    truth_path: str | Path | None = None,
 ) -> dict:
     """The in-sample fit of one (dataset, model, seed): train on the whole recording, score
-    the rollout and the baselines on the predicted frames 1..T-1.
+    the rollout and the baselines on the predicted frames 1..T-1 (and, on a synthetic session
+    with a teacher, ``truth_path``, against the known circuit).
 
     ``outputs``: paths for ``model`` (.pt), ``prediction`` (.h5), ``history`` (.csv),
     ``per_neuron`` (.csv), ``weights`` (.npz: ``weights`` presynaptic × postsynaptic and
     ``neuron_sign``, empty without Dale) and ``scores`` (.json). Returns the scores.
     """
-    import pandas as pd
-
-    from neurocircuit.metrics import pvar_per_neuron
     from neurocircuit.runtime import package_versions
 
     recording = load_activity(
         activity_path, settings.frame_period_s, settings.max_neurons, settings.max_frames
     )
     target = preprocess(recording.traces, settings.preprocessing)
-    if logger:
-        logger.info(
-            "%s: %d neurons x %d frames, %s min-max, sigma %.3g frames; training %s",
-            activity_path,
-            recording.n_neurons,
-            recording.n_frames,
-            settings.preprocessing.normalisation,
-            settings.preprocessing.smoothing_sigma_frames,
-            settings.model,
-        )
+    _log_start(logger, activity_path, recording, settings)
     run = _train_run(target, settings, "full", outputs["scores"], logger)
     prediction = rollout(run.model, target[0], target.shape[0])
     ridge, baselines = _in_sample_baselines(target, settings)
@@ -202,11 +235,42 @@ def fit_activity_file(
         "n_frames": recording.n_frames,
         "frame_period_s": recording.frame_period_s,
         "interpolated_values": recording.interpolated_values,
-        **_training_summary(run, settings),
+        "dale_on_every_path": run.model.dale_on_every_path(),
+        **_training_summary(run, pvar(baselines["mean"], scored)),
         "settings": settings.provenance(),
         "versions": package_versions(),
         "source": recording.source,
     }
+    truth = _read_truth(truth_path, recording)
+    if truth is not None:
+        scores.update(_truth_scores(truth, recording, settings, run.model, target, scores))
+    _write_in_sample_outputs(outputs, run, recording, settings, target, prediction, baselines)
+    write_json(scores, outputs["scores"])
+    _remove_checkpoint(resume_checkpoint_path(outputs["scores"], "full"))
+    return scores
+
+
+def _log_start(logger, activity_path, recording, settings: FitSettings) -> None:
+    if logger:
+        logger.info(
+            "%s: %d neurons x %d frames, %s min-max, sigma %.3g frames; training %s",
+            activity_path,
+            recording.n_neurons,
+            recording.n_frames,
+            settings.preprocessing.normalisation,
+            settings.preprocessing.smoothing_sigma_frames,
+            settings.model,
+        )
+
+
+def _write_in_sample_outputs(outputs, run, recording, settings, target, prediction, baselines):
+    """Model, prediction, history, per-neuron scores and weights of an in-sample fit."""
+    import pandas as pd
+
+    from neurocircuit.metrics import pvar_per_neuron
+
+    scored = target[1:]
+    fit_pvar = _named_scores("pvar", prediction[1:], scored)["pvar"]
     per_neuron = pd.DataFrame(
         {
             "neuron": np.arange(recording.n_neurons),
@@ -215,10 +279,8 @@ def fit_activity_file(
             "baseline_ar1": pvar_per_neuron(baselines["ar1"], scored),
         }
     )
-    metadata = {
-        **_run_labels(settings),
-        "preprocessing": describe_preprocessing(settings.preprocessing),
-    }
+    labels = _run_labels(settings)
+    metadata = {**labels, "preprocessing": describe_preprocessing(settings.preprocessing)}
     save_fitted_model(run.model, outputs["model"], metadata)
     write_prediction_h5(
         outputs["prediction"],
@@ -226,61 +288,81 @@ def fit_activity_file(
         prediction,
         recording.time_s,
         {
-            **_run_labels(settings),
-            "normalisation": scores["normalisation"],
+            **labels,
+            "normalisation": settings.preprocessing.normalisation,
             "smoothing_sigma_frames": settings.preprocessing.smoothing_sigma_frames,
-            "pvar": scores["pvar"],
+            "pvar": fit_pvar,
         },
     )
     write_history_csv(history_rows(run.result.history), outputs["history"])
     _write_csv(per_neuron, outputs["per_neuron"])
     write_weights_npz(run.model, outputs["weights"])
-    write_json(scores, outputs["scores"])
-    _remove_checkpoint(resume_checkpoint_path(outputs["scores"], "full"))
-    return scores
+
+
+def validation_split(n_train: int, validation_fraction: float) -> int:
+    """Frames of the validation block at the end of ``n_train`` training frames (>= 1)."""
+    n_validation = int(round(n_train * validation_fraction))
+    if not 1 <= n_validation <= n_train - 2:
+        raise ValueError(
+            f"validation_fraction {validation_fraction} of {n_train} training frames leaves "
+            f"no validation block or no fit block"
+        )
+    return n_validation
 
 
 def fit_heldout_file(
-    activity_path: str | Path, outputs: dict, settings: FitSettings, logger=None
+    activity_path: str | Path,
+    outputs: dict,
+    settings: FitSettings,
+    logger=None,
+    truth_path: str | Path | None = None,
 ) -> dict:
-    """Forecasting: train on the first (1 − heldout_fraction) of the frames, roll the network
-    out from the last training frame over the held-out frames, score it and the forecasting
-    baselines there. Each part is normalised with training statistics and smoothed alone.
+    """Forecasting: train on the first (1 − heldout_fraction) of the frames, of which the last
+    ``validation_fraction`` form a validation block (left out of the loss; it picks the
+    iteration kept and the AR(1) ridge), roll the network out from the last training frame
+    over the held-out frames, score it and the forecasting baselines there, once. Each part is
+    normalised with training statistics and smoothed alone.
 
     ``outputs``: ``model`` (.pt), ``prediction`` (.h5: held-out target and forecast),
     ``history`` (.csv) and ``scores`` (.json). Returns the scores.
     """
-    from neurocircuit.metrics import (
-        heldout_baseline_predictions,
-        select_ar1_ridge,
-        split_train_test,
-    )
+    from neurocircuit.metrics import split_train_test
 
     recording = load_activity(
         activity_path, settings.frame_period_s, settings.max_neurons, settings.max_frames
     )
     n_train = split_train_test(recording.n_frames, settings.heldout_fraction)
+    n_validation = validation_split(n_train, settings.validation_fraction)
     train_part, test_part = preprocess_split(recording.traces, settings.preprocessing, n_train)
-    run = _train_run(train_part, settings, "heldout", outputs["scores"], logger)
+    run = _train_run(train_part, settings, "heldout", outputs["scores"], logger, n_validation)
     forecast = rollout(run.model, train_part[-1], test_part.shape[0] + 1)[1:]
-    ridge = settings.ar1_ridge if settings.ar1_ridge is not None else select_ar1_ridge(train_part)
-    baselines = heldout_baseline_predictions(train_part, test_part, ridge)
     scores = {
         **_run_labels(settings),
         **_named_scores("pvar_heldout", forecast, test_part),
+        **_heldout_baselines(train_part, test_part, settings, n_validation),
         "heldout_fraction": settings.heldout_fraction,
+        "validation_fraction": settings.validation_fraction,
         "n_train_frames": n_train,
+        "n_fit_frames": n_train - n_validation,
+        "n_validation_frames": n_validation,
         "n_heldout_frames": int(test_part.shape[0]),
-        "heldout_ar1_ridge": ridge,
-        "heldout_training_pvar": run.result.best_score,
+        "heldout_validation_pvar": run.result.best_score,
+        "heldout_best_iteration": run.result.best_epoch,
         "heldout_iterations": run.result.epochs_run,
         "heldout_wall_time_s": float(sum(row["epoch_time_s"] for row in run.result.history)),
-        "heldout_protocol": "trained on the first frames only; the network and the AR(1) are "
-        "rolled out from the last training frame; normalisation statistics from the training "
-        "frames, smoothing per part",
+        "heldout_protocol": "frames [0, n_fit) fit the network, [n_fit, n_train) validate it "
+        "(they pick the iteration kept and the AR(1) ridge), [n_train, T) are held out and "
+        "scored once; the network and the AR(1) are rolled out from the last training frame; "
+        "normalisation statistics from the training frames, smoothing per part",
     }
-    for name, predicted in baselines.items():
-        scores.update(_named_scores(f"baseline_pvar_{name}_heldout", predicted, test_part))
+    truth = _read_truth(truth_path, recording)
+    if truth is not None:
+        scores.update(_heldout_truth_scores(truth, recording, settings, train_part, test_part))
+        scores["gain_fraction_heldout"] = gain_fraction(
+            scores["pvar_heldout"],
+            scores["baseline_pvar_mean_heldout"],
+            scores["pvar_ceiling_heldout"],
+        )
     save_fitted_model(run.model, outputs["model"], _run_labels(settings))
     write_prediction_h5(
         outputs["prediction"],
@@ -295,6 +377,29 @@ def fit_heldout_file(
     return scores
 
 
+def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validation: int) -> dict:
+    """Scores of the forecasting baselines on the held-out part, with the AR(1) ridge picked
+    on the validation block."""
+    from neurocircuit.metrics import heldout_baseline_predictions, select_ar1_ridge
+
+    ridge = settings.ar1_ridge
+    if ridge is None:
+        ridge = select_ar1_ridge(train_part, validation_fraction=n_validation / len(train_part))
+    scores = {"heldout_ar1_ridge": ridge}
+    for name, predicted in heldout_baseline_predictions(train_part, test_part, ridge).items():
+        scores.update(_named_scores(f"baseline_pvar_{name}_heldout", predicted, test_part))
+    return scores
+
+
+def _heldout_truth_scores(truth, recording, settings: FitSettings, train_part, test_part):
+    from neurocircuit.fit.truth import ceiling_scores
+
+    sigma = settings.preprocessing.smoothing_sigma_frames
+    split = (train_part, test_part, train_part.shape[0])
+    scores = ceiling_scores(truth, recording.truth_index, train_part, sigma, split)
+    return {"pvar_ceiling_heldout": scores["pvar_ceiling_heldout"]}
+
+
 def merge_fit_metrics(scores_path, heldout_path, metrics_path) -> dict:
     """metrics.json of a run: the in-sample scores with the held-out ones added."""
     with open(scores_path) as fh:
@@ -306,14 +411,17 @@ def merge_fit_metrics(scores_path, heldout_path, metrics_path) -> dict:
     return metrics
 
 
-def fit_job(kind: str, activity_path, outputs: dict, run: dict, logger=None) -> dict:
+def fit_job(
+    kind: str, activity_path, outputs: dict, run: dict, logger=None, truth_path=None
+) -> dict:
     """One fit rule: ``kind`` "full" (in-sample) or "heldout". ``run``: the job's params
-    (dataset, model, seed, device and the resolved ``settings``)."""
+    (dataset, model, seed, device and the resolved ``settings``); ``truth_path``: the ground
+    truth of a synthetic session (None otherwise)."""
     settings = FitSettings.from_run(run)
     if kind == "full":
-        return fit_activity_file(activity_path, outputs, settings, logger)
+        return fit_activity_file(activity_path, outputs, settings, logger, truth_path)
     if kind == "heldout":
-        return fit_heldout_file(activity_path, outputs, settings, logger)
+        return fit_heldout_file(activity_path, outputs, settings, logger, truth_path)
     raise ValueError(f"fit_job: kind must be 'full' or 'heldout', got '{kind}'")
 
 

@@ -33,6 +33,8 @@ class ActivityRecording:
     frame_period_s: float
     source: str
     interpolated_values: int = 0
+    truth_index: np.ndarray | None = None
+    """(N,) simulated neuron of each row (synthetic sessions; -1 unmatched), else None."""
 
     @property
     def n_frames(self) -> int:
@@ -60,7 +62,7 @@ def load_activity(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: activity file not found")
-    time_s = None
+    time_s = truth_index = None
     if path.suffix in (".h5", ".hdf5"):
         import h5py
 
@@ -73,6 +75,8 @@ def load_activity(
                 data = np.asarray(h5["dff"], dtype=np.float64)
                 if "time_s" in h5:
                     time_s = np.asarray(h5["time_s"], dtype=np.float64).reshape(-1)
+                if "truth_index" in h5:
+                    truth_index = np.asarray(h5["truth_index"], dtype=np.int64)
         except OSError as error:
             raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
     elif path.suffix == ".npy":
@@ -91,6 +95,7 @@ def load_activity(
         raise ValueError(f"{path}: only {data.shape[1]} frames; at least 4 are needed to fit")
     if max_neurons is not None:
         data = data[:max_neurons]
+        truth_index = None if truth_index is None else truth_index[:max_neurons]
     if max_frames is not None:
         data = data[:, :max_frames]
         time_s = None if time_s is None else time_s[:max_frames]
@@ -123,6 +128,7 @@ def load_activity(
         frame_period_s=period,
         source=str(path),
         interpolated_values=n_bad,
+        truth_index=truth_index,
     )
 
 

@@ -18,7 +18,7 @@ RUN_KEYS = (
     "network",
     "training",
     "heldout_fraction",
-    "convergence_pvar",
+    "validation_fraction",
     "ar1_ridge",
     "max_neurons",
     "max_frames",
@@ -61,7 +61,7 @@ class FitSettings:
     network: dict
     training: dict
     heldout_fraction: float = 0.2
-    convergence_pvar: float = 0.9
+    validation_fraction: float = 0.125
     ar1_ridge: float | None = None
     frame_period_s: float | None = None
     max_neurons: int | None = None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from neurocircuit.models.fitted import build_network, initialise_from_data
+from neurocircuit.models.fitted import (
+    build_network,
+    initialise_by_regression,
+    initialise_from_data,
+)
 from neurocircuit.models.names import ModelSpec
 
 
@@ -17,7 +22,6 @@ class FitRun:
 
     model: object
     result: object
-    iterations_to_convergence: int | None
 
 
 def iterations_to_reach(history: list[dict], level: float) -> int | None:
@@ -32,6 +36,24 @@ def iterations_to_reach(history: list[dict], level: float) -> int | None:
     return None
 
 
+def iterations_to_half_gain(history: list[dict], baseline_pvar: float) -> int | None:
+    """Parameter updates made before the training rollout first gained half of what the run
+    gained over ``baseline_pvar`` (the time-mean baseline's pVar): the first rollout with
+    pVar ≥ baseline + (final − baseline) / 2, final being the best training pVar of the run.
+
+    A fixed level (pVar 0.9) is reached at once by a network that starts near a high baseline
+    and never by one on data whose baseline is low, so it measures the data as much as the
+    learning; half the gain is measured from where the network starts to where it ends.
+    Rows as in :func:`iterations_to_reach`. None when the run gained nothing (final ≤ baseline,
+    or no finite score).
+    """
+    scores = [float(row["train_score"]) for row in history]
+    finite = [score for score in scores if math.isfinite(score)]
+    if not finite or max(finite) <= baseline_pvar:
+        return None
+    return iterations_to_reach(history, baseline_pvar + 0.5 * (max(finite) - baseline_pvar))
+
+
 def train_on_sequence(
     target: np.ndarray,
     spec: ModelSpec,
@@ -40,9 +62,9 @@ def train_on_sequence(
     training: dict,
     seed: int,
     device: str = "auto",
-    convergence_pvar: float = 0.9,
     checkpoint_path: str | Path | None = None,
     fingerprint: dict | None = None,
+    validation_frames: int = 0,
     logger=None,
 ) -> FitRun:
     """Train a network of N units to reproduce ``target`` (T, N) in [0, 1] by rollout from frame 0.
@@ -52,6 +74,8 @@ def train_on_sequence(
     from ``spec``. Selection and stopping only ever look at ``target`` (training frames).
     ``checkpoint_path`` resumes an interrupted run whose ``fingerprint`` (the run's settings)
     matches; any other checkpoint there is ignored (neurocircuit.learning.train).
+    ``validation_frames``: the last frames of ``target`` form a validation block that the loss
+    leaves out and that picks the iteration kept (and the stopping), see SequenceFitTask.
     """
     from neurocircuit.learning import SequenceFitTask, TrainConfig, train
 
@@ -67,11 +91,14 @@ def train_on_sequence(
         }
     )
     model = build_network(spec, target.shape[1], network_options, seed)
+    fit_block = target[: len(target) - validation_frames]
     if network_options.get("init_from_data", True):
-        initialise_from_data(model, target)
+        initialise_from_data(model, fit_block)
+    if network_options.get("init_weights", "random") == "regression":
+        initialise_by_regression(model, fit_block, network_options.get("init_ridge", 0.01))
     result = train(
         model,
-        SequenceFitTask(),
+        SequenceFitTask(validation_frames=validation_frames),
         target.astype(np.float32),
         None,
         cfg,
@@ -80,7 +107,7 @@ def train_on_sequence(
         logger=logger,
     )
     model.cpu()
-    return FitRun(model, result, iterations_to_reach(result.history, convergence_pvar))
+    return FitRun(model, result)
 
 
 def history_rows(history: list[dict]) -> list[dict]:

@@ -11,6 +11,8 @@ Datasets (neurons = rows, one neuron per row; frames = imaging volumes):
 - ``roi_index``        (neurons,) int32: row of the kept ROI in its plane's suite2p output
 - ``merged_rois``      (neurons,) int32: how many ROIs (planes) were merged into the row
 - ``low_baseline``     (neurons,) bool: the near-zero-baseline floor was applied (see dff)
+- ``truth_index``      (neurons,) int32, synthetic sessions only: the simulated neuron each row
+  matches in the ground truth (imaging.evaluate's matching), -1 when none
 
 Attributes: session, source, fs_hz, n_frames, n_neurons, masked_frames, config_hash,
 package_versions (JSON), source_files (JSON list), and the ΔF/F settings used.

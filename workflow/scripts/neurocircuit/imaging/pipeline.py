@@ -247,9 +247,14 @@ def _activity_attrs(
 
 
 def _write_activity_table(
-    path: str | Path, table: ActivityTable, time_s: np.ndarray, attrs: dict
+    path: str | Path,
+    table: ActivityTable,
+    time_s: np.ndarray,
+    attrs: dict,
+    truth_index: np.ndarray | None = None,
 ) -> None:
-    """Write the rows, the time axis (s) and the per-row extras to ``path`` (activity.h5)."""
+    """Write the rows, the time axis (s) and the per-row extras to ``path`` (activity.h5);
+    ``truth_index`` (synthetic sessions): each row's simulated neuron, -1 when unmatched."""
     extra = {
         "frame_valid": table.frame_valid,
         "baseline": table.baseline,
@@ -257,6 +262,8 @@ def _write_activity_table(
         "merged_rois": table.merged_rois,
         "low_baseline": table.low_baseline,
     }
+    if truth_index is not None:
+        extra["truth_index"] = truth_index
     write_activity(path, table.dff, time_s, table.positions, table.cell_probability, attrs, extra)
 
 
@@ -299,9 +306,11 @@ def build_session_activity(
         **table.counts,
         "config_hash": attrs["config_hash"],
     }
+    truth_index = None
     if session["source"] == "synthetic":
-        metrics.update(_score_synthetic(table, truth, settings))
-    _write_activity_table(activity_path, table, np.arange(n_frames) / fs_hz, attrs)
+        scores, truth_index = _score_synthetic(table, truth, settings)
+        metrics.update(scores)
+    _write_activity_table(activity_path, table, np.arange(n_frames) / fs_hz, attrs, truth_index)
     write_json(metrics, metrics_path)
     if logger:
         summary = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
@@ -309,17 +318,24 @@ def build_session_activity(
     return metrics
 
 
-def _score_synthetic(table: ActivityTable, truth_path: str | Path, settings: dict) -> dict:
-    from neurocircuit.imaging.evaluate import score_against_truth
+def _score_synthetic(table: ActivityTable, truth_path: str | Path, settings: dict):
+    """(recall and correlation scores, truth_index): each row's matched simulated neuron (-1
+    when unmatched), the one matching behind ``recall`` (later stages read it)."""
+    from neurocircuit.imaging.evaluate import match_positions, score_against_truth
     from neurocircuit.imaging.synthetic import read_ground_truth
 
     truth = read_ground_truth(truth_path)
     radius = settings["evaluation"]["match_radius_px"] or truth["spec"]["soma_radius_px"]
-    return score_against_truth(
+    max_plane_distance = settings["evaluation"]["max_plane_distance"]
+    scores = score_against_truth(
         table.dff,
         table.positions,
         truth["positions"],
         truth["dff"],
         radius_px=radius,
-        max_plane_distance=settings["evaluation"]["max_plane_distance"],
+        max_plane_distance=max_plane_distance,
     )
+    found, true = match_positions(table.positions, truth["positions"], radius, max_plane_distance)
+    truth_index = np.full(len(table.positions), -1, dtype=np.int32)
+    truth_index[found] = true
+    return scores, truth_index

@@ -5,7 +5,10 @@ positions (z in plane units, y and x in pixels); each fires a Poisson train of b
 a GCaMP-like calcium transient (difference of exponentials: rise, then decay). The neurons form
 a few ensembles whose event rates follow slow, deterministic, phase-shifted waveforms (shared,
 predictable population dynamics, so the activity-fitting stage has something to reproduce);
-the events themselves are random. The microscope sees, per plane and volume:
+the events themselves are random. With ``population="teacher"`` the event rates come instead from
+a known recurrent rate network with Dale's law (neurocircuit.imaging.teacher): one teacher unit
+per neuron, generating an autonomous sequence, so that a fitted network can be scored against
+the circuit that made the data. The microscope sees, per plane and volume:
 
     photons = bleach(t) * [ sum_i a_ip * F0_i * (1 + dff_i(t)) * soma_i(y, x)      (somata)
                             + neuropil_p(y, x, t) * (1 - (1 - c) * soma_mask) ]    (neuropil)
@@ -25,6 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from neurocircuit.imaging.teacher import (
+    group_drive,
+    simulate_teacher,
+    teacher_event_rates,
+    write_teacher,
+)
 from neurocircuit.runtime import atomic_path
 
 INT16_MAX = np.iinfo(np.int16).max
@@ -36,6 +45,8 @@ SLOW_PERIOD_FACTOR = 2.5
 JOINT_CYCLE_PERIODS = 5  # both components repeat after 5 fast periods (2 slow ones)
 GOLDEN_RATIO = (1.0 + np.sqrt(5.0)) / 2.0
 GROUND_TRUTH_ARRAYS = ("positions", "spikes", "dff", "shifts", "time_s", "ensembles", "drive")
+POPULATIONS = ("ensembles", "teacher")
+TEACHER_ARRAYS = ("weight", "sign", "group", "tau_s", "gain", "threshold", "rates", "noise_free")
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,17 @@ class SyntheticVolumeSpec:
     gain: float = 8.0
     offset: float = 100.0
     read_noise: float = 4.0
+    population: str = "ensembles"
+    teacher_tau_s: float = 1.0
+    teacher_noise: float = 0.5
+    teacher_exc_fraction: float = 0.8
+    teacher_density: float = 0.2
 
     def __post_init__(self):
+        if self.population not in POPULATIONS:
+            raise ValueError(
+                f"population must be one of {', '.join(POPULATIONS)}, got {self.population!r}"
+            )
         if not (isinstance(self.n_ensembles, int | np.integer) and self.n_ensembles >= 1):
             raise ValueError(f"n_ensembles must be an integer >= 1, got {self.n_ensembles!r}")
         if not self.ensemble_period_s > 0:
@@ -105,8 +125,12 @@ class SyntheticRecording:
     movie: (volumes, planes, height, width) int16 detector counts.
     positions: (neurons, 3) float, (z in planes, y px, x px) in the unshifted frame.
     spikes: (neurons, volumes) int spike counts per volume.
-    ensembles: (neurons,) int ensemble of each neuron.
-    drive: (ensembles, volumes) float event-rate multiplier of each ensemble.
+    ensembles: (neurons,) int ensemble of each neuron (the teacher's ring group).
+    drive: (ensembles, volumes) float event-rate multiplier of each ensemble (teacher: the
+        mean rate of the group's excitatory units over its mean).
+    teacher: the teacher network (population "teacher"), with its latent rate trajectory
+        ``teacher_rates`` (volumes, neurons) and the noise-free rollout ``teacher_noise_free``
+        from the same first frame; None otherwise.
     dff: (neurons, volumes) float32 clean ΔF/F (the calcium transient, no noise).
     shifts: (volumes, 2) int rigid (dy, dx) of each volume in pixels.
     """
@@ -119,6 +143,9 @@ class SyntheticRecording:
     spec: SyntheticVolumeSpec
     ensembles: np.ndarray
     drive: np.ndarray
+    teacher: object | None = None
+    teacher_rates: np.ndarray | None = None
+    teacher_noise_free: np.ndarray | None = None
 
     @property
     def time_s(self) -> np.ndarray:
@@ -224,15 +251,19 @@ def event_rates(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarr
     return base[:, None] * ensemble_drive(spec)[ensemble_labels(spec)]
 
 
-def simulate_spikes(spec: SyntheticVolumeSpec, rng: np.random.Generator) -> np.ndarray:
+def simulate_spikes(
+    spec: SyntheticVolumeSpec, rng: np.random.Generator, rates_hz: np.ndarray | None = None
+) -> np.ndarray:
     """Spike counts (neurons, volumes): Poisson events, each a burst of >= 1 spikes.
 
-    Events follow ``event_rates`` (inhomogeneous Poisson, one Bernoulli draw per volume); every
-    neuron gets at least three events so that none is silent (a silent soma is invisible to any
-    functional detector).
+    Events follow ``rates_hz`` (neurons, volumes; default ``event_rates``: inhomogeneous
+    Poisson, one Bernoulli draw per volume); every neuron gets at least three events so that
+    none is silent (a silent soma is invisible to any functional detector).
     """
     n, t = spec.n_neurons, spec.n_volumes
-    p_event = np.clip(event_rates(spec, rng) / spec.volume_rate_hz, 0, 1)
+    if rates_hz is None:
+        rates_hz = event_rates(spec, rng)
+    p_event = np.clip(rates_hz / spec.volume_rate_hz, 0, 1)
     events = rng.random((n, t)) < p_event
     for i in range(n):
         while events[i].sum() < 3:
@@ -303,7 +334,12 @@ def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecord
     """Simulate a volumetric recording (see the module docstring); same seed, same movie."""
     rng = np.random.default_rng(seed)
     positions = place_neurons(spec, rng)
-    spikes = simulate_spikes(spec, rng)
+    teacher = latent = noise_free = None
+    if spec.population == "teacher":
+        teacher, latent, noise_free = simulate_teacher(spec, seed)
+        spikes = simulate_spikes(spec, rng, teacher_event_rates(spec, latent, rng))
+    else:
+        spikes = simulate_spikes(spec, rng)
     dff = spikes_to_dff(spikes, calcium_kernel(spec))
     shifts = simulate_motion(spec, rng)
 
@@ -363,8 +399,11 @@ def simulate_volume(spec: SyntheticVolumeSpec, seed: int = 0) -> SyntheticRecord
         dff=dff.astype(np.float32),
         shifts=shifts,
         spec=spec,
-        ensembles=ensemble_labels(spec),
-        drive=ensemble_drive(spec),
+        ensembles=ensemble_labels(spec) if teacher is None else teacher.group,
+        drive=ensemble_drive(spec) if teacher is None else group_drive(teacher, latent),
+        teacher=teacher,
+        teacher_rates=latent,
+        teacher_noise_free=noise_free,
     )
 
 
@@ -400,6 +439,8 @@ def write_ground_truth(recording: SyntheticRecording, path: str | Path, seed: in
             h5.create_dataset("ensembles", data=recording.ensembles)
             h5.create_dataset("drive", data=recording.drive)
             h5["positions"].attrs["columns"] = "z_plane,y_px,x_px"
+            if recording.teacher is not None:
+                write_teacher(h5.create_group("teacher"), recording)
             h5.attrs["spec"] = json.dumps(asdict(recording.spec))
             h5.attrs["seed"] = int(seed)
 
@@ -408,13 +449,18 @@ def read_ground_truth(path: str | Path) -> dict:
     """Read a ground-truth HDF5 written by ``write_ground_truth`` into a dict of arrays.
 
     Files written before ensembles existed lack ``ensembles`` and ``drive``; the dict then
-    lacks them too.
+    lacks them too. A teacher recording's dict has ``teacher``: a dict of TEACHER_ARRAYS and
+    ``noise``.
     """
     import h5py
 
     with h5py.File(path, "r") as h5:
         truth = {key: h5[key][()] for key in GROUND_TRUTH_ARRAYS if key in h5}
         truth["spec"] = json.loads(h5.attrs["spec"])
+        if "teacher" in h5:
+            group = h5["teacher"]
+            truth["teacher"] = {key: group[key][()] for key in TEACHER_ARRAYS}
+            truth["teacher"]["noise"] = float(group.attrs["noise"])
     return truth
 
 

@@ -391,14 +391,15 @@ def eprop_spiking_activity_gradients(
         back = p["readout_weight"] if feedback is None else feedback.to(target.dtype)
     params, lowpass = model.neuron_params(), nrn.LowPassParams(model.kappa)
     with torch.no_grad():
-        neuron, filtered, y = model.initial_state(target[0:1])
+        state = model.initial_state(target[0:1])
+        neuron, filtered, y = state
         traces = _UnitTraces(n, model, like=target)
         grads = {k: torch.zeros_like(val) for k, val in p.items()}
         loss = target.new_zeros(())
         outputs = [y[0]]
         for t in range(1, steps):
             x = y / substeps
-            current = F.linear(y, p["weight"], p["bias_current"]) / substeps
+            current = (model.coupling_input(state, p["weight"]) + p["bias_current"]) / substeps
             for _ in range(substeps):
                 traces.advance(x, neuron.z)
                 before = neuron
@@ -408,6 +409,7 @@ def eprop_spiking_activity_gradients(
                 _, filtered = nrn.lowpass_step(z, filtered, lowpass)
                 traces.filter(nrn.pseudo_derivative(distance, before.refractory, params))
             y = model.read_out(filtered.r, p)
+            state = type(state)(neuron, filtered, y)
             error = y - target[t]
             loss += weights[t] * error.square().sum() / norm
             dy = 2.0 * weights[t] * error / norm * y * (1.0 - y)

@@ -175,16 +175,25 @@ class SequenceFitTask:
     Args:
         step_weights: (T,) non-negative weights per frame, or None for 0 at frame 0 (it is
             given, not predicted) and 1 elsewhere.
+        validation_frames: the last this many frames of the target are a validation block:
+            the rollout runs through them but they get weight 0 in the loss (no gradient from
+            them), and ``evaluate`` scores them (a forecast from the fit block), so the
+            training loop keeps the iteration that forecasts them best. 0: no validation
+            block, ``evaluate`` scores the predicted frames 1..T-1.
 
     Data: the target tensor (T, N) itself (numpy or torch), for training and validation. One
-    training epoch is one rollout and one update.
-    ``evaluate`` -> {"score": pVar, "pvar", "loss" (MSE), "pvar_per_neuron_median"}, all on the
-    predicted frames 1..T-1.
+    training epoch is one rollout and one update; the training score (``pvar``) is the
+    rollout's pVar on the fit block's predicted frames.
+    ``evaluate`` -> {"score": pVar, "pvar", "loss" (MSE), "pvar_per_neuron_median"}, on the
+    validation block (or frames 1..T-1 without one), plus ``pvar_fit`` with a validation block.
     """
 
     kind = "sequence_fit"
 
-    def __init__(self, step_weights=None):
+    def __init__(self, step_weights=None, validation_frames: int = 0):
+        if int(validation_frames) != validation_frames or validation_frames < 0:
+            raise ValueError(f"validation_frames must be an integer >= 0, got {validation_frames}")
+        self.validation_frames = int(validation_frames)
         if step_weights is not None:
             step_weights = torch.as_tensor(np.asarray(step_weights), dtype=torch.float64)
             if step_weights.dim() != 1:
@@ -217,11 +226,23 @@ class SequenceFitTask:
             )
         return target.to(device=device, dtype=dtype)
 
+    def fit_frames(self, steps: int) -> int:
+        """Frames of the fit block (the first ones; the validation block follows)."""
+        n_fit = steps - self.validation_frames
+        if n_fit < 2:
+            raise ValueError(
+                f"a target of {steps} frames leaves {n_fit} for fitting after the "
+                f"{self.validation_frames}-frame validation block; at least 2 are needed"
+            )
+        return n_fit
+
     def weights(self, steps: int, like: Tensor) -> Tensor:
-        """(T,) per-frame loss weights on ``like``'s device and dtype."""
+        """(T,) per-frame loss weights on ``like``'s device and dtype (0 on frame 0 and on the
+        validation block)."""
         if self.step_weights is None:
             weights = torch.ones(steps, dtype=like.dtype, device=like.device)
             weights[0] = 0.0
+            weights[self.fit_frames(steps) :] = 0.0
             return weights
         if self.step_weights.shape[0] != steps:
             raise ValueError(
@@ -253,9 +274,10 @@ class SequenceFitTask:
             )
 
     def _stats(self, loss: Tensor, prediction: Tensor, target: Tensor) -> dict:
+        n_fit = self.fit_frames(target.shape[0])
         return {
             "loss": float(loss.detach()),
-            "pvar": pvar(prediction[1:].detach().cpu().numpy(), target[1:].cpu().numpy()),
+            "pvar": pvar(prediction[1:n_fit].detach().cpu().numpy(), target[1:n_fit].cpu().numpy()),
         }
 
     def bptt_loss(self, model, target: Tensor) -> tuple[Tensor, dict]:
@@ -318,14 +340,19 @@ class SequenceFitTask:
         """{"score": pVar, "pvar", "loss", "pvar_per_neuron_median"} on frames 1..T-1."""
         reference = next(model.parameters())
         target = self.check_target(data, reference.device, reference.dtype)
-        prediction = self.predict(model, target)
-        p = prediction[1:].cpu().numpy().astype(np.float64)
-        t = target[1:].cpu().numpy().astype(np.float64)
+        prediction = self.predict(model, target).cpu().numpy().astype(np.float64)
+        target = target.cpu().numpy().astype(np.float64)
+        n_fit = self.fit_frames(target.shape[0])
+        start = n_fit if self.validation_frames else 1
+        p, t = prediction[start:], target[start:]
         score = pvar(p, t)
         per_neuron = pvar_per_neuron(p, t)
         median = float(np.nanmedian(per_neuron)) if np.isfinite(per_neuron).any() else float("nan")
-        return {"score": score, "pvar": score, "loss": float(np.mean((p - t) ** 2)),
-                "pvar_per_neuron_median": median}  # fmt: skip
+        result = {"score": score, "pvar": score, "loss": float(np.mean((p - t) ** 2)),
+                  "pvar_per_neuron_median": median}  # fmt: skip
+        if self.validation_frames:
+            result["pvar_fit"] = pvar(prediction[1:n_fit], target[1:n_fit])
+        return result
 
 
 TaskData = Iterable | Callable[[int], Iterator] | Tensor | np.ndarray

@@ -9,11 +9,24 @@ prediction of frame k. So a rollout of T steps lines up with a recording of T fr
   learnable time constants, gains and thresholds (positive by softplus parametrizations).
 - ``SpikingActivityNetwork``: LIF neurons with synaptic current driven by the fed-back output,
   their spikes low-pass filtered (r_t = kappa r_{t-1} + (1 - kappa) z_t) and read out one to
-  one through an affine map and a sigmoid, y_t = sigmoid(g r_t + c).
+  one (the default ``readout="diagonal"``) through an affine map and a sigmoid,
+  y_t = sigmoid(g r_t + c).
 
-In both, the only coupling between units is the recurrent matrix W (N, N), [post, pre]:
-``recurrent_weight()`` returns it with Dale's law and masks applied, and
-``set_connection_mask`` removes connections (ablation) from every later forward pass.
+The only coupling between units is, by default, the recurrent matrix W (N, N), [post, pre]:
+unit k reaches unit i through W[i, k] alone, so Dale's law on W (a parametrization, see
+``constraints``) is Dale's law from unit to unit. ``recurrent_weight()`` returns W with Dale's
+law and masks applied; ``coupling_input(state)`` is the input every unit receives from the
+others at the next step (the path every rollout takes); ``effective_connectivity()`` is the
+unit-to-unit matrix (W); ``dale_on_every_path()`` says whether every unit's influence on every
+other has that unit's sign; ``set_connection_mask`` removes connections (ablation) from every
+later forward pass.
+
+One non-default option breaks this: the spiking network's ``readout="full"``, kept to reproduce
+NeuroTorch's spiking model (Gince et al. 2024), whose output layer W_out (N, N) mixes every
+unit's filtered spikes before they are fed back through W. It is a second coupling path: unit k
+reaches unit i through W[i, j] sigmoid'(.) W_out[j, k] for every j, and W_out's off-diagonal
+entries have no sign constraint, so that influence can have either sign even when W obeys Dale's
+law (``dale_on_every_path()`` is False there).
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from neurocircuit.models.constraints import (
     check_exc_fraction,
     check_mask,
     draw_neuron_signs,
+    keep_diagonal,
     make_dale_parametrization,
 )
 from neurocircuit.models.surrogates import check_surrogate, resolve_surrogate_scale
@@ -113,9 +127,24 @@ class _ActivityNetwork(nn.Module):
             return None
         return self.parametrizations.weight[0].neuron_sign()
 
+    def dale_on_every_path(self) -> bool:
+        """Whether Dale's law holds from unit to unit: every unit's influence on every other
+        unit, along every path of the network, has that unit's sign (``neuron_sign()``).
+
+        True for a Dale network whose only coupling is W; False without Dale's law (there is no
+        identity to keep) and for the spiking network's full readout (a second, unsigned path).
+        """
+        return self.dale
+
+    def effective_connectivity(self) -> Tensor:
+        """Unit-to-unit influence (N, N), [post, pre], detached: W, the only coupling here
+        (``recurrent_weight()``). This is the matrix to export, plot and ablate."""
+        return self.recurrent_weight()
+
     def set_connection_mask(self, mask) -> None:
-        """Keep only connections where ``mask`` (N, N) is 1/True in every later forward pass
-        (ablation). The structural mask (self-connections, sparsity) still applies."""
+        """Keep only connections where ``mask`` (N, N), [post, pre], is 1/True in every later
+        forward pass (ablation). The structural mask (self-connections, sparsity) still
+        applies."""
         self.connection_mask.copy_(check_mask(mask, self.n_units, self.connection_mask))
 
     def forward(self, x0: Tensor, n_steps: int) -> Tensor:
@@ -229,6 +258,12 @@ class RateActivityNetwork(_ActivityNetwork):
         """State holding frame x0 (B, N) as the rates."""
         return nrn.WilsonCowanState(x0)
 
+    def coupling_input(self, state: nrn.WilsonCowanState, weight: Tensor | None = None) -> Tensor:
+        """Recurrent input (B, N) each unit receives at the next step, W r (``weight``: the
+        effective W, computed when not given). Every rollout step drives the units with it."""
+        weight = self.effective_recurrent_weight() if weight is None else weight
+        return state.r @ weight.t()
+
     def rollout(
         self, state: nrn.WilsonCowanState, n_steps: int, external_input: Tensor | None = None
     ) -> tuple[Tensor, nrn.WilsonCowanState]:
@@ -236,11 +271,14 @@ class RateActivityNetwork(_ActivityNetwork):
 
         ``external_input`` (n_steps, B, N) adds a drive I_t (default none: autonomous)."""
         params = self.step_params()
-        drive = torch.zeros_like(state.r)
+        weight = params.recurrent_weight
+        uncoupled = params._replace(recurrent_weight=None)  # W enters through coupling_input
         outputs = []
         for t in range(int(n_steps)):
-            current = drive if external_input is None else external_input[t]
-            r, state = nrn.wilson_cowan_step(current, state, params)
+            drive = self.coupling_input(state, weight)
+            if external_input is not None:
+                drive = external_input[t] + drive
+            r, state = nrn.wilson_cowan_step(drive, state, uncoupled)
             outputs.append(r)
         return torch.stack(outputs), state
 
@@ -267,11 +305,16 @@ class SpikingActivityNetwork(_ActivityNetwork):
         r <- kappa r + (1 - kappa) z          (low-pass filtered spikes, in [0, 1])
 
     and the frame's output is read out from r through a linear map and a sigmoid:
-    readout "diagonal": y_t = sigmoid(g * r + c) (unit i is recorded neuron i, g > 0 by
-    softplus); readout "full": y_t = sigmoid(W_out r + c) (W_out (N, N) starts as g * I).
+    readout "diagonal" (default): y_t = sigmoid(g * r + c) (unit i is recorded neuron i, g > 0
+    by softplus); readout "full": y_t = sigmoid(W_out r + c) (W_out (N, N) starts as g * I).
 
-    y_{t-1} is the network's own previous output (the recorded frame x0 at the start), so W
-    couples the units' activities exactly as in the rate network. The initial state has
+    y_{t-1} is the network's own previous output (the recorded frame x0 at the start). With the
+    diagonal readout, W couples the units' activities exactly as in the rate network and is the
+    only coupling, so Dale's law on W is Dale's law unit to unit. The full readout reproduces
+    NeuroTorch's spiking model (its N x N output layer) and is a second coupling path: unit k's
+    filtered spikes reach unit i through W[i, j] sigmoid'(.) W_out[j, k] for every j, and W_out
+    is unsigned, so it **breaks Dale's law unit to unit** (``dale_on_every_path()`` is False);
+    ablation masks remove its off-diagonal entries together with W's. The initial state has
     v = i = 0 and r_0 chosen so that the diagonal readout of r_0 gives x0 (clipped to [0, 1],
     not differentiated).
 
@@ -284,8 +327,9 @@ class SpikingActivityNetwork(_ActivityNetwork):
         threshold, reset, surrogate, surrogate_scale: spike generation (see ``neurons``).
         weight_scale: W ~ N(0, weight_scale**2 / N).
         bias_current: initial constant input b_in of every unit (learnable).
-        readout: "full" (default; averaging units smooths the binary spikes: it fitted better
-            than "diagonal" in our tests) or "diagonal" (see above).
+        readout: "diagonal" (default; W is the only coupling) or "full" (NeuroTorch's output
+            layer, for reproducing it; averaging units smooths the binary spikes, but it breaks
+            Dale's law unit to unit, see above).
         readout_gain, readout_bias: initial g (or diagonal of W_out) and c (learnable).
         self_connections, connection_density: structural mask of W.
         seed: seeds the initial weights and identities.
@@ -310,7 +354,7 @@ class SpikingActivityNetwork(_ActivityNetwork):
         surrogate_scale: float | None = None,
         weight_scale: float = 1.0,
         bias_current: float = 0.1,
-        readout: str = "full",
+        readout: str = "diagonal",
         readout_gain: float = 2.0,
         readout_bias: float = -1.0,
         self_connections: bool = True,
@@ -371,9 +415,38 @@ class SpikingActivityNetwork(_ActivityNetwork):
             return F.softplus(self.readout_gain_parameter)
         return torch.diagonal(self.readout_weight)
 
+    def effective_readout_weight(self) -> Tensor:
+        """W_out (N, N) of the full readout as the dynamics use it, with graph: the connection
+        mask's removed (post, pre) pairs are removed here too, off the diagonal (each unit's
+        readout of its own spikes stays)."""
+        if self.readout != "full":
+            raise ValueError("only the full readout has a readout matrix W_out")
+        return self.readout_weight * keep_diagonal(self.connection_mask)
+
+    def dale_on_every_path(self) -> bool:
+        """Dale's law unit to unit (see the base class): False for the full readout, whose
+        W_out is a second, unsigned path between units."""
+        return self.dale and self.readout == "diagonal"
+
+    def effective_connectivity(self) -> Tensor:
+        """Unit-to-unit influence (N, N), [post, pre], detached.
+
+        Diagonal readout: W (the only coupling). Full readout: W @ W_out, the parameter part of
+        the linearised influence of unit k's filtered spikes on unit i's next input,
+        d(W y)_i / d r_k = sum_j W[i, j] sigmoid'(a_j) W_out[j, k]. The slopes sigmoid'(a_j)
+        (in (0, 1/4]) are left out because they depend on the operating point a = W_out r + c,
+        i.e. on the data, and this matrix describes the parameters; each path j keeps its sign
+        either way (the sum's sign can differ at a given operating point). For W_out = g I
+        (the initial full readout) it is W scaled column by column by g > 0.
+        """
+        if self.readout == "diagonal":
+            return self.recurrent_weight()
+        with torch.no_grad():
+            return self.effective_recurrent_weight() @ self.effective_readout_weight()
+
     def effective_parameters(self) -> dict[str, Tensor]:
         """Tensors the dynamics use, with graph: weight (N, N), bias_current (N,), readout_bias
-        (N,), and readout_gain (N,) or readout_weight (N, N)."""
+        (N,), and readout_gain (N,) or readout_weight (N, N, masked)."""
         p = {
             "weight": self.effective_recurrent_weight(),
             "bias_current": self.bias_current,
@@ -382,14 +455,24 @@ class SpikingActivityNetwork(_ActivityNetwork):
         if self.readout == "diagonal":
             p["readout_gain"] = self.readout_gain()
         else:
-            p["readout_weight"] = self.readout_weight
+            p["readout_weight"] = self.effective_readout_weight()
         return p
 
-    def read_out(self, r: Tensor, p: dict[str, Tensor]) -> Tensor:
-        """Output y (B, N) in (0, 1) from filtered spikes r (B, N)."""
+    def read_out(self, r: Tensor, p: dict[str, Tensor] | None = None) -> Tensor:
+        """Output y (B, N) in (0, 1) from filtered spikes r (B, N); ``p`` from
+        ``effective_parameters()`` (computed when not given)."""
+        p = self.effective_parameters() if p is None else p
         if self.readout == "diagonal":
             return torch.sigmoid(p["readout_gain"] * r + p["readout_bias"])
         return torch.sigmoid(F.linear(r, p["readout_weight"], p["readout_bias"]))
+
+    def coupling_input(self, state: SpikingActivityState, weight: Tensor | None = None) -> Tensor:
+        """Recurrent input (B, N) each unit receives at the next frame, W y (``weight``: the
+        effective W, computed when not given), where y = ``state.output`` is the read-out of the
+        filtered spikes, ``read_out(state.lowpass.r)`` (x0 at the start). Every rollout frame
+        drives the units with it plus their bias current."""
+        weight = self.effective_recurrent_weight() if weight is None else weight
+        return F.linear(state.output, weight)
 
     def neuron_params(self) -> nrn.LIFSynParams:
         """Step-function parameters of the LIF-with-synapse units (recurrence enters as input)."""
@@ -423,14 +506,14 @@ class SpikingActivityNetwork(_ActivityNetwork):
         params = self.neuron_params()
         lowpass = nrn.LowPassParams(self.kappa)
         outputs = []
-        neuron, filtered, y = state
         for _ in range(int(n_steps)):
-            current = F.linear(y, p["weight"], p["bias_current"])
+            current = self.coupling_input(state, p["weight"]) + p["bias_current"]
             if self.steps_per_frame > 1:
                 current = current / self.steps_per_frame
+            neuron, filtered = state.neuron, state.lowpass
             for _ in range(self.steps_per_frame):
                 z, neuron = nrn.lif_syn_step(current, neuron, params)
                 _, filtered = nrn.lowpass_step(z, filtered, lowpass)
-            y = self.read_out(filtered.r, p)
-            outputs.append(y)
-        return torch.stack(outputs), SpikingActivityState(neuron, filtered, y)
+            state = SpikingActivityState(neuron, filtered, self.read_out(filtered.r, p))
+            outputs.append(state.output)
+        return torch.stack(outputs), state

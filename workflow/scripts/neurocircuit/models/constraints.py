@@ -173,6 +173,14 @@ def make_dale_parametrization(mode: str, sign: Tensor) -> nn.Module:
     raise ValueError(f"dale_mode must be one of {DALE_MODES}, got {mode!r}")
 
 
+def keep_diagonal(mask: Tensor) -> Tensor:
+    """``mask`` (n, n) with its diagonal set to 1: the same connections removed between
+    different units, each unit's own entry kept. Ablation masks the spiking network's full
+    readout W_out with it, so a removed (post, pre) pair loses both of its paths while every unit
+    keeps the readout of its own spikes."""
+    return mask.clone().fill_diagonal_(1)
+
+
 def check_mask(mask, n: int, like: Tensor) -> Tensor:
     """A user connection mask as a 0/1 tensor shaped (n, n) like ``like``; clear error otherwise."""
     mask = torch.as_tensor(mask)

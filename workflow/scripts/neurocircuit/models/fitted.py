@@ -121,3 +121,58 @@ def initialise_from_data(model, target: np.ndarray) -> None:
         gain = model.readout_gain()
         filtered = (torch.logit(output.clamp(1e-4, 1 - 1e-4)) - model.readout_bias) / gain
         model.readout_bias.copy_(logit_mean - gain * filtered.mean(dim=0))
+
+
+def regression_weights(model, target: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """(W (N, N) [post, pre], threshold b (N,)) that make a rate network's one-step update
+    reproduce ``target`` (T, N) in [0, 1] best in the least-squares sense, inverted exactly.
+
+    The update r_t = d r_{t-1} + (1 - d) sigmoid(g W r_{t-1} - b) asks, at each step, for the
+    drive u_t = logit((x_t - d x_{t-1}) / (1 - d)) (clipped into (0, 1) first); a ridge
+    regression of u_t on x_{t-1} (penalty ``ridge`` times the number of steps, relative to a
+    unit-variance input) gives g W and -b. This is how data-constrained rate networks are
+    classically fitted (one-step targets, as in FORCE-style and CURBD fits); the rollout
+    training then refines it.
+    """
+    x = np.asarray(target, dtype=np.float64)
+    decay = np.exp(-model.dt / model.tau().detach().cpu().numpy().astype(np.float64))
+    eps = 1e-3
+    needed = np.clip((x[1:] - decay * x[:-1]) / (1.0 - decay), eps, 1.0 - eps)
+    drive = np.log(needed / (1.0 - needed))
+    inputs = np.c_[x[:-1], np.ones(len(x) - 1)]
+    penalty = ridge * len(inputs) * np.diag(np.r_[np.ones(x.shape[1]), 0.0])
+    solution = np.linalg.solve(inputs.T @ inputs + penalty, inputs.T @ drive)
+    gain = model.gain().detach().cpu().numpy().astype(np.float64)
+    return solution[:-1].T / gain[:, None], -solution[-1]
+
+
+def initialise_by_regression(model, target: np.ndarray, ridge: float = 0.01) -> None:
+    """Start a rate network at the one-step regression fit of ``target`` (see
+    :func:`regression_weights`), Dale's law kept: each unit's identity (fixed or learnable) is
+    set to the sign of its summed outgoing regression weight, and connections whose sign
+    disagrees with it start at 0. Fixed identities then stay fixed during training. Spiking
+    networks have no closed-form inverse: they are left as they are."""
+    import torch
+
+    from neurocircuit.models.activity import RateActivityNetwork
+
+    if not isinstance(model, RateActivityNetwork):
+        return
+    weight, threshold = regression_weights(model, target, ridge)
+    reference = next(model.parameters())
+    with torch.no_grad():
+        if model.dale:
+            dale = model.parametrizations.weight[0]
+            outgoing = torch.as_tensor(np.where(weight.sum(axis=0) >= 0, 1.0, -1.0))
+            if model.dale_mode == "learnable_sign":
+                dale.sign_parameter.copy_(outgoing.to(reference.dtype))
+            else:
+                dale.sign.copy_(outgoing.to(dale.sign.dtype))
+            sign = model.neuron_sign().cpu().numpy()
+            weight = np.where(weight * sign[None, :] > 0, weight, 0.0)
+        value = torch.as_tensor(weight, dtype=reference.dtype, device=reference.device)
+        if model.dale:
+            model.weight = value  # through the parametrization's right_inverse
+        else:
+            model.weight.copy_(value)
+        model.threshold.copy_(torch.as_tensor(threshold, dtype=reference.dtype))

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+TEACHER = "teacher"
+"""The known circuit of a synthetic recording, ablated and drawn beside the fitted models."""
 MODEL_NAME_PATTERN = r"^(spiking|rate)_(dale|dalesign|nodale)_(bptt|tbptt|eprop)$"
 DALE_VARIANTS = {
     "dale": (True, "fixed"),
@@ -77,6 +79,8 @@ def model_traits(model: str) -> ModelTraits:
     sign) vs nodale/no_dale/no-dale; eprop/e_prop vs bptt vs tbptt. Unknown parts
     are reported as "unknown" (or None for Dale).
     """
+    if model == TEACHER:  # a Dale rate network with fixed identities, not trained
+        return ModelTraits("rate", True, "unknown")
     try:
         spec = parse_model_name(model)
     except ValueError:

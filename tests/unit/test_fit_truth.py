@@ -1,0 +1,119 @@
+"""A teacher recording and the scores of fits against its known circuit."""
+
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+from neurocircuit.fit import truth as gt
+from neurocircuit.fit.recording import Preprocessing, preprocess, preprocess_split
+from neurocircuit.imaging.synthetic import (
+    SyntheticVolumeSpec,
+    calcium_kernel,
+    simulate_spikes,
+    spikes_to_dff,
+)
+from neurocircuit.imaging.teacher import (
+    build_teacher,
+    run_teacher,
+    teacher_event_rates,
+    teacher_trajectory,
+)
+from neurocircuit.metrics import predict_time_mean, pvar
+
+
+@pytest.fixture(scope="module")
+def recording():
+    """A 40-neuron teacher recording (rates, spikes, clean ΔF/F) without the movie."""
+    spec = SyntheticVolumeSpec(n_neurons=40, n_volumes=600, population="teacher", n_ensembles=4)
+    rng = np.random.default_rng(3)
+    teacher = build_teacher(40, 4, rng=rng, noise=spec.teacher_noise)
+    latent, noise_free = teacher_trajectory(teacher, spec.n_volumes, 0.1, rng)
+    spikes = simulate_spikes(spec, rng, teacher_event_rates(spec, latent, rng))
+    dff = spikes_to_dff(spikes, calcium_kernel(spec))
+    truth = {
+        "spec": asdict(spec),
+        "teacher": {"weight": teacher.weight, "sign": teacher.sign, "rates": latent},
+    }
+    return {"teacher": teacher, "latent": latent, "noise_free": noise_free, "dff": dff,
+            "truth": truth}  # fmt: skip
+
+
+def test_teacher_is_dale_and_generates_a_sustained_sequence(recording):
+    teacher, latent = recording["teacher"], recording["latent"]
+    columns = teacher.weight * teacher.sign[None, :]
+    assert np.all(columns >= 0), "a presynaptic unit with weights of both signs"
+    exc = teacher.sign > 0
+    assert exc.mean() == pytest.approx(0.8)
+    groups = np.stack([latent[:, exc & (teacher.group == g)].mean(axis=1) for g in range(4)])
+    late = groups[:, 300:]
+    assert np.all(late.max(axis=1) > 0.8) and np.all(late.min(axis=1) < 0.1)
+    # the groups take turns in ring order: after group 0 switches on, 1, 2 and 3 follow
+    onsets = [np.flatnonzero((groups[g, 1:] > 0.5) & (groups[g, :-1] <= 0.5)) + 1 for g in range(4)]
+    start = onsets[0][0]
+    following = [start] + [next(t for t in onsets[g] if t > start) for g in range(1, 4)]
+    assert following == sorted(following) and following[-1] - start < 200, following
+    # without noise the same start gives a trajectory close to the latent one, not equal
+    assert 0 < np.abs(recording["noise_free"] - latent).max()
+    again = run_teacher(teacher, 50, 0.1, None, start=latent[0])
+    assert np.allclose(again, recording["noise_free"][:50])
+
+
+def test_teacher_needs_an_inhibitory_unit_per_group():
+    with pytest.raises(ValueError, match="one inhibitory unit per group"):
+        build_teacher(16, 4, rng=np.random.default_rng(0))
+
+
+def test_ceiling_explains_the_recording_and_needs_the_right_matching(recording):
+    preset = Preprocessing("global", 3.0)
+    noisy = recording["dff"] + 0.3 * np.random.default_rng(0).normal(size=recording["dff"].shape)
+    target = preprocess(noisy.T, preset)
+    index = np.arange(40)
+    index[-2:] = -1  # two units the imaging stage did not match
+    scores = gt.ceiling_scores(recording["truth"], index, target, 3.0)
+    baseline = pvar(predict_time_mean(target)[1:], target[1:])
+    print(scores, baseline)
+    assert scores["pvar_ceiling"] > baseline + 0.3
+    shuffled = np.random.default_rng(1).permutation(index)
+    wrong = gt.ceiling_scores(recording["truth"], shuffled, target, 3.0)["pvar_ceiling"]
+    assert wrong < scores["pvar_ceiling"] - 0.1  # shuffled units often share a group
+    assert gt.gain_fraction(scores["pvar_ceiling"], baseline, scores["pvar_ceiling"]) == 1.0
+    assert gt.gain_fraction(baseline, baseline, scores["pvar_ceiling"]) == 0.0
+    assert gt.gain_fraction(0.3, 0.5, 0.4) is None
+    train, test = preprocess_split(noisy.T, preset, 480)
+    held = gt.ceiling_scores(recording["truth"], index, train, 3.0, (train, test, 480))
+    assert 0.3 < held["pvar_ceiling_heldout"] <= 1.0
+
+
+def test_connectivity_scores_against_the_teacher(recording):
+    truth, weight = recording["truth"], recording["teacher"].weight
+    index = np.arange(40)[::-1].copy()  # recorded units in another order than the neurons
+    fitted = weight[np.ix_(index, index)]
+    scores = gt.connectivity_scores(truth, index, fitted, learns_sign=True)
+    assert scores["weight_corr"] == pytest.approx(1.0)
+    assert scores["weight_corr_n"] == 40 * 39 and scores["weight_corr_p"] < 1e-10
+    assert scores["sign_accuracy"] == 1.0
+    flipped = gt.connectivity_scores(truth, index, -fitted, learns_sign=True)
+    assert flipped["weight_corr"] == pytest.approx(-1.0) and flipped["sign_accuracy"] == 0.0
+    noise = np.random.default_rng(2).normal(size=(40, 40))
+    unrelated = gt.connectivity_scores(truth, index, noise, learns_sign=False)
+    assert abs(unrelated["weight_corr"]) < 0.15 and unrelated["sign_accuracy"] is None
+
+
+def test_regression_start_recovers_a_teacher_from_its_rates(recording):
+    """On the teacher's own noise-free rates, the one-step regression start already rolls out
+    the sequence, and a Dale network (fixed or learnable signs) takes the teacher's identities."""
+    import torch
+    from neurocircuit.models.activity import RateActivityNetwork
+    from neurocircuit.models.fitted import initialise_by_regression, rollout
+
+    teacher = recording["teacher"]
+    rates = recording["noise_free"][:300]
+    free = RateActivityNetwork(40, tau=10.0, learn_tau=False, seed=0)
+    initialise_by_regression(free, rates, ridge=1e-4)
+    assert pvar(rollout(free, rates[0], 300)[1:], rates[1:]) > 0.9
+    for mode in ("fixed", "learnable_sign"):
+        signed = RateActivityNetwork(40, dale=True, dale_mode=mode, tau=10.0, seed=0)
+        initialise_by_regression(signed, rates, ridge=1e-4)
+        assert np.mean(signed.neuron_sign().numpy() == teacher.sign) >= 0.9, mode
+        weight = signed.recurrent_weight()
+        assert torch.all(weight * signed.neuron_sign()[None, :] >= 0)  # Dale's law kept

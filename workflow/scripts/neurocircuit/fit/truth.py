@@ -1,0 +1,217 @@
+"""Scores of a fit against the known circuit of a synthetic recording (its teacher network).
+
+On a synthetic session made with ``population: teacher`` (neurocircuit.imaging.teacher), the
+recorded units are matched to simulated neurons by the imaging stage (``truth_index`` in
+activity.h5), and every fit is read against what the circuit itself explains:
+
+- ``pvar_ceiling``: the teacher's expected observation given its own latent rate trajectory,
+  scored as a prediction of the recorded (normalised, smoothed) ΔF/F. The expected observation
+  of a neuron is its expected event rate (the teacher rate plus the floor) convolved with the
+  recording's calcium kernel, smoothed like the data, and mapped to the unit's recorded scale
+  by least squares (offset and gain per unit: the data's unknown F0, neuropil and min-max
+  scaling). Units that match no simulated neuron are predicted by their time-mean. Held out,
+  the map comes from the training frames and is applied to the held-out ones (each part
+  smoothed alone, as the data are).
+- ``gain_fraction`` = (pvar - baseline) / (ceiling - baseline), baseline the time-mean
+  predictor: how much of what the circuit explains the fit learnt (> 1 in sample: it also fits
+  noise). ``gain_fraction_heldout`` likewise on the held-out block.
+- ``weight_corr``: Pearson r (with its n and two-sided p) between the fitted effective
+  connectivity and the teacher's W over matched pairs, off the diagonal.
+- ``sign_accuracy``: the share of matched units whose summed outgoing fitted weight (onto every
+  recorded unit) has the sign of their true identity (models that learn signs: ``dalesign`` and
+  ``nodale``; fixed Dale identities are drawn at random, so they are not scored).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocircuit.fit.recording import smooth_in_time
+from neurocircuit.metrics import pvar
+
+
+def has_teacher(truth: dict | None) -> bool:
+    return bool(truth) and "teacher" in truth
+
+
+def expected_observation(truth: dict, truth_index: np.ndarray, n_frames: int) -> np.ndarray:
+    """(T, N) expected clean ΔF/F (up to each neuron's scale) of every recorded unit's simulated
+    neuron given the teacher's latent rates; NaN columns for unmatched units."""
+    from neurocircuit.imaging.synthetic import SyntheticVolumeSpec, calcium_kernel
+    from neurocircuit.imaging.teacher import RATE_FLOOR
+
+    spec = SyntheticVolumeSpec.from_dict(truth["spec"])
+    rates = truth["teacher"]["rates"][:n_frames] + RATE_FLOOR
+    kernel = calcium_kernel(spec)
+    out = np.full((n_frames, truth_index.size), np.nan)
+    for unit, neuron in enumerate(truth_index):
+        if neuron >= 0:
+            out[:, unit] = np.convolve(rates[:, neuron], kernel)[:n_frames]
+    return out
+
+
+def fit_affine(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column least squares target ≈ gain * source + offset; (gain, offset), each (N,).
+    A NaN or flat source column gets gain 0 and the target's mean."""
+    gain = np.zeros(target.shape[1])
+    offset = target.mean(axis=0)
+    for j in range(target.shape[1]):
+        x = source[:, j]
+        if not np.isfinite(x).all() or np.ptp(x) == 0:
+            continue
+        design = np.stack([x, np.ones_like(x)], axis=1)
+        (gain[j], offset[j]), *_ = np.linalg.lstsq(design, target[:, j], rcond=None)
+    return gain, offset
+
+
+def apply_affine(source: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(source), source, 0.0) * gain + offset
+
+
+def ceiling_prediction(expected: np.ndarray, target: np.ndarray, sigma: float) -> np.ndarray:
+    """The circuit's prediction of ``target`` (T, N) from ``expected`` (T, N), smoothed like the
+    data (σ frames) and mapped per unit by least squares on these same frames."""
+    smoothed = smooth_in_time(expected, sigma)
+    gain, offset = fit_affine(smoothed, target)
+    return apply_affine(smoothed, gain, offset)
+
+
+def ceiling_scores(
+    truth: dict,
+    truth_index: np.ndarray,
+    target: np.ndarray,
+    sigma: float,
+    split: tuple[np.ndarray, np.ndarray, int] | None = None,
+) -> dict:
+    """``pvar_ceiling`` on frames 1..T-1 of the in-sample ``target`` (T, N), and, with
+    ``split`` = (training part, held-out part, n_train), ``pvar_ceiling_heldout``."""
+    expected = expected_observation(truth, truth_index, target.shape[0])
+    prediction = ceiling_prediction(expected, target, sigma)
+    scores = {"pvar_ceiling": pvar(prediction[1:], target[1:])}
+    if split is not None:
+        train_part, test_part, n_train = split
+        expected = expected_observation(truth, truth_index, n_train + test_part.shape[0])
+        train_x = smooth_in_time(expected[:n_train], sigma)
+        test_x = smooth_in_time(expected[n_train:], sigma)
+        gain, offset = fit_affine(train_x, train_part)
+        scores["pvar_ceiling_heldout"] = pvar(apply_affine(test_x, gain, offset), test_part)
+    return scores
+
+
+def gain_fraction(score: float, baseline: float, ceiling: float) -> float | None:
+    """(score - baseline) / (ceiling - baseline); None when the ceiling is not above it."""
+    if not ceiling > baseline:
+        return None
+    return float((score - baseline) / (ceiling - baseline))
+
+
+def matched_pairs(truth_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(units, neurons): recorded units that match a simulated neuron, and those neurons."""
+    units = np.flatnonzero(truth_index >= 0)
+    return units, truth_index[units]
+
+
+def connectivity_scores(
+    truth: dict, truth_index: np.ndarray, connectivity: np.ndarray, learns_sign: bool
+) -> dict:
+    """``weight_corr`` (+ ``weight_corr_n`` pairs, ``weight_corr_p``) of the fitted effective
+    ``connectivity`` (N, N) [post, pre] against the teacher's W over matched pairs off the
+    diagonal, and ``sign_accuracy`` (None unless the model ``learns_sign``)."""
+    from scipy import stats
+
+    units, neurons = matched_pairs(truth_index)
+    teacher = truth["teacher"]["weight"][np.ix_(neurons, neurons)]
+    fitted = np.asarray(connectivity, dtype=np.float64)[np.ix_(units, units)]
+    off = ~np.eye(units.size, dtype=bool)
+    scores = {"weight_corr": None, "weight_corr_n": int(off.sum()), "weight_corr_p": None}
+    if off.sum() >= 3 and np.ptp(fitted[off]) > 0:
+        r, p = stats.pearsonr(fitted[off], teacher[off])
+        scores.update(weight_corr=float(r), weight_corr_p=float(p))
+    scores["sign_accuracy"] = None
+    if learns_sign and units.size:
+        outgoing = np.sign(np.asarray(connectivity, dtype=np.float64)[:, units].sum(axis=0))
+        truth_sign = truth["teacher"]["sign"][neurons]
+        scores["sign_accuracy"] = float(np.mean(outgoing == truth_sign))
+    scores["n_matched_units"] = int(units.size)
+    return scores
+
+
+# ---------------------------------------------------------------- the teacher, ablated
+def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarray, sigma: float):
+    """``score(mask) -> pVar``: the teacher with connection ``mask`` (N_true, N_true) applied,
+    rolled out without noise from its first latent state, observed like the intact noise-free
+    teacher (expected ΔF/F, smoothed, mapped per unit by the maps fitted on the intact
+    rollout) and scored against ``target`` (T, N) on frames 1..T-1."""
+    from neurocircuit.imaging.teacher import Teacher, run_teacher
+
+    arrays = truth["teacher"]
+    teacher = Teacher(
+        weight=np.asarray(arrays["weight"]),
+        sign=np.asarray(arrays["sign"]),
+        group=np.asarray(arrays["group"]),
+        tau_s=np.asarray(arrays["tau_s"]),
+        gain=np.asarray(arrays["gain"]),
+        threshold=np.asarray(arrays["threshold"]),
+        noise=0.0,
+    )
+    dt_s = 1.0 / truth["spec"]["volume_rate_hz"]
+    n_frames = target.shape[0]
+
+    def observe(weight: np.ndarray) -> np.ndarray:
+        from dataclasses import replace
+
+        rates = run_teacher(replace(teacher, weight=weight), n_frames, dt_s, None,
+                            start=arrays["rates"][0])  # fmt: skip
+        expected = expected_observation({**truth, "teacher": {**arrays, "rates": rates}},
+                                        truth_index, n_frames)  # fmt: skip
+        return smooth_in_time(expected, sigma)
+
+    gain, offset = fit_affine(observe(teacher.weight), target)
+
+    def score(mask: np.ndarray) -> float:
+        prediction = apply_affine(observe(teacher.weight * mask), gain, offset)
+        return pvar(prediction[1:], target[1:])
+
+    return teacher.weight, score
+
+
+def ablate_teacher(
+    truth_path, activity_path, output_csv, recording: dict, preprocessing: dict, settings: dict,
+    logger=None,
+):  # fmt: skip
+    """Ablation curves of the teacher (model ``teacher``) on the recording a fit sees, written
+    to ``output_csv``: the same strategies, fractions and table as the fitted networks'
+    (neurocircuit.ablation), so its curve can be drawn and summarised beside theirs.
+    ``recording``: frame period and crop of the data set; ``preprocessing``: its preset;
+    ``settings``: the ablation section (fractions, strategies, random_repeats, seed)."""
+    from neurocircuit.ablation import ablation_curves
+    from neurocircuit.fit.recording import Preprocessing, load_activity, preprocess
+    from neurocircuit.imaging.synthetic import read_ground_truth
+    from neurocircuit.metrics import predict_time_mean
+    from neurocircuit.runtime import atomic_path
+
+    truth = read_ground_truth(truth_path)
+    if not has_teacher(truth):
+        raise ValueError(f"{truth_path}: the synthetic recording has no teacher to ablate")
+    loaded = load_activity(activity_path, **recording)
+    if loaded.truth_index is None:
+        raise ValueError(f"{activity_path}: no truth_index (rows not matched to the truth)")
+    preset = Preprocessing(**preprocessing)
+    target = preprocess(loaded.traces, preset)
+    weight, score = teacher_rollout_score(
+        truth, loaded.truth_index, target, preset.smoothing_sigma_frames
+    )
+    if logger:
+        logger.info("teacher of %s: %d units, ablating", truth_path, weight.shape[0])
+    curves = ablation_curves(
+        weight,
+        score,
+        fractions=sorted(settings["fractions"]),
+        strategies=settings["strategies"],
+        random_repeats=settings["random_repeats"],
+        seed=settings["seed"],
+        baseline_pvar=pvar(predict_time_mean(target)[1:], target[1:]),
+    )
+    with atomic_path(output_csv) as tmp:
+        curves.to_csv(tmp, index=False)
+    return curves
