@@ -257,3 +257,19 @@ def test_rate_network_ablation_is_ranked_on_w_as_before(tmp_path):
     ).set_index(["strategy", "fraction", "repeat"])
     pd.testing.assert_series_equal(curves["pvar"], expected["pvar"], rtol=0, atol=0)
     assert curves["n_removed"].max() == 36
+
+
+def test_a_network_with_nothing_to_lose_gets_nan_not_a_ratio():
+    weight = np.random.default_rng(0).normal(size=(6, 6))
+    curves = ablation.ablation_curves(
+        weight, lambda mask: -0.5 + 0.01 * mask.sum(), [0.0, 0.5, 1.0], ["random"], 2, 0,
+        baseline_pvar=0.1,
+    )  # fmt: skip
+    assert curves["pvar_ratio"].isna().all() and curves["gain_retained"].isna().all()
+    above_zero = ablation.ablation_curves(
+        weight, lambda mask: 0.05 + 0.001 * mask.sum(), [0.0, 1.0], ["weakest"], 1, 0,
+        baseline_pvar=0.1,
+    )  # fmt: skip
+    assert above_zero["pvar_ratio"].notna().all() and above_zero["gain_retained"].isna().all()
+    test = ablation.welch_test([0.5, 0.6, np.nan], [0.1, 0.2, 0.15])
+    assert test["n_a"] == 2 and np.isfinite(test["t"])

@@ -110,6 +110,8 @@ def ablation_curves(
     gain_retained = (pVar − baseline) / (intact pVar − baseline): the share of what the network
     adds over that baseline that survives. pvar_ratio mostly measures the baseline when it is
     high (0.85 on the zebrafish data: a network with no connections left keeps a ratio near 0.9).
+    A network with nothing to lose gets NaN instead of a meaningless ratio: pvar_ratio when its
+    intact pVar is <= 0, gain_retained when it does not beat the baseline.
     """
     w = np.asarray(weight, dtype=np.float64)
     n_connections = _existing_connections(w).size
@@ -130,14 +132,14 @@ def ablation_curves(
                         "repeat": repeat,
                         "n_removed": n_removed(float(fraction), n_connections),
                         "pvar": score,
-                        "pvar_ratio": score / intact if intact != 0 else float("nan"),
+                        "pvar_ratio": score / intact if intact > 0 else float("nan"),
                     }
                 )
     curves = pd.DataFrame(rows)
     if baseline_pvar is not None:
         gain = intact - float(baseline_pvar)
         curves["gain_retained"] = (
-            (curves["pvar"] - float(baseline_pvar)) / gain if gain != 0 else float("nan")
+            (curves["pvar"] - float(baseline_pvar)) / gain if gain > 0 else float("nan")
         )
     return curves
 
@@ -201,13 +203,14 @@ def welch_test(group_a, group_b) -> dict:
     """Welch's t-test (unequal variances) of two samples, with Cohen's d.
 
     d = (mean_a − mean_b) / sqrt((sd_a² + sd_b²) / 2) (the average-variance form that suits
-    unequal variances). NaN statistics where either group has fewer than 2 values or both have
-    zero spread.
+    unequal variances). NaN values (networks with nothing to lose) are left out; NaN statistics
+    where either group has fewer than 2 values left or both have zero spread.
     """
     from scipy import stats
 
     a = np.asarray(group_a, dtype=np.float64)
     b = np.asarray(group_b, dtype=np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]  # networks with nothing to lose (NaN areas)
     result = {
         "n_a": int(a.size),
         "n_b": int(b.size),
