@@ -127,3 +127,27 @@ def test_changing_one_models_setting_reruns_only_that_model(finished):
     jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "setting", change)))
     assert {wc.get("model") for _, wc in jobs} == {model}, jobs
     assert {"fit_activity", "fit_heldout"} <= {rule for rule, _ in jobs}
+
+
+def test_fits_on_the_teacher_session_are_scored_against_it(finished):
+    """The test config's synthetic session is made by a teacher: every fit carries the
+    ground-truth scores and the teacher is ablated beside the fitted networks."""
+    import json
+
+    import pandas as pd
+
+    workdir, config = finished
+    dataset = config["fit"]["datasets"][0]
+    for model in config["fit"]["models"]:
+        path = workdir / "results" / "fit" / dataset / model / "seed0" / "metrics.json"
+        metrics = json.loads(path.read_text())
+        for key in ("pvar_ceiling", "gain_fraction", "pvar_ceiling_heldout",
+                    "gain_fraction_heldout", "weight_corr", "weight_corr_n", "sign_accuracy",
+                    "dale_on_every_path", "iterations_to_half_gain"):  # fmt: skip
+            assert key in metrics, (model, key)
+        assert metrics["pvar_ceiling"] > metrics["baseline_pvar_mean"], model
+        assert metrics["n_validation_frames"] >= 1
+    summary = pd.read_csv(workdir / "results" / "ablation" / "summary.csv")
+    teacher = summary[(summary["section"] == "auc") & (summary["model"] == "teacher")]
+    assert set(teacher["strategy"]) == set(config.get("ablation", {}).get("strategies") or
+                                           ["random", "weakest", "strongest", "hubs"])  # fmt: skip
