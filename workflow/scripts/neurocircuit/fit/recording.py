@@ -45,6 +45,36 @@ class ActivityRecording:
         return int(self.traces.shape[1])
 
 
+def _read_activity_arrays(path: Path):
+    """(data neurons × time, time_s or None, truth_index or None) of an .h5 or .npy file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: activity file not found")
+    if path.suffix == ".npy":
+        try:
+            return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64), None, None
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a readable .npy array ({error})") from None
+    if path.suffix not in (".h5", ".hdf5"):
+        raise ValueError(f"{path}: unknown activity format '{path.suffix}' (use .h5 or .npy)")
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            if "dff" not in h5:
+                raise ValueError(
+                    f"{path}: no 'dff' dataset (neurons × time); found {', '.join(h5) or '-'}"
+                )
+            data = np.asarray(h5["dff"], dtype=np.float64)
+            time_s = truth_index = None
+            if "time_s" in h5:
+                time_s = np.asarray(h5["time_s"], dtype=np.float64).reshape(-1)
+            if "truth_index" in h5:
+                truth_index = np.asarray(h5["truth_index"], dtype=np.int64)
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+    return data, time_s, truth_index
+
+
 def load_activity(
     path: str | Path,
     frame_period_s: float | None = None,
@@ -60,33 +90,7 @@ def load_activity(
     array that is not 2-D is an error naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: activity file not found")
-    time_s = truth_index = None
-    if path.suffix in (".h5", ".hdf5"):
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as h5:
-                if "dff" not in h5:
-                    raise ValueError(
-                        f"{path}: no 'dff' dataset (neurons × time); found {', '.join(h5) or '-'}"
-                    )
-                data = np.asarray(h5["dff"], dtype=np.float64)
-                if "time_s" in h5:
-                    time_s = np.asarray(h5["time_s"], dtype=np.float64).reshape(-1)
-                if "truth_index" in h5:
-                    truth_index = np.asarray(h5["truth_index"], dtype=np.int64)
-        except OSError as error:
-            raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
-    elif path.suffix == ".npy":
-        try:
-            data = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: not a readable .npy array ({error})") from None
-    else:
-        raise ValueError(f"{path}: unknown activity format '{path.suffix}' (use .h5 or .npy)")
-
+    data, time_s, truth_index = _read_activity_arrays(path)
     if data.ndim != 2:
         raise ValueError(f"{path}: activity must be neurons × time (2-D), got shape {data.shape}")
     if data.shape[0] == 0:
