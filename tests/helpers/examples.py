@@ -72,12 +72,15 @@ def write_fit_results(
     n_neurons: int = 24,
     n_time: int = 120,
     fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    teacher: bool = False,
 ) -> None:
     """Per-run fit outputs under ``root/fit/{dataset}/{model}/seed{seed}/`` (metrics.json,
     pvar_per_neuron.csv, prediction.h5, weights.npz, history.csv), per-run ablation curves
     ``root/ablation/{dataset}/{model}/seed{seed}.csv``, and the two summary tables
     ``root/fit/convergence.csv`` and ``root/ablation/summary.csv``, written by the fit and
-    ablation stages' own functions (so the figures read exactly what those stages write)."""
+    ablation stages' own functions (so the figures read exactly what those stages write).
+    ``teacher``: the data set is a teacher session, whose teacher is ablated too
+    (``root/ablation/{dataset}/teacher/seed0.csv``, model ``teacher`` in the summary)."""
     from neurocircuit.ablation import summarise_ablations
     from neurocircuit.fit.convergence import convergence_table
     from neurocircuit.fit.training import iterations_to_half_gain
@@ -181,5 +184,19 @@ def write_fit_results(
                     "method": traits.learning,
                 }
             )
+    if teacher:
+        curves = pd.DataFrame(
+            [
+                {"strategy": strategy, "fraction": fraction, "repeat": 0, "n_removed": 0,
+                 "pvar": 0.5 * (1 - fraction), "pvar_ratio": 1 - fraction}
+                for strategy in STRATEGIES
+                for fraction in fractions
+            ]
+        )  # fmt: skip
+        folder = root / "ablation" / dataset / "teacher"
+        folder.mkdir(parents=True, exist_ok=True)
+        curves.to_csv(folder / "seed0.csv", index=False)
+        ablation_runs.append({"curves": curves, "dataset": dataset, "model": "teacher", "seed": 0,
+                              "dynamics": "teacher", "dale": None, "method": None})  # fmt: skip
     convergence_table(metrics_paths).to_csv(root / "fit" / "convergence.csv", index=False)
     summarise_ablations(ablation_runs).to_csv(root / "ablation" / "summary.csv", index=False)

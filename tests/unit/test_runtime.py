@@ -54,3 +54,40 @@ def test_configure_cpu_allocator_is_idempotent():
 
     first = configure_cpu_allocator()
     assert configure_cpu_allocator() == first
+
+
+def fake_rule(tmp_path, name="demo_rule"):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(rule=name, log=[str(tmp_path / "logs" / f"{name}.log")], threads=1)
+
+
+def test_rule_job_ends_an_error_with_one_line_in_log_and_console(tmp_path, capsys):
+    from neurocircuit.runtime import rule_job
+
+    smk = fake_rule(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        with rule_job(smk, torch=False):
+            raise ValueError("data/x.h5: no 'dff' dataset")
+    assert str(stop.value) == "demo_rule: data/x.h5: no 'dff' dataset"
+    last = open(smk.log[0]).read().splitlines()[-1]
+    assert last.endswith(" ERROR demo_rule: data/x.h5: no 'dff' dataset")
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_rule_job_capturing_stderr_keeps_both_writers_whole(tmp_path):
+    """The logger and the redirected stderr (progress bars) share the log: neither may write
+    over the other (a cut multi-byte character made the log unreadable)."""
+    import sys
+
+    from neurocircuit.runtime import rule_job
+
+    smk = fake_rule(tmp_path, "train")
+    with rule_job(smk, torch=False, capture_stderr=True) as logger:
+        for step in range(20):
+            logger.info("epoch %d", step)
+            sys.stderr.write(f"progress ██████ {step}\r\n")
+            sys.stderr.flush()
+    text = open(smk.log[0], encoding="utf-8").read()
+    for step in range(20):
+        assert f"epoch {step}" in text and f"progress ██████ {step}" in text

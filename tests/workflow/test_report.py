@@ -74,8 +74,13 @@ def workdir_with_results(workflow_dir: Path) -> tuple[Path, dict]:
     if datasets and models and seeds:
         write_classification_results(results, datasets=datasets, models=models, seeds=seeds)
     datasets, models, seeds = runs(config, "fit")
+    teacher = config["imaging"]["synthetic"]["population"] == "teacher"
+    sessions = {s["name"]: s for s in config["imaging"]["sessions"]}
     for dataset in datasets if models and seeds else []:
-        write_fit_results(results, dataset=dataset, models=models, seeds=seeds)
+        made_by_teacher = teacher and sessions.get(dataset, {}).get("source") == "synthetic"
+        write_fit_results(
+            results, dataset=dataset, models=models, seeds=seeds, teacher=made_by_teacher
+        )
     return workflow_dir, config
 
 

@@ -183,8 +183,9 @@ def _json_default(value):
     return str(value)
 
 
-def get_logger(name: str, log_file: str | Path | None = None) -> logging.Logger:
-    """A logger that writes to stderr and, when given, to ``log_file`` (a rule's log)."""
+def get_logger(name: str, log_file: str | Path | None = None, mode: str = "w") -> logging.Logger:
+    """A logger that writes to stderr and, when given, to ``log_file`` (a rule's log), which
+    ``mode`` "w" starts afresh and "a" appends to (another writer shares the file)."""
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
@@ -194,7 +195,7 @@ def get_logger(name: str, log_file: str | Path | None = None) -> logging.Logger:
     logger.addHandler(stream)
     if log_file is not None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, mode="w")
+        handler = logging.FileHandler(log_file, mode=mode)
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     logger.propagate = False
@@ -219,9 +220,13 @@ def rule_job(
     set_threads(smk.threads, torch_threads=torch)
     if allocator:
         configure_cpu_allocator()
-    logger = get_logger(name, log_file)
+    shared = capture_stderr and log_file is not None
+    if shared:  # two writers: both append (O_APPEND), so neither overwrites the other
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(log_file).write_text("")
+    logger = get_logger(name, log_file, mode="a" if shared else "w")
     try:
-        if capture_stderr and log_file is not None:
+        if shared:
             with open(log_file, "a") as log, contextlib.redirect_stderr(log):
                 yield logger
         else:
