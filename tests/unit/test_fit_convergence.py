@@ -33,6 +33,9 @@ def test_no_gain_over_the_baseline_gives_none():
     assert iterations_to_half_gain(rows, 0.4) is None
     assert iterations_to_half_gain([], 0.0) is None
     assert iterations_to_half_gain(history(float("nan"), float("nan")), 0.0) is None
+    # a network that sits at the baseline has no gain, even a few thousandths above it
+    assert iterations_to_half_gain(history(0.049, 0.0500, 0.0501), 0.049) is None
+    assert iterations_to_half_gain(history(0.049, 0.0500, 0.0601), 0.049) == 2
     # a diverged (NaN) epoch does not hide the gain of the others
     assert iterations_to_half_gain(history(0.0, float("nan"), 0.8), 0.0) == 2
 

@@ -36,7 +36,13 @@ def iterations_to_reach(history: list[dict], level: float) -> int | None:
     return None
 
 
-def iterations_to_half_gain(history: list[dict], baseline_pvar: float) -> int | None:
+MIN_GAIN = 0.01
+"""Gains over the baseline smaller than this (pVar units) count as none."""
+
+
+def iterations_to_half_gain(
+    history: list[dict], baseline_pvar: float, min_gain: float = MIN_GAIN
+) -> int | None:
     """Parameter updates made before the training rollout first gained half of what the run
     gained over ``baseline_pvar`` (the time-mean baseline's pVar): the first rollout with
     pVar ≥ baseline + (final − baseline) / 2, final being the best training pVar of the run.
@@ -44,12 +50,13 @@ def iterations_to_half_gain(history: list[dict], baseline_pvar: float) -> int | 
     A fixed level (pVar 0.9) is reached at once by a network that starts near a high baseline
     and never by one on data whose baseline is low, so it measures the data as much as the
     learning; half the gain is measured from where the network starts to where it ends.
-    Rows as in :func:`iterations_to_reach`. None when the run gained nothing (final ≤ baseline,
-    or no finite score).
+    Rows as in :func:`iterations_to_reach`. None when the run gained nothing (final below
+    baseline + ``min_gain``, or no finite score): a network that sits at the baseline would
+    otherwise "reach half its gain" at once.
     """
     scores = [float(row["train_score"]) for row in history]
     finite = [score for score in scores if math.isfinite(score)]
-    if not finite or max(finite) <= baseline_pvar:
+    if not finite or max(finite) < baseline_pvar + min_gain:
         return None
     return iterations_to_reach(history, baseline_pvar + 0.5 * (max(finite) - baseline_pvar))
 
