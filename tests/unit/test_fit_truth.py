@@ -117,3 +117,20 @@ def test_regression_start_recovers_a_teacher_from_its_rates(recording):
         assert np.mean(signed.neuron_sign().numpy() == teacher.sign) >= 0.9, mode
         weight = signed.recurrent_weight()
         assert torch.all(weight * signed.neuron_sign()[None, :] >= 0)  # Dale's law kept
+
+
+def test_the_teacher_ablated_loses_what_it_explains(recording):
+    teacher = recording["teacher"]
+    truth = {
+        **recording["truth"],
+        "teacher": {
+            **recording["truth"]["teacher"],
+            "group": teacher.group, "tau_s": teacher.tau_s, "gain": teacher.gain,
+            "threshold": teacher.threshold,
+        },
+    }  # fmt: skip
+    target = preprocess(recording["dff"].T, Preprocessing("per_neuron", 3.0))
+    weight, score = gt.teacher_rollout_score(truth, np.arange(40), target, 3.0)
+    intact = score(np.ones_like(weight))
+    assert intact > pvar(predict_time_mean(target)[1:], target[1:]) + 0.2
+    assert score(np.zeros_like(weight)) < intact - 0.3  # no connections: no sequence

@@ -315,7 +315,6 @@ def ablate_fitted_model(
     import h5py
 
     from neurocircuit.models.fitted import load_fitted_model
-    from neurocircuit.runtime import atomic_path
 
     model, _ = load_fitted_model(model_path)
     try:
@@ -337,11 +336,21 @@ def ablate_fitted_model(
             ", ".join(settings["strategies"]),
             len(settings["fractions"]),
         )
+    return write_ablation_curves(
+        weight, rollout_score_function(model, target), target, settings, output_csv
+    )
+
+
+def write_ablation_curves(weight, score, target: np.ndarray, settings: dict, output_csv):
+    """:func:`ablation_curves` of a network (``weight`` and ``score(mask) -> pVar``) with the
+    ablation section's ``settings``, the time-mean baseline taken on ``target`` (T, N) frames
+    1..T-1, written to ``output_csv`` atomically. Returns the table."""
     from neurocircuit.metrics import predict_time_mean, pvar
+    from neurocircuit.runtime import atomic_path
 
     curves = ablation_curves(
         weight,
-        rollout_score_function(model, target),
+        score,
         fractions=sorted(settings["fractions"]),
         strategies=settings["strategies"],
         random_repeats=settings["random_repeats"],

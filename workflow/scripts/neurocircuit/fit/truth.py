@@ -184,11 +184,9 @@ def ablate_teacher(
     (neurocircuit.ablation), so its curve can be drawn and summarised beside theirs.
     ``recording``: frame period and crop of the data set; ``preprocessing``: its preset;
     ``settings``: the ablation section (fractions, strategies, random_repeats, seed)."""
-    from neurocircuit.ablation import ablation_curves
+    from neurocircuit.ablation import write_ablation_curves
     from neurocircuit.fit.recording import Preprocessing, load_activity, preprocess
     from neurocircuit.imaging.synthetic import read_ground_truth
-    from neurocircuit.metrics import predict_time_mean
-    from neurocircuit.runtime import atomic_path
 
     truth = read_ground_truth(truth_path)
     if not has_teacher(truth):
@@ -203,15 +201,4 @@ def ablate_teacher(
     )
     if logger:
         logger.info("teacher of %s: %d units, ablating", truth_path, weight.shape[0])
-    curves = ablation_curves(
-        weight,
-        score,
-        fractions=sorted(settings["fractions"]),
-        strategies=settings["strategies"],
-        random_repeats=settings["random_repeats"],
-        seed=settings["seed"],
-        baseline_pvar=pvar(predict_time_mean(target)[1:], target[1:]),
-    )
-    with atomic_path(output_csv) as tmp:
-        curves.to_csv(tmp, index=False)
-    return curves
+    return write_ablation_curves(weight, score, target, settings, output_csv)
