@@ -68,6 +68,11 @@ def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
     assert metrics["n_true"] == 16 and metrics["recall"] >= 0.8
     assert metrics["median_corr"] >= 0.85 and metrics["precision"] >= 0.8
     assert metrics["masked_frames"] == 0 and attrs["source"] == "synthetic"
+    with h5py.File(results / "imaging" / "tiny" / "activity.h5") as h5:
+        truth_index = h5["truth_index"][()]  # the matching behind recall, for the fit stage
+    assert (truth_index >= 0).sum() == metrics["n_matched"]
+    matched = truth_index[truth_index >= 0]
+    assert len(set(matched)) == matched.size and matched.max() < metrics["n_true"]
     for plane in (0, 1):
         folder = results / "imaging" / "tiny" / "suite2p" / f"plane{plane}"
         assert (folder / "F.npy").exists() and not (folder / "data.bin").exists()

@@ -46,9 +46,13 @@ def score_against_truth(
     true_dff: np.ndarray,
     radius_px: float,
     max_plane_distance: float = 1.0,
+    matches: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """recall, precision, median_corr and counts (see the module docstring)."""
-    found_idx, true_idx = match_positions(positions, true_positions, radius_px, max_plane_distance)
+    """recall, precision, median_corr and counts (see the module docstring); ``matches``:
+    (found_idx, true_idx) of :func:`match_positions` when the caller has them already."""
+    if matches is None:
+        matches = match_positions(positions, true_positions, radius_px, max_plane_distance)
+    found_idx, true_idx = matches
     if dff.shape[1] != true_dff.shape[1]:
         raise ValueError(
             f"extracted ΔF/F has {dff.shape[1]} frames, ground truth {true_dff.shape[1]}"

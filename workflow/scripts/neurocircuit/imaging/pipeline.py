@@ -327,6 +327,7 @@ def _score_synthetic(table: ActivityTable, truth_path: str | Path, settings: dic
     truth = read_ground_truth(truth_path)
     radius = settings["evaluation"]["match_radius_px"] or truth["spec"]["soma_radius_px"]
     max_plane_distance = settings["evaluation"]["max_plane_distance"]
+    found, true = match_positions(table.positions, truth["positions"], radius, max_plane_distance)
     scores = score_against_truth(
         table.dff,
         table.positions,
@@ -334,8 +335,8 @@ def _score_synthetic(table: ActivityTable, truth_path: str | Path, settings: dic
         truth["dff"],
         radius_px=radius,
         max_plane_distance=max_plane_distance,
+        matches=(found, true),
     )
-    found, true = match_positions(table.positions, truth["positions"], radius, max_plane_distance)
     truth_index = np.full(len(table.positions), -1, dtype=np.int32)
     truth_index[found] = true
     return scores, truth_index
