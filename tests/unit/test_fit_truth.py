@@ -69,19 +69,18 @@ def test_ceiling_explains_the_recording_and_needs_the_right_matching(recording):
     target = preprocess(noisy.T, preset)
     index = np.arange(40)
     index[-2:] = -1  # two units the imaging stage did not match
-    scores = gt.ceiling_scores(recording["truth"], index, target, 3.0)
+    ceiling = gt.ceiling_pvar(recording["truth"], index, target, 3.0)
     baseline = pvar(predict_time_mean(target)[1:], target[1:])
-    print(scores, baseline)
-    assert scores["pvar_ceiling"] > baseline + 0.3
+    assert ceiling > baseline + 0.3
     shuffled = np.random.default_rng(1).permutation(index)
-    wrong = gt.ceiling_scores(recording["truth"], shuffled, target, 3.0)["pvar_ceiling"]
-    assert wrong < scores["pvar_ceiling"] - 0.1  # shuffled units often share a group
-    assert gt.gain_fraction(scores["pvar_ceiling"], baseline, scores["pvar_ceiling"]) == 1.0
-    assert gt.gain_fraction(baseline, baseline, scores["pvar_ceiling"]) == 0.0
+    wrong = gt.ceiling_pvar(recording["truth"], shuffled, target, 3.0)
+    assert wrong < ceiling - 0.1  # shuffled units often share a group
+    assert gt.gain_fraction(ceiling, baseline, ceiling) == 1.0
+    assert gt.gain_fraction(baseline, baseline, ceiling) == 0.0
     assert gt.gain_fraction(0.3, 0.5, 0.4) is None
     train, test = preprocess_split(noisy.T, preset, 480)
-    held = gt.ceiling_scores(recording["truth"], index, train, 3.0, (train, test, 480))
-    assert 0.3 < held["pvar_ceiling_heldout"] <= 1.0
+    held = gt.heldout_ceiling_pvar(recording["truth"], index, train, test, 3.0)
+    assert 0.3 < held <= 1.0
 
 
 def test_connectivity_scores_against_the_teacher(recording):

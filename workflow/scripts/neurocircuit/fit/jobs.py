@@ -31,7 +31,7 @@ from neurocircuit.fit.training import (
     iterations_to_half_gain,
     train_on_sequence,
 )
-from neurocircuit.fit.truth import gain_fraction
+from neurocircuit.fit.truth import gain_fraction, heldout_ceiling_pvar
 from neurocircuit.learning.training import write_history_csv
 from neurocircuit.metrics import pvar
 from neurocircuit.models.fitted import rollout, save_fitted_model
@@ -168,6 +168,13 @@ def _in_sample_baselines(target: np.ndarray, settings: FitSettings):
     }
 
 
+def _load_recording(activity_path, settings: FitSettings):
+    """The recording as the run's settings read it (frame period, crop)."""
+    return load_activity(
+        activity_path, settings.frame_period_s, settings.max_neurons, settings.max_frames
+    )
+
+
 def _read_truth(truth_path, recording) -> dict | None:
     """The ground truth of a synthetic session with a teacher whose rows the imaging stage
     matched (``truth_index`` in activity.h5), else None."""
@@ -182,10 +189,10 @@ def _read_truth(truth_path, recording) -> dict | None:
 
 def _truth_scores(truth, recording, settings: FitSettings, model, target, scores) -> dict:
     """In-sample ground-truth scores (see neurocircuit.fit.truth) of a fit on ``target``."""
-    from neurocircuit.fit.truth import ceiling_scores, connectivity_scores
+    from neurocircuit.fit.truth import ceiling_pvar, connectivity_scores
 
     sigma = settings.preprocessing.smoothing_sigma_frames
-    out = ceiling_scores(truth, recording.truth_index, target, sigma)
+    out = {"pvar_ceiling": ceiling_pvar(truth, recording.truth_index, target, sigma)}
     out["gain_fraction"] = gain_fraction(
         scores["pvar"], scores["baseline_pvar_mean"], out["pvar_ceiling"]
     )
@@ -213,9 +220,7 @@ def fit_activity_file(
     """
     from neurocircuit.runtime import package_versions
 
-    recording = load_activity(
-        activity_path, settings.frame_period_s, settings.max_neurons, settings.max_frames
-    )
+    recording = _load_recording(activity_path, settings)
     target = preprocess(recording.traces, settings.preprocessing)
     _log_start(logger, activity_path, recording, settings)
     run = _train_run(target, settings, "full", outputs["scores"], logger)
@@ -328,9 +333,7 @@ def fit_heldout_file(
     """
     from neurocircuit.metrics import split_train_test
 
-    recording = load_activity(
-        activity_path, settings.frame_period_s, settings.max_neurons, settings.max_frames
-    )
+    recording = _load_recording(activity_path, settings)
     n_train = split_train_test(recording.n_frames, settings.heldout_fraction)
     n_validation = validation_split(n_train, settings.validation_fraction)
     train_part, test_part = preprocess_split(recording.traces, settings.preprocessing, n_train)
@@ -357,7 +360,13 @@ def fit_heldout_file(
     }
     truth = _read_truth(truth_path, recording)
     if truth is not None:
-        scores.update(_heldout_truth_scores(truth, recording, settings, train_part, test_part))
+        scores["pvar_ceiling_heldout"] = heldout_ceiling_pvar(
+            truth,
+            recording.truth_index,
+            train_part,
+            test_part,
+            settings.preprocessing.smoothing_sigma_frames,
+        )
         scores["gain_fraction_heldout"] = gain_fraction(
             scores["pvar_heldout"],
             scores["baseline_pvar_mean_heldout"],
@@ -389,15 +398,6 @@ def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validatio
     for name, predicted in heldout_baseline_predictions(train_part, test_part, ridge).items():
         scores.update(_named_scores(f"baseline_pvar_{name}_heldout", predicted, test_part))
     return scores
-
-
-def _heldout_truth_scores(truth, recording, settings: FitSettings, train_part, test_part):
-    from neurocircuit.fit.truth import ceiling_scores
-
-    sigma = settings.preprocessing.smoothing_sigma_frames
-    split = (train_part, test_part, train_part.shape[0])
-    scores = ceiling_scores(truth, recording.truth_index, train_part, sigma, split)
-    return {"pvar_ceiling_heldout": scores["pvar_ceiling_heldout"]}
 
 
 def merge_fit_metrics(scores_path, heldout_path, metrics_path) -> dict:

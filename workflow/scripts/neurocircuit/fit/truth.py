@@ -34,19 +34,23 @@ def has_teacher(truth: dict | None) -> bool:
     return bool(truth) and "teacher" in truth
 
 
-def expected_observation(truth: dict, truth_index: np.ndarray, n_frames: int) -> np.ndarray:
+def expected_observation(
+    truth: dict, truth_index: np.ndarray, n_frames: int, rates: np.ndarray | None = None
+) -> np.ndarray:
     """(T, N) expected clean ΔF/F (up to each neuron's scale) of every recorded unit's simulated
-    neuron given the teacher's latent rates; NaN columns for unmatched units."""
+    neuron given teacher ``rates`` (T, N_true; default: the latent trajectory in ``truth``);
+    NaN columns for unmatched units."""
     from neurocircuit.imaging.synthetic import SyntheticVolumeSpec, calcium_kernel
     from neurocircuit.imaging.teacher import RATE_FLOOR
 
     spec = SyntheticVolumeSpec.from_dict(truth["spec"])
-    rates = truth["teacher"]["rates"][:n_frames] + RATE_FLOOR
+    rates = truth["teacher"]["rates"] if rates is None else rates
+    lifted = rates[:n_frames] + RATE_FLOOR
     kernel = calcium_kernel(spec)
     out = np.full((n_frames, truth_index.size), np.nan)
     for unit, neuron in enumerate(truth_index):
         if neuron >= 0:
-            out[:, unit] = np.convolve(rates[:, neuron], kernel)[:n_frames]
+            out[:, unit] = np.convolve(lifted[:, neuron], kernel)[:n_frames]
     return out
 
 
@@ -68,34 +72,27 @@ def apply_affine(source: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np
     return np.where(np.isfinite(source), source, 0.0) * gain + offset
 
 
-def ceiling_prediction(expected: np.ndarray, target: np.ndarray, sigma: float) -> np.ndarray:
-    """The circuit's prediction of ``target`` (T, N) from ``expected`` (T, N), smoothed like the
-    data (σ frames) and mapped per unit by least squares on these same frames."""
-    smoothed = smooth_in_time(expected, sigma)
-    gain, offset = fit_affine(smoothed, target)
-    return apply_affine(smoothed, gain, offset)
+def ceiling_pvar(truth: dict, truth_index: np.ndarray, target: np.ndarray, sigma: float):
+    """``pvar_ceiling``: the circuit's prediction of ``target`` (T, N), the expected observation
+    smoothed like the data (σ frames) and mapped per unit by least squares on these frames,
+    scored on frames 1..T-1."""
+    expected = smooth_in_time(expected_observation(truth, truth_index, len(target)), sigma)
+    gain, offset = fit_affine(expected, target)
+    return pvar(apply_affine(expected, gain, offset)[1:], target[1:])
 
 
-def ceiling_scores(
-    truth: dict,
-    truth_index: np.ndarray,
-    target: np.ndarray,
+def heldout_ceiling_pvar(
+    truth: dict, truth_index: np.ndarray, train_part: np.ndarray, test_part: np.ndarray,
     sigma: float,
-    split: tuple[np.ndarray, np.ndarray, int] | None = None,
-) -> dict:
-    """``pvar_ceiling`` on frames 1..T-1 of the in-sample ``target`` (T, N), and, with
-    ``split`` = (training part, held-out part, n_train), ``pvar_ceiling_heldout``."""
-    expected = expected_observation(truth, truth_index, target.shape[0])
-    prediction = ceiling_prediction(expected, target, sigma)
-    scores = {"pvar_ceiling": pvar(prediction[1:], target[1:])}
-    if split is not None:
-        train_part, test_part, n_train = split
-        expected = expected_observation(truth, truth_index, n_train + test_part.shape[0])
-        train_x = smooth_in_time(expected[:n_train], sigma)
-        test_x = smooth_in_time(expected[n_train:], sigma)
-        gain, offset = fit_affine(train_x, train_part)
-        scores["pvar_ceiling_heldout"] = pvar(apply_affine(test_x, gain, offset), test_part)
-    return scores
+) -> float:  # fmt: skip
+    """``pvar_ceiling_heldout``: the per-unit maps fitted on the training frames, applied to the
+    held-out frames that follow them; each part smoothed alone, as the data are."""
+    n_train = len(train_part)
+    expected = expected_observation(truth, truth_index, n_train + len(test_part))
+    train_x = smooth_in_time(expected[:n_train], sigma)
+    test_x = smooth_in_time(expected[n_train:], sigma)
+    gain, offset = fit_affine(train_x, train_part)
+    return pvar(apply_affine(test_x, gain, offset), test_part)
 
 
 def gain_fraction(score: float, baseline: float, ceiling: float) -> float | None:
@@ -162,9 +159,7 @@ def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarr
 
         rates = run_teacher(replace(teacher, weight=weight), n_frames, dt_s, None,
                             start=arrays["rates"][0])  # fmt: skip
-        expected = expected_observation({**truth, "teacher": {**arrays, "rates": rates}},
-                                        truth_index, n_frames)  # fmt: skip
-        return smooth_in_time(expected, sigma)
+        return smooth_in_time(expected_observation(truth, truth_index, n_frames, rates), sigma)
 
     gain, offset = fit_affine(observe(teacher.weight), target)
 
