@@ -120,13 +120,16 @@ def write_fit_results(
                 {"epoch": i + 1, "train_score": p} for i, p in zip(iterations, pvars, strict=True)
             ]
             global_pvar = float(1 - ((prediction - target) ** 2).mean() / target.var())
-            metrics = {
+            labels = {
                 "dataset": dataset,
                 "model": model,
                 "seed": seed,
                 "dynamics": traits.dynamics,
                 "dale": bool(traits.dale),
                 "method": traits.learning,
+            }
+            metrics = {
+                **labels,
                 "pvar": global_pvar,
                 "pvar_per_neuron_median": float(np.median(per_neuron)),
                 "baseline_pvar_mean": 0.3,
@@ -173,17 +176,7 @@ def write_fit_results(
             ablation = root / "ablation" / dataset / model
             ablation.mkdir(parents=True, exist_ok=True)
             curves.to_csv(ablation / f"seed{seed}.csv", index=False)
-            ablation_runs.append(
-                {
-                    "curves": curves,
-                    "dataset": dataset,
-                    "model": model,
-                    "seed": seed,
-                    "dynamics": traits.dynamics,
-                    "dale": bool(traits.dale),
-                    "method": traits.learning,
-                }
-            )
+            ablation_runs.append({"curves": curves, **labels})
     if teacher:
         curves = pd.DataFrame(
             [
