@@ -6,7 +6,10 @@ Both networks are rolled out autonomously from one recorded frame x0 (B, N) with
 prediction of frame k. So a rollout of T steps lines up with a recording of T frames.
 
 - ``RateActivityNetwork``: Wilson–Cowan rate units (``neurons.wilson_cowan_step``) with
-  learnable time constants, gains and thresholds (positive by softplus parametrizations).
+  learnable time constants, gains and thresholds (positive by softplus parametrizations);
+  ``wilson_cowan="neurotorch"`` runs NeuroTorch's form instead
+  (``neurons.wilson_cowan_neurotorch_step``: a learnable transition term (1 - r x), forward
+  Euler).
 - ``SpikingActivityNetwork``: LIF neurons with synaptic current driven by the fed-back output,
   their spikes low-pass filtered (r_t = kappa r_{t-1} + (1 - kappa) z_t) and read out one to
   one (the default ``readout="diagonal"``) through an affine map and a sigmoid,
@@ -163,20 +166,38 @@ class _ActivityNetwork(nn.Module):
         return torch.cat([x0.unsqueeze(0), outputs], dim=0)
 
 
-class RateActivityNetwork(_ActivityNetwork):
-    """Wilson–Cowan network, one rate unit per recorded neuron.
+WILSON_COWAN_FORMS = ("default", "neurotorch")
+"""Forms of ``RateActivityNetwork``'s Wilson–Cowan units (its ``wilson_cowan`` argument)."""
 
-    r_t = d r_{t-1} + (1 - d) sigmoid(g (W r_{t-1}) - b), d = exp(-dt / tau)
-    (``neurons.wilson_cowan_step``; exact for a drive held constant over the step).
+
+class RateActivityNetwork(_ActivityNetwork):
+    """Wilson–Cowan network, one rate unit per recorded neuron, in one of two forms.
+
+    ``wilson_cowan="default"``: r_t = d r_{t-1} + (1 - d) sigmoid(g (W r_{t-1}) - b),
+    d = exp(-dt / tau) (``neurons.wilson_cowan_step``; exact for a drive held constant over the
+    step).
+
+    ``wilson_cowan="neurotorch"``: NeuroTorch's WilsonCowanLayer (Gince et al. 2024), rates x,
+    x_t = (1 - h) x_{t-1} + h (1 - r x_{t-1}) sigmoid(g (W x_{t-1}) - b), h = dt / tau
+    (``neurons.wilson_cowan_neurotorch_step``, forward Euler), with a learnable transition rate
+    r per unit (``transition()``). NeuroTorch 0.0.2 learns W, mu (= b), r (as sqrt_r**2 >= 0,
+    no upper bound) and one shared tau (as sqrt_tau**2 > 0), so its rates can leave [0, 1]
+    (where r x > 1 with a large dt / tau, or once tau < dt). Here r is kept in (0, 1) by a
+    sigmoid and tau above dt (tau_min = dt), which keeps every rate in [0, 1]; tau and g are
+    per unit as in the default form (NeuroTorch has g = 1).
 
     Args:
         n_units: number of units N (recorded neurons).
         dale, dale_mode, exc_fraction, ei_balance: Dale's law and E–I balance of W.
         dt: time step (same unit as ``tau``, e.g. frames or s).
         tau: initial time constant of every unit (learnable when ``learn_tau``), kept above
-            ``tau_min`` = dt / 10 by tau = tau_min + softplus(p).
+            ``tau_min`` by tau = tau_min + softplus(p); tau_min = dt / 10 (default form) or dt
+            (neurotorch form, so that h = dt / tau < 1).
         gain: initial gain g (learnable, kept positive by softplus).
         threshold: initial threshold b (learnable, any real value).
+        wilson_cowan: "default" or "neurotorch" (the form above).
+        transition: initial transition rate r in (0, 1) of the neurotorch form (learnable when
+            ``learn_transition``, r = sigmoid(p)); unused by the default form.
         weight_scale: W ~ N(0, weight_scale**2 / N) (the E–I version has the same RMS);
             N(0, 1/N) works, N(0, 1) saturates the sigmoid.
         self_connections, connection_density: structural mask of W.
@@ -199,6 +220,9 @@ class RateActivityNetwork(_ActivityNetwork):
         weight_scale: float = 1.0,
         self_connections: bool = True,
         connection_density: float = 1.0,
+        wilson_cowan: str = "default",
+        transition: float = 0.5,
+        learn_transition: bool = True,
         seed: int = 0,
     ):
         super().__init__()
@@ -206,13 +230,29 @@ class RateActivityNetwork(_ActivityNetwork):
             n_units=n_units, dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction,
             ei_balance=ei_balance, dt=dt, tau=tau, learn_tau=learn_tau, gain=gain,
             threshold=threshold, weight_scale=weight_scale, self_connections=self_connections,
-            connection_density=connection_density, seed=seed,
+            connection_density=connection_density, wilson_cowan=wilson_cowan,
+            transition=transition, learn_transition=learn_transition, seed=seed,
         )  # fmt: skip
+        if wilson_cowan not in WILSON_COWAN_FORMS:
+            raise ValueError(
+                f"wilson_cowan must be one of {WILSON_COWAN_FORMS}, got {wilson_cowan!r}"
+            )
         nrn.decay(dt, tau)  # validates both
+        self.wilson_cowan = wilson_cowan
         self.dt = float(dt)
-        self.tau_min = self.dt / 10.0
-        if not tau > self.tau_min:
-            raise ValueError(f"tau must exceed tau_min = dt / 10 = {self.tau_min}, got {tau}")
+        if wilson_cowan == "neurotorch":
+            self.tau_min = self.dt
+            if not tau > self.tau_min:
+                raise ValueError(
+                    f"tau must exceed dt = {self.tau_min} in the neurotorch form (forward "
+                    f"Euler), got {tau}"
+                )
+            if not 0 < transition < 1:
+                raise ValueError(f"transition must be in (0, 1), got {transition}")
+        else:
+            self.tau_min = self.dt / 10.0
+            if not tau > self.tau_min:
+                raise ValueError(f"tau must exceed tau_min = dt / 10 = {self.tau_min}, got {tau}")
         generator = torch.Generator().manual_seed(int(seed))
         self._init_recurrent(
             n_units,
@@ -231,17 +271,37 @@ class RateActivityNetwork(_ActivityNetwork):
         )
         self.gain_parameter = nn.Parameter(torch.full((n_units,), inverse_softplus(gain)))
         self.threshold = nn.Parameter(torch.full((n_units,), float(threshold)))
+        if wilson_cowan == "neurotorch":
+            self.transition_parameter = nn.Parameter(
+                torch.full((n_units,), math.log(transition / (1.0 - transition))),
+                requires_grad=bool(learn_transition),
+            )
 
     def tau(self) -> Tensor:
         """(N,) time constants (unit of dt), > tau_min."""
         return self.tau_min + F.softplus(self.tau_parameter)
+
+    def transition(self) -> Tensor:
+        """(N,) transition rates r in (0, 1) of the neurotorch form."""
+        if self.wilson_cowan != "neurotorch":
+            raise ValueError("only the neurotorch Wilson–Cowan form has a transition rate")
+        return torch.sigmoid(self.transition_parameter)
 
     def gain(self) -> Tensor:
         """(N,) gains g > 0."""
         return F.softplus(self.gain_parameter)
 
     def effective_parameters(self) -> dict[str, Tensor]:
-        """Tensors the dynamics use, with graph: weight (N, N), decay, gain, threshold (N,)."""
+        """Tensors the dynamics use, with graph: weight (N, N), then (N,) each: decay, gain,
+        threshold (default form) or dt_over_tau, transition, gain, threshold (neurotorch)."""
+        if self.wilson_cowan == "neurotorch":
+            return {
+                "weight": self.effective_recurrent_weight(),
+                "dt_over_tau": self.dt / self.tau(),
+                "transition": self.transition(),
+                "gain": self.gain(),
+                "threshold": self.threshold,
+            }
         return {
             "weight": self.effective_recurrent_weight(),
             "decay": torch.exp(-self.dt / self.tau()),
@@ -249,10 +309,24 @@ class RateActivityNetwork(_ActivityNetwork):
             "threshold": self.threshold,
         }
 
-    def step_params(self, effective: dict[str, Tensor] | None = None) -> nrn.WilsonCowanParams:
-        """``WilsonCowanParams`` for the step function."""
+    def step_params(
+        self, effective: dict[str, Tensor] | None = None
+    ) -> nrn.WilsonCowanParams | nrn.NeuroTorchWilsonCowanParams:
+        """Parameters of the form's step function (``WilsonCowanParams`` or
+        ``NeuroTorchWilsonCowanParams``)."""
         p = self.effective_parameters() if effective is None else effective
+        if self.wilson_cowan == "neurotorch":
+            return nrn.NeuroTorchWilsonCowanParams(
+                p["dt_over_tau"], p["transition"], p["gain"], p["threshold"], p["weight"]
+            )
         return nrn.WilsonCowanParams(p["decay"], p["gain"], p["threshold"], p["weight"])
+
+    def step_function(self):
+        """The form's step function: ``neurons.wilson_cowan_step`` or
+        ``neurons.wilson_cowan_neurotorch_step``."""
+        if self.wilson_cowan == "neurotorch":
+            return nrn.wilson_cowan_neurotorch_step
+        return nrn.wilson_cowan_step
 
     def initial_state(self, x0: Tensor) -> nrn.WilsonCowanState:
         """State holding frame x0 (B, N) as the rates."""
@@ -271,6 +345,7 @@ class RateActivityNetwork(_ActivityNetwork):
 
         ``external_input`` (n_steps, B, N) adds a drive I_t (default none: autonomous)."""
         params = self.step_params()
+        step = self.step_function()
         weight = params.recurrent_weight
         uncoupled = params._replace(recurrent_weight=None)  # W enters through coupling_input
         outputs = []
@@ -278,7 +353,7 @@ class RateActivityNetwork(_ActivityNetwork):
             drive = self.coupling_input(state, weight)
             if external_input is not None:
                 drive = external_input[t] + drive
-            r, state = nrn.wilson_cowan_step(drive, state, uncoupled)
+            r, state = step(drive, state, uncoupled)
             outputs.append(r)
         return torch.stack(outputs), state
 

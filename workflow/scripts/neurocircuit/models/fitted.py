@@ -96,8 +96,11 @@ def rollout(model, initial_frame: np.ndarray, n_frames: int) -> np.ndarray:
 def initialise_from_data(model, target: np.ndarray) -> None:
     """Start the network at the recording's time-average instead of an arbitrary level.
 
-    Rate network: thresholds b = g (W m) − logit(m), which makes the neurons' mean activity m
-    (N,) a fixed point of r ← d r + (1 − d) sigmoid(g W r − b). Spiking network: readout biases
+    Rate network: thresholds b = g (W m) − logit(s), which makes the neurons' mean activity m
+    (N,) a fixed point of the update: s = m for x ← d x + (1 − d) sigmoid(g W x − b) (default
+    form), s = m / (1 − r m) for x ← (1 − h) x + h (1 − r x) sigmoid(g W x − b) (neurotorch
+    form, transition rate r; s is clipped below 1 where m ≥ 1 / (1 + r) has no fixed point).
+    Spiking network: readout biases
     c = logit(m) − g r̄, with r̄ each unit's mean filtered spike rate in one rollout of the
     initial network, so its output starts near m. Only biases change; the weights keep their
     random initialisation. Why: the rollout otherwise starts far from the data's level and the
@@ -115,6 +118,9 @@ def initialise_from_data(model, target: np.ndarray) -> None:
             drive = model.effective_recurrent_weight() @ torch.as_tensor(
                 mean, dtype=reference.dtype
             )
+            if model.wilson_cowan == "neurotorch":
+                needed = _neurotorch_needed_rate(model, mean, mean)
+                logit_mean = torch.as_tensor(np.log(needed / (1 - needed)), dtype=reference.dtype)
             model.threshold.copy_(model.gain() * drive - logit_mean)
             return
         output = torch.as_tensor(rollout(model, target[0], target.shape[0]), dtype=reference.dtype)
@@ -123,21 +129,36 @@ def initialise_from_data(model, target: np.ndarray) -> None:
         model.readout_bias.copy_(logit_mean - gain * filtered.mean(dim=0))
 
 
+def _neurotorch_needed_rate(model, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """The sigmoid's value s that takes the neurotorch form's rates from ``previous`` to
+    ``current`` in one step: current = (1 - h) previous + h (1 - r previous) s (transition
+    rate r), clipped into (0, 1)."""
+    h = (model.dt / model.tau()).detach().cpu().numpy().astype(np.float64)
+    transition = model.transition().detach().cpu().numpy().astype(np.float64)
+    needed = (current - (1.0 - h) * previous) / (h * (1.0 - transition * previous))
+    return np.clip(needed, 1e-3, 1.0 - 1e-3)
+
+
 def regression_weights(model, target: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
     """(W (N, N) [post, pre], threshold b (N,)) that make a rate network's one-step update
     reproduce ``target`` (T, N) in [0, 1] best in the least-squares sense, inverted exactly.
 
     The update r_t = d r_{t-1} + (1 - d) sigmoid(g W r_{t-1} - b) asks, at each step, for the
-    drive u_t = logit((x_t - d x_{t-1}) / (1 - d)) (clipped into (0, 1) first); a ridge
+    drive u_t = logit((x_t - d x_{t-1}) / (1 - d)) (clipped into (0, 1) first; the neurotorch
+    form's update with transition rate c asks for
+    logit((x_t - (1 - h) x_{t-1}) / (h (1 - c x_{t-1})))); a ridge
     regression of u_t on x_{t-1} (penalty ``ridge`` times the number of steps, relative to a
     unit-variance input) gives g W and -b. This is how data-constrained rate networks are
     classically fitted (one-step targets, as in FORCE-style and CURBD fits); the rollout
     training then refines it.
     """
     x = np.asarray(target, dtype=np.float64)
-    decay = np.exp(-model.dt / model.tau().detach().cpu().numpy().astype(np.float64))
-    eps = 1e-3
-    needed = np.clip((x[1:] - decay * x[:-1]) / (1.0 - decay), eps, 1.0 - eps)
+    if model.wilson_cowan == "neurotorch":
+        needed = _neurotorch_needed_rate(model, x[:-1], x[1:])
+    else:
+        decay = np.exp(-model.dt / model.tau().detach().cpu().numpy().astype(np.float64))
+        eps = 1e-3
+        needed = np.clip((x[1:] - decay * x[:-1]) / (1.0 - decay), eps, 1.0 - eps)
     drive = np.log(needed / (1.0 - needed))
     inputs = np.c_[x[:-1], np.ones(len(x) - 1)]
     penalty = ridge * len(inputs) * np.diag(np.r_[np.ones(x.shape[1]), 0.0])
