@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from helpers.idx import write_idx
 from neurocircuit.classification import (
@@ -120,13 +121,38 @@ def test_shipped_configs_define_every_listed_model():
 # ----------------------------------------------------------------------------- data
 
 
-def test_image_splits_keep_the_test_set_apart(tmp_path):
-    rng = np.random.default_rng(0)
+TEST_TAG = 1 << 9  # bit 9 marks a sample of the test file
+
+
+def identifiable_images(n: int, tag: int = 0) -> np.ndarray:
+    """(n, 28, 28) images whose first ten pixels spell ``index | tag`` in binary (255 = 1), so
+    that every sample can be read back from the spikes the model is fed."""
+    codes = np.arange(n) | tag
+    bits = (codes[:, None] >> np.arange(10)[None, :]) & 1
+    images = np.zeros((n, 28 * 28), dtype=np.uint8)
+    images[:, :10] = 255 * bits
+    return images.reshape(n, 28, 28)
+
+
+def indices_fed(batches) -> tuple[list[int], list[int]]:
+    """Sample codes (read from which of the ten code channels ever spike) and labels of every
+    sample in one pass over ``batches``, in order."""
+    codes, labels = [], []
+    for x, y in batches(0):
+        bits = (x[:, :, :10].sum(dim=0) > 0).long()
+        codes += (bits * (2 ** torch.arange(10))).sum(dim=1).tolist()
+        labels += y.tolist()
+    return codes, labels
+
+
+def test_image_splits_are_disjoint_by_index_and_cover_the_data(tmp_path):
+    """Every training-file sample lands in exactly one of train / validation (disjoint, union
+    the whole file, the same validation set with or without ``max_train_samples``), the test
+    split is exactly the test file, and every label travels with its own sample."""
     files = {}
-    for role, n in (("train", 200), ("test", 50)):
+    for role, n, tag in (("train", 200, 0), ("test", 50, TEST_TAG)):
         files[f"{role}_images"] = write_idx(
-            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-            tmp_path / f"{role}-images-idx3-ubyte.gz",
+            identifiable_images(n, tag), tmp_path / f"{role}-images-idx3-ubyte.gz"
         )
         files[f"{role}_labels"] = write_idx(
             (np.arange(n) % 10).astype(np.uint8), tmp_path / f"{role}-labels-idx1-ubyte.gz"
@@ -135,15 +161,62 @@ def test_image_splits_keep_the_test_set_apart(tmp_path):
     data = load_classification_data(
         "mnist", files, settings, seed=0, validation_fraction=0.2, verify_checksums=False
     )
-    assert data.sizes == {"train": 160, "val": 40, "test": 50}
     assert (data.n_inputs, data.n_classes) == (784, 10)
     x, y = next(iter(data.train))
     assert x.shape == (10, 64, 784) and y.shape == (64,)
-    assert torch_sum(data.test) == 50
+    fed = {name: indices_fed(getattr(data, name)) for name in ("train", "val", "test")}
+    for name, (codes, labels) in fed.items():
+        assert len(set(codes)) == len(codes), f"{name}: a sample appears twice"
+        expected = [(code & ~TEST_TAG) % 10 for code in codes]
+        assert labels == expected, f"{name}: labels and samples disagree"
+    train, val, test = (set(fed[name][0]) for name in ("train", "val", "test"))
+    assert not train & val
+    assert train | val == set(range(200))
+    assert test == {i | TEST_TAG for i in range(50)}
+    assert np.bincount([i % 10 for i in val]).tolist() == [4] * 10  # stratified 20 %
+    assert data.sizes == {"train": 160, "val": 40, "test": 50}
+    assert sorted(indices_fed(data.train_eval)[0]) == sorted(train)
+    # a subset of the training split: the validation set stays as it was, still disjoint
+    subset = load_classification_data(
+        "mnist", files, {**settings, "max_train_samples": 60}, seed=3,
+        validation_fraction=0.2, verify_checksums=False,
+    )  # fmt: skip
+    sub_train, sub_val = (set(indices_fed(getattr(subset, n))[0]) for n in ("train", "val"))
+    assert sub_val == val and len(sub_train) == 60 and sub_train < train
 
 
-def torch_sum(batches):
-    return sum(int(y.numel()) for _, y in batches)
+def synthetic_identifiable_shd(path: Path, n: int, offset: int) -> Path:
+    """SHD-layout file whose sample k has one event, on unit ``offset + k`` at 0.1 s, and
+    label k % 20: the unit that fires names the sample."""
+    from helpers.shd import write_shd
+
+    times = [np.array([0.1]) for _ in range(n)]
+    units = [np.array([offset + k]) for k in range(n)]
+    return write_shd(path, times, units, np.arange(n) % 20)
+
+
+def test_shd_splits_are_disjoint_by_index_and_cover_the_data(tmp_path):
+    files = {
+        "train": synthetic_identifiable_shd(tmp_path / "shd_train.h5", 400, 0),
+        "test": synthetic_identifiable_shd(tmp_path / "shd_test.h5", 100, 500),
+    }
+    settings = digits_settings(n_steps=20, max_train_samples=None, eval_batch_size=64)
+    data = load_classification_data("shd", files, settings, seed=0, validation_fraction=0.1)
+    fed = {}
+    for name in ("train", "val", "test"):
+        units, labels = [], []
+        for x, y in getattr(data, name)(0):
+            assert bool((x.sum(dim=(0, 2)) == 1).all())  # one event per sample
+            units += x.sum(dim=0).argmax(dim=1).tolist()
+            labels += y.tolist()
+        assert len(set(units)) == len(units), f"{name}: a sample appears twice"
+        offset = 500 if name == "test" else 0
+        assert labels == [(u - offset) % 20 for u in units], f"{name}: labels and samples disagree"
+        fed[name] = set(units)
+    assert not fed["train"] & fed["val"]
+    assert fed["train"] | fed["val"] == set(range(400))
+    assert fed["test"] == set(range(500, 600))
+    assert np.bincount([u % 20 for u in fed["val"]]).tolist() == [2] * 20
 
 
 # ------------------------------------------------------------------------- training

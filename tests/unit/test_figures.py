@@ -135,6 +135,91 @@ def test_ablation_areas(results, tmp_path):
     assert_figure_files(png, pdf)
 
 
+def drawn_figure(monkeypatch):
+    """Replace the ablation figures' save_figure with one that also keeps the figure's texts."""
+    import neurocircuit.figures.ablation as module
+
+    drawn = {}
+
+    def keep_and_save(fig, png, pdf, dpi):
+        drawn["titles"] = [ax.get_title() for ax in fig.axes]
+        drawn["texts"] = [t.get_text() for ax in fig.axes for t in ax.texts]
+        drawn["n_axes"] = len(fig.axes)
+        save_figure(fig, png, pdf, dpi)
+
+    monkeypatch.setattr(module, "save_figure", keep_and_save)
+    return drawn
+
+
+def test_ablation_curves_show_the_inhibitory_share(results, tmp_path, monkeypatch):
+    drawn = drawn_figure(monkeypatch)
+    copies = []
+    for path in sorted(results.glob(f"ablation/{DATASET}/*/seed*.csv")):
+        copy = tmp_path / path.relative_to(results)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        table = pd.read_csv(path)
+        share = np.where(table["fraction"] > 0, 0.2 + 0.6 * table["fraction"], np.nan)
+        table.assign(inhibitory_share=share).to_csv(copy, index=False)
+        copies.append(copy)
+    png, pdf = outputs(tmp_path, "ablation_curves_share")
+    plot_ablation_curves(copies, png, pdf, dpi=80)
+    assert_figure_files(png, pdf)
+    n_strategies = len(pd.read_csv(copies[0])["strategy"].unique())
+    assert drawn["n_axes"] == 2 * n_strategies  # a pVar-ratio and a share panel per strategy
+    plot_ablation_curves(sorted(results.glob("ablation/*/*/seed*.csv")), png, pdf, dpi=80)
+    assert drawn["n_axes"] == n_strategies  # tables without the column: no share panels
+
+
+def test_ablation_areas_show_single_factor_comparisons(tmp_path, monkeypatch):
+    import itertools
+
+    from neurocircuit.ablation import summarise_ablations
+
+    drawn = drawn_figure(monkeypatch)
+    runs = []
+    for dynamics, dale, method in itertools.product(("spiking", "rate"), ("dale", "nodale"),
+                                                    ("bptt", "eprop")):  # fmt: skip
+        for seed in range(3):
+            level = 0.3 + 0.2 * (dale == "dale") + 0.05 * seed
+            curves = pd.DataFrame(
+                {
+                    "strategy": ["strongest", "strongest", "strongest_global", "strongest_global"],
+                    "fraction": [0.0, 1.0, 0.0, 1.0],
+                    "repeat": 0,
+                    "inhibitory_share": [np.nan, 0.5, np.nan, 0.9],
+                    "pvar": [0.9, 0.9 * level, 0.9, 0.8 * level],
+                    "pvar_ratio": [1.0, level, 1.0, 0.8 * level],
+                }
+            )
+            model = f"{dynamics}_{dale}_{method}"
+            runs.append({"curves": curves, "dataset": DATASET, "model": model, "seed": seed})
+    summary = tmp_path / "summary.csv"
+    summarise_ablations(runs, n_resamples=100).to_csv(summary, index=False)
+    png, pdf = outputs(tmp_path, "ablation_comparisons")
+    plot_ablation_areas(summary, png, pdf, dataset=DATASET, dpi=60)
+    assert_figure_files(png, pdf)
+    assert {"Dale (left) vs no Dale (right)", "spiking (left) vs rate (right)",
+            "BPTT (left) vs e-prop (right)"} <= set(drawn["titles"])  # fmt: skip
+    # 2 strategies x 3 comparisons x 4 combinations of the other factors, each with its test
+    tests = [text for text in drawn["texts"] if text.startswith("d=")]
+    assert len(tests) == 24 and all("p" in text for text in tests)
+
+
+def test_ablation_areas_reject_an_old_summary(results, tmp_path):
+    summary = pd.read_csv(results / "ablation" / "summary.csv")
+    old = pd.concat(
+        [
+            summary[summary["section"] == "auc"].dropna(axis=1, how="all"),
+            pd.DataFrame([{"section": "welch", "dataset": DATASET, "strategy": "random",
+                           "comparison": "Dale vs no Dale", "p": 0.5, "cohens_d": 0.1}]),
+        ]
+    )  # fmt: skip
+    bad = tmp_path / "summary.csv"
+    old.to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=r"summary\.csv: welch rows lack column\(s\) metric"):
+        plot_ablation_areas(bad, *outputs(tmp_path, "bad"), dataset=DATASET)
+
+
 # ---------------------------------------------------------------- bad input: one clear error
 def test_missing_column_names_file_and_column(results, tmp_path):
     summary = pd.read_csv(results / "classification" / "summary.csv")

@@ -111,6 +111,25 @@ def test_smoothing_per_split_does_not_leak():
     assert not np.allclose(leaky_a, leaky_b)
 
 
+def test_training_and_heldout_frames_are_disjoint_by_index_and_cover_the_recording():
+    """Frame t of the recording carries t in neuron 0 (and 50 - t in neuron 1). Split without
+    smoothing, normalised with the training frames' range, the frame indices read back from
+    the two parts are [0, n_train) and [n_train, T), each once and in order: disjoint, and
+    together the whole recording. Statistics of all frames would misread them."""
+    n_frames = 50
+    t = np.arange(n_frames, dtype=np.float64)
+    traces = np.stack([t, n_frames - t], axis=1)
+    n_train = metrics.split_train_test(n_frames, 0.2)
+    assert n_train == 40
+    train, test = fit.preprocess_split(traces, fit.Preprocessing("per_neuron", 0.0), n_train)
+    low, high = 0.0, n_train - 1.0  # neuron 0's range over the training frames
+    train_frames = np.rint(train[:, 0] * (high - low) + low).astype(int).tolist()
+    test_frames = np.rint(test[:, 0] * (high - low) + low).astype(int).tolist()
+    assert train_frames == list(range(n_train))
+    assert test_frames == list(range(n_train, n_frames))
+    assert train_frames + test_frames == list(range(n_frames))
+
+
 @pytest.mark.skipif(not ZEBRAFISH.is_file(), reason=f"zebrafish data absent ({ZEBRAFISH})")
 def test_zebrafish_preprocessing_on_the_real_file():
     recording = fit.load_activity(ZEBRAFISH, frame_period_s=0.9)

@@ -43,6 +43,52 @@ def test_iterations_to_reach():
     assert training.iterations_to_reach(history, 0.95) is None
 
 
+def test_fit_validation_and_heldout_blocks_are_disjoint_by_frame():
+    """The fit protocol's three blocks of a 60-frame recording: [0, 42) fit, [42, 48) validate,
+    [48, 60) held out. The loss (and its gradient) reads exactly the fit block's predicted
+    frames, the validation score exactly the validation block: changing any frame outside a
+    block leaves what it computes unchanged, changing one frame inside changes it."""
+    from neurocircuit.learning import SequenceFitTask
+    from neurocircuit.metrics import split_train_test
+    from neurocircuit.models import RateActivityNetwork
+
+    n_train = split_train_test(60, 0.2)
+    n_validation = jobs.validation_split(n_train, 0.125)
+    n_fit = n_train - n_validation
+    assert (n_fit, n_validation, 60 - n_train) == (42, 6, 12)
+    task = SequenceFitTask(validation_frames=n_validation)
+    generator = torch.Generator().manual_seed(0)
+    target = 0.2 + 0.6 * torch.rand(n_train, 4, generator=generator, dtype=torch.float64)
+    weights = task.weights(n_train, target)
+    assert weights.nonzero().flatten().tolist() == list(range(1, n_fit))
+    model = RateActivityNetwork(4, seed=0).double()
+
+    def loss_and_grad(frames):
+        model.zero_grad()
+        loss = task.bptt_loss(model, frames)[0]
+        loss.backward()
+        return float(loss.detach()), model.weight.grad.clone()
+
+    def validation_score(frames):
+        return task.evaluate(model, frames)["score"]
+
+    def changed(frames, index):
+        out = frames.clone()
+        out[index] = 0.2 + 0.6 * torch.rand(4, generator=generator, dtype=torch.float64)
+        return out
+
+    loss, grad = loss_and_grad(target)
+    score = validation_score(target)
+    outside_fit = changed(changed(target, n_fit), n_train - 1)
+    assert loss_and_grad(outside_fit)[0] == loss
+    assert torch.equal(loss_and_grad(outside_fit)[1], grad)
+    assert loss_and_grad(changed(target, n_fit - 1))[0] != loss
+    outside_validation = changed(changed(target, 1), n_fit - 1)
+    assert validation_score(outside_validation) == score
+    assert validation_score(changed(target, n_fit)) != score
+    assert validation_score(changed(target, n_train - 1)) != score
+
+
 def relaxation(n_neurons=6, n_frames=50):
     """(T, N) exponential relaxations from x0 to a fixed point, time constants 4..12 frames."""
     t = np.arange(n_frames)[:, None]
@@ -167,12 +213,19 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     history = pd.read_csv(outputs["history"])
     assert list(history["iteration"]) == list(range(20))
     weights = np.load(outputs["weights"])
-    signs = weights["neuron_sign"]
-    assert weights["weights"].shape == (6, 6) and signs.shape == (6,)
-    # Dale: every presynaptic row (weights stored presynaptic × postsynaptic) has one sign.
-    assert np.all(weights["weights"] * signs[:, None] >= 0)
+    w, signs = weights["weights"], weights["neuron_sign"]
+    assert w.shape == (6, 6) and signs.shape == (6,)
 
     model, metadata = fitted.load_fitted_model(outputs["model"])
+    # Dale on the trained weights as written (presynaptic x postsynaptic): every existing
+    # connection strictly of its presynaptic neuron's sign (no zero row: no neuron silently
+    # cut off), removed ones exactly 0, the model's identities, E and I both present
+    existing = (model.structural_mask * model.connection_mask).numpy().T
+    assert (
+        np.array_equal(signs, model.neuron_sign().numpy()) and sorted(signs) == [-1] * 3 + [1] * 3
+    )
+    assert np.all((w * signs[:, None] > 0) | (existing == 0)) and np.all(w[existing == 0] == 0)
+    assert np.array_equal(w, model.effective_connectivity().numpy().T)
     assert metadata["model"] == "rate_dale_bptt"
     again = fitted.rollout(model, target[:, 0], 60)
     assert np.allclose(again.T, prediction, atol=1e-5)
@@ -199,7 +252,7 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
         [{"dataset": "toy", "model": "rate_dale_bptt", "seed": 0}],
         tmp_path / "summary.csv",
     )
-    assert set(summary["section"]) == {"auc", "welch"}
+    assert set(summary["section"]) == {"auc"}  # one model: no pair to compare
     with open(run_dir / "metrics.json") as fh:
         assert json.load(fh)["model"] == "rate_dale_bptt"
 

@@ -31,7 +31,8 @@ def test_classifier_shapes_and_state_carry(neuron):
     x = spikes_input()
     readout, spikes = model(x)
     assert readout.shape == (30, 4, 3) and spikes.shape == (30, 4, 16)
-    assert set(spikes.unique().tolist()) <= {0.0, 1.0} and spikes.sum() > 0
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    assert 0.02 < float(spikes.detach().mean()) < 0.5  # the carried state: spikes and silence
     first, _, state = model(x[:13], return_state=True)
     second, _ = model(x[13:], state=state)
     torch.testing.assert_close(torch.cat([first, second]), readout, rtol=0, atol=1e-6)
@@ -45,6 +46,9 @@ def test_fast_path_matches_generic_loop(reset):
     model.double()
     x = spikes_input().double()
     assert model.fast_path_applies()
+    with torch.no_grad():
+        rate = float(model(x)[1].mean())
+    assert 0.02 < rate < 0.5  # spikes and resets on both paths, not a silent network
     grads = []
     for fast in (True, False):
         model.use_fast_path = fast
@@ -79,42 +83,112 @@ def test_same_seed_same_weights():
     assert not torch.equal(a.w_in, c.w_in)
 
 
-def column_signs_consistent(weight: torch.Tensor, sign: torch.Tensor) -> bool:
-    """Every presynaptic column has the neuron's sign (zeros allowed)."""
-    return bool(((weight * sign[None, :]) >= 0).all())
+def scramble_dale_raw_parameters(module, seed: int) -> None:
+    """Overwrite the raw parameters behind every Dale parametrization of ``module`` with random
+    values of both signs (N(0, 1) times the raw parameter's mean size), and a learnable identity
+    s with N(0, 0.5**2) draws near 0 (so a few steps can flip some). A parametrization that
+    forgot its abs / square, or that only held because right_inverse stored |W|, now shows."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parametrizations in module.parametrizations.values():
+            raw = parametrizations.original
+            raw.copy_(torch.randn(raw.shape, generator=generator) * raw.abs().mean())
+            identity = getattr(parametrizations[0], "sign_parameter", None)
+            if identity is not None:
+                identity.copy_(0.5 * torch.randn(identity.shape, generator=generator))
+
+
+def column_signs(weight: torch.Tensor, existing: torch.Tensor) -> torch.Tensor:
+    """(n_pre,) the one strict sign of each presynaptic column of ``weight`` [post, pre].
+
+    Fails unless every existing connection (``existing`` == 1) of a column is strictly of that
+    sign (no zero, no mixed signs) and every connection that does not exist is exactly 0."""
+    sign = torch.sign(weight.sum(dim=0))
+    assert bool((weight[existing == 0] == 0).all()), "a removed connection carries weight"
+    signed = weight * sign[None, :]
+    strictly = (signed > 0) | (existing == 0)
+    bad = (~strictly).any(dim=0).nonzero().flatten().tolist()
+    assert bad == [], f"columns {bad} are not of one strict sign (or are all zero)"
+    return sign
+
+
+def dale_models(mode):
+    """A recurrent classifier (hidden identities on V's columns, excitatory inputs W_in >= 0,
+    free readout) and both activity networks, E and I both present, Dale's law in ``mode``."""
+    return (
+        SpikingClassifier(
+            12, 20, 4, dale=True, dale_mode=mode, input_scale=0.04, recurrent_scale=1.0, seed=1
+        ),
+        RateActivityNetwork(15, dale=True, dale_mode=mode, exc_fraction=0.6, seed=2),
+        SpikingActivityNetwork(15, dale=True, dale_mode=mode, exc_fraction=0.6, seed=3),
+    )
+
+
+def effective_dale_weights(classifier, rate, spiking):
+    """name -> (effective weight [post, pre], 0/1 mask of existing connections)."""
+    weights = classifier.effective_weights()
+    mask = classifier.structural_mask * classifier.connection_mask
+    out = {
+        "classifier.w_rec": (weights["w_rec"].detach(), mask),
+        "classifier.w_in": (weights["w_in"].detach(), torch.ones_like(weights["w_in"])),
+    }
+    for name, network in (("rate", rate), ("spiking", spiking)):
+        mask = network.structural_mask * network.connection_mask
+        out[f"{name}.weight"] = (network.recurrent_weight(), mask)
+    return out
 
 
 @pytest.mark.parametrize("mode", ["fixed", "learnable_sign"])
-def test_dale_sign_kept_after_many_optimizer_steps(mode):
+def test_dale_signs_of_effective_weights_after_training_from_random_raw_parameters(mode):
+    """Every neuron's outgoing effective recurrent weights keep one strict sign, the neuron's
+    identity, after optimizer steps that push each weight towards a random sign, starting from
+    raw parameters of both signs; no neuron is silently all-zero; E and I both stay. With fixed
+    identities, every neuron keeps the sign it was drawn with. The classifier's input afferents
+    stay strictly excitatory (W_in > 0, Song, Yang & Wang 2016)."""
     torch.manual_seed(0)
-    model = SpikingClassifier(12, 20, 4, dale=True, dale_mode=mode, input_scale=5.0)
-    rate = RateActivityNetwork(15, dale=True, dale_mode=mode)
-    initial_sign = model.neuron_sign().clone()
-    parameters = list(model.parameters()) + list(rate.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=0.05)
+    models = dale_models(mode)
+    classifier, rate, spiking = models
+    # the identities drawn at construction, read off the initial effective weights' columns
+    drawn = {
+        name: column_signs(weight, existing)
+        for name, (weight, existing) in effective_dale_weights(*models).items()
+    }
+    for model in models:
+        scramble_dale_raw_parameters(model, seed=5)
+    scrambled = {name: w for name, (w, _) in effective_dale_weights(*models).items()}
     x = spikes_input(channels=12)
-    x0 = torch.rand(2, 15)
-    for _ in range(100):  # a loss that pushes every weight towards a random sign
+    _, spikes = classifier(x)
+    assert 0.02 < float(spikes.detach().mean()) < 0.8  # V gets gradients through spikes
+    parameters = [p for model in models for p in model.parameters()]
+    optimizer = torch.optim.AdamW(parameters, lr=0.05)
+    x0 = torch.rand(2, 15, generator=torch.Generator().manual_seed(6))
+    generator = torch.Generator().manual_seed(7)
+    for _ in range(30):
         optimizer.zero_grad()
-        readout, _ = model(x)
-        target_w = torch.randn(20, 20)
-        loss = (
-            readout.mean()
-            - (model.w_rec * target_w).sum()
-            - (rate.weight * torch.randn(15, 15)).sum()
-        )
-        loss = loss + rate(x0, 5).mean()
+        readout, _ = classifier(x)
+        loss = readout.mean() + rate(x0, 5).mean() + spiking(x0, 5).mean()
+        loss = loss - (classifier.w_rec * torch.randn(20, 20, generator=generator)).sum()
+        loss = loss - (classifier.w_in * torch.randn(20, 12, generator=generator)).sum()
+        for network in (rate, spiking):
+            loss = loss - (network.weight * torch.randn(15, 15, generator=generator)).sum()
         loss.backward()
         optimizer.step()
-    sign = model.neuron_sign()
-    assert set(sign.tolist()) <= {-1.0, 1.0}
-    assert column_signs_consistent(model.w_rec, sign)
-    assert column_signs_consistent(model.w_out, sign)
-    assert column_signs_consistent(rate.recurrent_weight(), rate.neuron_sign())
-    if mode == "fixed":
-        assert torch.equal(sign, initial_sign)
-    # the 80 / 20 identities
-    assert int((initial_sign > 0).sum()) == 16
+    trained = effective_dale_weights(*models)
+    signs = {name: column_signs(weight, existing) for name, (weight, existing) in trained.items()}
+    # the identity of each neuron is the one the model reports; every input is excitatory
+    torch.testing.assert_close(signs["classifier.w_rec"], classifier.neuron_sign())
+    assert torch.equal(signs.pop("classifier.w_in"), torch.ones(12))
+    torch.testing.assert_close(signs["rate.weight"], rate.neuron_sign())
+    torch.testing.assert_close(signs["spiking.weight"], spiking.neuron_sign())
+    for name, sign in signs.items():
+        assert 0 < int((sign < 0).sum()) < sign.numel(), f"{name}: not both E and I"
+        if mode == "fixed":
+            assert torch.equal(sign, drawn[name]), f"{name}: an identity changed"
+    assert int((drawn["classifier.w_rec"] > 0).sum()) == 16  # the 80 / 20 identities
+    assert int((drawn["rate.weight"] > 0).sum()) == 9  # 60 %
+    for name, (weight, _) in trained.items():  # the steps moved every matrix by far
+        change = (weight - scrambled[name]).abs().max() / scrambled[name].abs().max()
+        assert float(change) > 0.1, name
 
 
 def test_ei_balance_at_init_within_sampling_error():
@@ -160,14 +234,58 @@ def test_connection_masks():
         network.set_connection_mask(torch.full((6, 6), 0.5))
 
 
+def rate_frames_by_hand(w, x0, n, tau, gain, threshold):
+    """Wilson–Cowan frames 1..n written out: r <- d r + (1 - d) sigmoid(g W r - b),
+    d = exp(-1 / tau) (dt = 1 frame), W [post, pre]."""
+    d = math.exp(-1.0 / tau)
+    r, frames = x0, []
+    for _ in range(n):
+        r = d * r + (1 - d) / (1 + torch.exp(-(gain * (r @ w.t()) - threshold)))
+        frames.append(r)
+    return torch.stack(frames)
+
+
+def test_rate_rollout_frames_equal_the_equation_by_hand():
+    """Frames 1-3 of the rollout against the update written out with the values the network
+    was built with (tau 3, gain 2, threshold 0.4) and its effective W."""
+    network = RateActivityNetwork(8, dale=True, tau=3.0, gain=2.0, threshold=0.4, seed=0)
+    network.double()
+    x0 = torch.rand(3, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        out = network(x0, 4)
+    assert out.shape == (4, 3, 8) and torch.equal(out[0], x0)
+    expected = rate_frames_by_hand(network.recurrent_weight(), x0, 3, 3.0, 2.0, 0.4)
+    # tau and g are stored as float32 softplus pre-images: equal to 3 and 2 to ~1e-8
+    torch.testing.assert_close(out[1:], expected, rtol=0, atol=1e-7)
+    assert float((out[3] - x0).abs().max()) > 0.05  # the frames moved away from x0
+
+
+def test_spiking_rollout_first_frame_equals_the_equation_by_hand():
+    """Frame 1 from rest: i = W x0 + b_in, v~ = i, z = H(v~ - 1), r1 = kappa r0 + (1 - kappa) z,
+    y1 = sigmoid(g r1 + c), with r0 the readout's inverse of x0 (clipped to [0, 1]). Some but
+    not all units spike in that frame."""
+    network = SpikingActivityNetwork(
+        8, dale=True, weight_scale=4.0, bias_current=0.5, readout_gain=2.0, readout_bias=-1.0,
+        tau_out=4.0, seed=0,
+    ).double()  # fmt: skip
+    x0 = 0.1 + 0.8 * torch.rand(3, 8, generator=torch.Generator().manual_seed(1))
+    x0 = x0.double()
+    with torch.no_grad():
+        out = network(x0, 2)
+    assert out.shape == (2, 3, 8) and torch.equal(out[0], x0)
+    z = (x0 @ network.recurrent_weight().t() + 0.5 > 1.0).double()
+    assert 0 < int(z.sum()) < z.numel(), int(z.sum())
+    kappa = math.exp(-1.0 / 4.0)
+    r0 = ((torch.logit(x0) + 1.0) / 2.0).clamp(0.0, 1.0)
+    r1 = kappa * r0 + (1 - kappa) * z
+    expected = torch.sigmoid(2.0 * r1 - 1.0)  # g = 2 stored as a float32 softplus pre-image
+    torch.testing.assert_close(out[1], expected, rtol=0, atol=1e-7)
+
+
 @pytest.mark.parametrize("cls", [RateActivityNetwork, SpikingActivityNetwork])
-def test_activity_rollout_starts_at_x0_and_stays_in_unit_interval(cls):
+def test_activity_network_shapes_and_bad_frames(cls):
     network = cls(8, dale=True, seed=0)
-    x0 = torch.rand(3, 8)
-    out = network(x0, 20)
-    assert out.shape == (20, 3, 8)
-    assert torch.equal(out[0], x0)
-    assert float(out.detach().min()) >= 0 and float(out.detach().max()) <= 1
+    assert network(torch.rand(3, 8), 20).shape == (20, 3, 8)
     assert network.recurrent_weight().shape == (8, 8)
     assert network.neuron_sign().shape == (8,)
     assert cls(8).neuron_sign() is None
@@ -213,7 +331,8 @@ def test_rate_network_parameters_stay_valid():
     with torch.no_grad():
         network.tau_parameter.fill_(-50.0)
         network.gain_parameter.fill_(-50.0)
-    assert bool((network.tau() > 0).all()) and bool((network.gain() >= 0).all())
+    # the floor tau_min = dt / 10 holds (not just tau > 0), and the gain stays strictly positive
+    assert torch.allclose(network.tau(), torch.full((4,), 0.1)) and bool((network.gain() > 0).all())
     with pytest.raises(ValueError, match="tau"):
         RateActivityNetwork(4, tau=0.01)
 
@@ -332,7 +451,8 @@ def test_full_readout_breaks_dale_unit_to_unit():
     assert len(breaking) >= 3, breaking
     assert not network.dale_on_every_path()
     w = network.recurrent_weight()
-    assert bool(((w * network.neuron_sign()[None, :]) >= 0).all())  # W alone still obeys Dale
+    existing = network.structural_mask * network.connection_mask
+    assert torch.equal(column_signs(w, existing), network.neuron_sign())  # W alone obeys Dale
 
 
 @pytest.mark.parametrize(
@@ -368,7 +488,8 @@ def test_effective_connectivity_is_w_when_w_is_the_only_coupling(make):
     effective = network.effective_connectivity()
     assert not effective.requires_grad
     torch.testing.assert_close(effective, network.recurrent_weight(), rtol=0, atol=0)
-    assert bool(((effective * network.neuron_sign()[None, :]) >= 0).all())
+    sign = column_signs(effective, network.structural_mask * network.connection_mask)
+    assert torch.equal(sign, network.neuron_sign()) and 0 < int((sign < 0).sum()) < 7
 
 
 def test_full_readout_effective_connectivity_is_the_linearised_influence():

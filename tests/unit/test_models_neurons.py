@@ -119,14 +119,38 @@ def test_wilson_cowan_step_hand_value():
     assert float(r) == pytest.approx(0.25 + 0.5 / (1 + math.exp(-1.0)), abs=1e-12)
 
 
-def test_wilson_cowan_rates_stay_in_unit_interval():
-    generator = torch.Generator().manual_seed(0)
-    weight = torch.randn(20, 20, generator=generator) * 10
-    params = nrn.WilsonCowanParams(decay=0.3, gain=5.0, threshold=0.0, recurrent_weight=weight)
-    state = nrn.WilsonCowanState(torch.rand(4, 20, generator=generator))
-    for _ in range(50):
-        r, state = nrn.wilson_cowan_step(torch.zeros(4, 20), state, params)
-        assert float(r.min()) >= 0.0 and float(r.max()) <= 1.0
+def test_wilson_cowan_two_units_three_steps_by_hand():
+    """Two units, per-unit decay / gain / threshold, an asymmetric W [post, pre] and an external
+    drive, three steps against the update written out in plain floats:
+    r_i <- d_i r_i + (1 - d_i) sigmoid(g_i (sum_j W_ij r_j + I_i) - b_i). A transposed W, a gain
+    that skips the input, or a decay applied to the wrong term each change the numbers."""
+    w = [[0.0, 1.5], [-2.0, 0.5]]
+    decay, gain, threshold = [0.6, 0.3], [2.0, 0.5], [0.5, -0.3]
+    drive = [[0.2, -0.1], [0.0, 0.4], [-0.3, 0.0]]
+    r = [0.2, 0.9]
+    expected = []
+    for t in range(3):
+        new = []
+        for i in range(2):
+            u = w[i][0] * r[0] + w[i][1] * r[1] + drive[t][i]
+            rate = 1.0 / (1.0 + math.exp(-(gain[i] * u - threshold[i])))
+            new.append(decay[i] * r[i] + (1.0 - decay[i]) * rate)
+        r = new
+        expected.append(r)
+    f64 = {"dtype": torch.float64}
+    params = nrn.WilsonCowanParams(
+        decay=torch.tensor(decay, **f64), gain=torch.tensor(gain, **f64),
+        threshold=torch.tensor(threshold, **f64), recurrent_weight=torch.tensor(w, **f64),
+    )  # fmt: skip
+    state = nrn.WilsonCowanState(torch.tensor([[0.2, 0.9]], **f64))
+    got = []
+    for t in range(3):
+        out, state = nrn.wilson_cowan_step(torch.tensor([drive[t]], **f64), state, params)
+        assert torch.equal(out, state.r)
+        got.append(out[0].tolist())
+    assert got == [pytest.approx(row, abs=1e-14) for row in expected]
+    # step 1 on paper: u = (1.55, -0.05); g u - b = (2.6, 0.275); sigmoid = (0.93086, 0.56832)
+    assert got[0] == pytest.approx([0.6 * 0.2 + 0.4 * 0.93086, 0.3 * 0.9 + 0.7 * 0.56832], abs=1e-5)
 
 
 def test_superspike_gradient_formula():
@@ -194,9 +218,9 @@ def test_distance_and_pseudo_derivative_are_the_steps_own_surrogate(
     )
     generator = torch.Generator().manual_seed(0)
     state = factory(3, 5, dtype=torch.float64)
-    masked = 0
+    masked = fired = free = free_silent = 0
     for _ in range(12):
-        drive = (torch.rand(3, 5, generator=generator, dtype=torch.float64) * 1.5).requires_grad_()
+        drive = (torch.rand(3, 5, generator=generator, dtype=torch.float64) * 0.6).requires_grad_()
         z, new_state, distance = step(drive, state, params, return_distance=True)
         same_z, _ = step(drive, state, params)
         assert torch.equal(z, same_z)
@@ -205,5 +229,11 @@ def test_distance_and_pseudo_derivative_are_the_steps_own_surrogate(
         psi = nrn.pseudo_derivative(distance.detach(), state.refractory, params)
         torch.testing.assert_close(psi, grad, rtol=1e-12, atol=0)
         masked += int(((state.refractory > 0) & (psi == 0)).sum())
+        fired += int(z.detach().sum())
+        free += int((state.refractory <= 0).sum())
+        free_silent += int(((state.refractory <= 0) & (z == 0)).sum())
         state = type(new_state)(*(t.detach() for t in new_state))
+    # spikes and resets happen, and free neurons often stay silent: the surrogate is probed on
+    # both sides of the threshold, not on a layer that fires whenever it may
+    assert fired / (12 * 3 * 5) > 0.1 and free_silent / free > 0.2, (fired, free_silent, free)
     assert masked > 0  # the refractory mask was exercised

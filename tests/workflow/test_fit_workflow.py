@@ -1,5 +1,5 @@
 """The fit and ablation stages run end to end through Snakemake on a cropped zebrafish
-recording (20 neurons x 100 frames, four networks, a few iterations each)."""
+recording (20 neurons x 100 frames, five networks, a few iterations each)."""
 
 import json
 
@@ -10,7 +10,11 @@ import yaml
 from conftest import TEST_CONFIG, leftover_temporaries, run_snakemake
 
 ZEBRAFISH_FILE = "zebrafish/Stimulus_data_2022_02_23_fish3_1.npy"
-MODELS = ["rate_dale_bptt", "rate_nodale_eprop", "spiking_dale_eprop", "spiking_nodale_bptt"]
+# Every dynamics x rule once, both Dale options, and FORCE; two pairs differ in the dynamics
+# alone, one in the method alone (the ablation summary compares only models that differ in one
+# factor).
+MODELS = ["rate_dale_bptt", "rate_nodale_eprop", "spiking_dale_bptt", "spiking_nodale_eprop",
+          "rate_nodale_force"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -57,13 +61,30 @@ def test_fit_and_ablation_on_cropped_zebrafish(workflow_dir, shared_data):
         for name in ("model.pt", "prediction.h5", "history.csv", "pvar_per_neuron.csv"):
             assert (run / name).is_file(), name
         curves = pd.read_csv(results / "ablation" / "zebrafish" / model / "seed0.csv")
-        assert set(curves["strategy"]) == {"random", "weakest", "strongest", "hubs"}
+        strategies = {"random", "strongest", "strongest_global", "inhibitory_only"}
+        assert set(curves["strategy"]) == strategies  # tests/config.test.yaml
         assert np.allclose(curves.loc[curves["fraction"] == 0, "pvar_ratio"], 1.0)
+        removing = curves[curves["fraction"] > 0]
+        assert removing["inhibitory_share"].between(0, 1).all()
+        inhibitory_only = removing[removing["strategy"] == "inhibitory_only"]
+        assert (inhibitory_only["inhibitory_share"] == 1).all()
+    force_run = results / "fit" / "zebrafish" / "rate_nodale_force" / "seed0"
+    force = pd.read_csv(force_run / "history.csv")  # one row per pass: force.passes = 3
+    assert list(force["iteration"]) == list(range(len(force))) and 1 <= len(force) <= 3
+    assert force["val_pvar"].notna().all()  # scored after every pass (config.yaml)
     convergence = pd.read_csv(results / "fit" / "convergence.csv")
     assert sorted(convergence["model"]) == sorted(MODELS)
+    assert set(convergence.loc[convergence["model"] == "rate_nodale_force", "method"]) == {"force"}
     summary = pd.read_csv(results / "ablation" / "summary.csv")
     assert len(summary[summary["section"] == "auc"]) == 4 * len(MODELS)
     tests = summary[summary["section"] == "welch"]
-    assert set(tests["comparison"]) == {"Dale vs no Dale", "spiking vs rate"}
-    assert (tests["n_a"] == 2).all() and (tests["n_b"] == 2).all()
+    pairs = set(zip(tests["model_a"], tests["model_b"], strict=True))
+    assert pairs == {
+        ("spiking_dale_bptt", "rate_dale_bptt"),
+        ("spiking_nodale_eprop", "rate_nodale_eprop"),
+        ("rate_nodale_eprop", "rate_nodale_force"),
+    }
+    assert set(tests["comparison"]) == {"spiking vs rate", "eprop vs force"}
+    assert len(tests) == 3 * 4 * 2  # pairs x strategies x metrics (auc, auc_gain_retained)
+    assert (tests["n_a"] <= 1).all() and tests["p"].isna().all()  # one seed: no test
     assert not leftover_temporaries(results)

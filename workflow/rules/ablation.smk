@@ -1,6 +1,7 @@
 # Rules of the ablation stage (see workflow/rules/common.smk for helpers).
-# fitted network -> pVar after removing a growing fraction of connections (4 strategies) ->
-# summary: area under each curve, Welch's t-tests Dale vs no Dale and spiking vs rate.
+# fitted network -> pVar after removing a growing fraction of connections (orders ranked within
+# each sign class, global and single-class controls) -> summary: area under each curve, Welch's
+# t-tests between models that differ in one factor (seeds as replicates, Holm-corrected).
 
 
 localrules:

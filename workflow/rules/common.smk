@@ -319,6 +319,7 @@ def classification_train_runtime(wildcards):
 
 # ---------------------------------------------------------------- fit and ablation
 from neurocircuit.fit.settings import recording_settings, resolve_fit_settings  # noqa: E402
+from neurocircuit.models.names import parse_model_name  # noqa: E402
 
 FIT = config["fit"]
 ABLATION = config["ablation"]
@@ -328,6 +329,11 @@ for _dataset in FIT["datasets"]:
             f"Config error: fit.datasets: '{_dataset}' is neither 'zebrafish' nor an imaging "
             f"session (sessions: {', '.join(IMAGING_SESSIONS) or 'none'})"
         )
+for _model in FIT["models"]:
+    try:  # the grammar is in the schema; this refuses FORCE on spiking and Dale networks
+        parse_model_name(_model)
+    except ValueError as error:
+        sys.exit(f"Config error: fit.models: {error}")
 
 
 def fit_targets():

@@ -1,4 +1,4 @@
-"""Rule ablation_summary: areas under every ablation curve and Welch's t-tests between groups."""
+"""Rule ablation_summary: areas under every ablation curve and single-factor Welch's t-tests."""
 
 from neurocircuit.ablation import summarise_ablation_files
 from neurocircuit.runtime import rule_job

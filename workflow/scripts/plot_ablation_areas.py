@@ -1,4 +1,4 @@
-"""Rule plot_ablation_areas: area under each ablation curve per strategy and model, Welch tests."""
+"""Rule plot_ablation_areas: ablation curve areas, per model and per single-factor test."""
 
 from neurocircuit.figures.ablation import plot_ablation_areas
 from neurocircuit.runtime import rule_job

@@ -23,6 +23,7 @@ MODEL_KEYS = (
     "reset",
     "surrogate",
     "surrogate_scale",
+    "discretisation",
     "input_scale",
     "recurrent_scale",
     "readout_scale",
@@ -72,8 +73,27 @@ def resolve_run_settings(classification: Mapping, dataset: str, model: str) -> d
     return settings
 
 
+def check_run_settings(settings: Mapping) -> None:
+    """Cross-checks of one run's resolved settings (the classifier would refuse them later):
+    Dale's law needs recurrence; the "spytorch" discretisation needs the lif_syn neuron and a
+    learning rule other than e-prop. A ValueError naming the settings."""
+    if settings.get("dale") and not settings.get("recurrent"):
+        raise ValueError(
+            "dale: true needs recurrent: true (Dale's law signs the hidden neurons' recurrent "
+            "weights; the input stays excitatory and the readout free)"
+        )
+    if settings.get("discretisation", "default") == "spytorch":
+        if settings.get("neuron", "lif_syn") != "lif_syn":
+            raise ValueError(
+                f"discretisation: spytorch needs neuron: lif_syn, got {settings['neuron']}"
+            )
+        if settings.get("method") == "eprop":
+            raise ValueError("discretisation: spytorch cannot be trained by e-prop (bptt, tbptt)")
+
+
 def check_classification_config(classification: Mapping) -> None:
-    """Cross-checks the schema cannot express: every listed model is defined. One-line error."""
+    """Cross-checks the schema cannot express: every listed model is defined, and the resolved
+    settings of every listed (dataset, model) pass ``check_run_settings``. One-line error."""
     definitions = classification.get("model_definitions") or {}
     undefined = [m for m in classification.get("models") or [] if m not in definitions]
     if undefined:
@@ -82,3 +102,9 @@ def check_classification_config(classification: Mapping) -> None:
             f"classification.models lists {', '.join(undefined)}, not defined in "
             f"classification.model_definitions (defined: {known})"
         )
+    for dataset in classification.get("datasets") or []:
+        for model in classification.get("models") or []:
+            try:
+                check_run_settings(resolve_run_settings(classification, dataset, model))
+            except ValueError as error:
+                raise ValueError(f"classification model '{model}' on {dataset}: {error}") from None

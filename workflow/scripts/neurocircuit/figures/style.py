@@ -55,7 +55,7 @@ BASELINE_COLOURS = {
 SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 DYNAMICS_LINESTYLE = {"spiking": "-", "rate": "--", "unknown": ":"}
-LEARNING_MARKER = {"eprop": "o", "bptt": "s", "tbptt": "^", "unknown": "D"}
+LEARNING_MARKER = {"eprop": "o", "bptt": "s", "tbptt": "^", "force": "v", "unknown": "D"}
 
 
 def apply_style(font_size: float = 10.0) -> None:
@@ -98,7 +98,9 @@ def model_label(model: str) -> str:
     traits = model_traits(model)
     if "unknown" in (traits.dynamics, traits.learning) or traits.dale is None:
         return model
-    learning = {"eprop": "e-prop", "bptt": "BPTT", "tbptt": "TBPTT"}[traits.learning]
+    learning = {"eprop": "e-prop", "bptt": "BPTT", "tbptt": "TBPTT", "force": "FORCE"}[
+        traits.learning
+    ]
     return f"{traits.dynamics}, {traits.dale_label}, {learning}"
 
 
@@ -140,9 +142,9 @@ def dale_colour(model: str) -> str:
 
 def sort_models(models: Iterable[str]) -> list[str]:
     """Models in a stable, meaningful order: spiking before rate, no-Dale before Dale, e-prop
-    before BPTT, then by name."""
+    before BPTT before TBPTT before FORCE, then by name."""
     order_dyn = {"spiking": 0, "rate": 1, "unknown": 2}
-    order_learn = {"eprop": 0, "bptt": 1, "tbptt": 2, "unknown": 3}
+    order_learn = {"eprop": 0, "bptt": 1, "tbptt": 2, "force": 3, "unknown": 4}
 
     def key(model):
         t = model_traits(model)

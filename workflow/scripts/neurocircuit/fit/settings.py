@@ -3,7 +3,9 @@
 One layering rule, the same as classification's: the section's own run keys are the defaults,
 ``dataset_settings[dataset]`` overrides them, ``model_settings[model]`` overrides both (each a
 partial copy of the run keys, deep-merged). A fit job's params hold exactly the result, so a
-change to one model's settings reruns that model's jobs and nothing else.
+change to one model's settings reruns that model's jobs and nothing else. The training keys
+are those of the run's method: ``training.force`` only in FORCE runs, which read nothing of
+the gradient methods' keys (:func:`method_training`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from neurocircuit.config import merge_settings
 from neurocircuit.fit.recording import Preprocessing, describe_preprocessing
+from neurocircuit.models.names import parse_model_name
 
 RUN_KEYS = (
     "preprocessing",
@@ -26,19 +29,36 @@ RUN_KEYS = (
 """Keys of the fit section that make up one run's settings (defaults of every run)."""
 
 ZEBRAFISH = "zebrafish"
+FORCE_LOOP_KEYS = ("stop_pvar", "eval_every", "patience", "checkpoint_every", "progress")
+"""The training keys a FORCE run reads besides ``force``: the loop's stopping, scoring and
+checkpoints (its passes are ``force.passes``; learning rates, clipping and the like do not
+apply)."""
+
+
+def method_training(training: dict, model: str) -> dict:
+    """The training settings a run of ``model`` reads: for FORCE (``*_force``) ``force`` and
+    :data:`FORCE_LOOP_KEYS`, for the gradient methods everything but ``force``. So a change to
+    the FORCE settings reruns only FORCE runs, and a change of learning rate none of them."""
+    if parse_model_name(model).method == "force":
+        kept = ("force", *FORCE_LOOP_KEYS)
+        return {key: value for key, value in training.items() if key in kept}
+    return {key: value for key, value in training.items() if key != "force"}
 
 
 def resolve_fit_settings(fit_config: dict, dataset: str, model: str | None = None) -> dict:
     """One run's settings: the run keys, then ``dataset_settings[dataset]``, then
-    ``model_settings[model]`` (deep merge; skipped when ``model`` is None), plus the frame
-    period of a ``.npy`` recording (s; the zebrafish file does not store it; imaging sessions'
-    activity.h5 files do)."""
+    ``model_settings[model]`` (deep merge; skipped when ``model`` is None), keeping the training
+    keys of the model's method (:func:`method_training`), plus the frame period of a ``.npy``
+    recording (s; the zebrafish file does not store it; imaging sessions' activity.h5 files
+    do)."""
     settings = {key: fit_config[key] for key in RUN_KEYS}
     settings = merge_settings(
         settings,
         (fit_config.get("dataset_settings") or {}).get(dataset),
         (fit_config.get("model_settings") or {}).get(model),
     )
+    if model is not None:
+        settings["training"] = method_training(settings["training"], model)
     settings["frame_period_s"] = (
         fit_config["zebrafish"]["frame_period_s"] if dataset == ZEBRAFISH else None
     )

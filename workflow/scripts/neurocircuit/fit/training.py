@@ -28,7 +28,8 @@ def iterations_to_reach(history: list[dict], level: float) -> int | None:
     """Parameter updates made before the training rollout first scored pVar ≥ ``level``.
 
     Row k of the history (epoch k, 1-based) scores the rollout made with the weights after
-    k − 1 updates; None when no rollout reached ``level``.
+    k − 1 updates (a gradient step, or for FORCE one pass of recursive least squares over the
+    recording); None when no rollout reached ``level``.
     """
     for row in history:
         if float(row["train_score"]) >= level:
@@ -77,8 +78,10 @@ def train_on_sequence(
     """Train a network of N units to reproduce ``target`` (T, N) in [0, 1] by rollout from frame 0.
 
     ``training``: neurocircuit.learning.TrainConfig fields, plus ``stop_pvar`` (stop once the
-    rollout's pVar reaches it: the paper's criterion; maps to ``target_score``). The method comes
-    from ``spec``. Selection and stopping only ever look at ``target`` (training frames).
+    rollout's pVar reaches it: the paper's criterion; maps to ``target_score``) and, for FORCE,
+    ``force`` = {alpha, passes, every} (``force_alpha``, ``epochs``: one pass is one
+    iteration, ``force_every``; neurocircuit.learning.force). The method comes from ``spec``.
+    Selection and stopping only ever look at ``target`` (training frames).
     ``checkpoint_path`` resumes an interrupted run whose ``fingerprint`` (the run's settings)
     matches; any other checkpoint there is ignored (neurocircuit.learning.train).
     ``validation_frames``: the last frames of ``target`` form a validation block that the loss
@@ -88,6 +91,10 @@ def train_on_sequence(
 
     options = dict(training)
     stop_pvar = options.pop("stop_pvar", None)
+    force = options.pop("force", None) or {}
+    if spec.method == "force":
+        names = {"alpha": "force_alpha", "passes": "epochs", "every": "force_every"}
+        options.update({names[key]: value for key, value in force.items()})
     cfg = TrainConfig.from_dict(
         {
             **options,

@@ -1,4 +1,4 @@
-"""Learning: tasks, BPTT / truncated BPTT / e-prop, and one training loop with exact resume.
+"""Learning: tasks, BPTT / truncated BPTT / e-prop / FORCE, one training loop with exact resume.
 
 - ``TrainConfig``: every training option (``config``).
 - ``ClassificationTask``, ``SequenceFitTask``: data format, loss, evaluation (``tasks``).
@@ -6,6 +6,7 @@
   writer ``write_history_csv`` (``training``).
 - checkpoints that resume only the run that wrote them (``checkpoints``: ``run_hash``).
 - e-prop gradients for the classifier and both activity networks (``eprop``).
+- FORCE (recursive least squares) for rate networks fitted to a recording (``force``).
 """
 
 from neurocircuit.learning.checkpoints import load_checkpoint, run_hash
@@ -16,6 +17,7 @@ from neurocircuit.learning.eprop import (
     eprop_spiking_activity_gradients,
     random_feedback,
 )
+from neurocircuit.learning.force import RecursiveLeastSquares, force_pass, rls_update
 from neurocircuit.learning.tasks import ClassificationTask, SequenceFitTask, detach_state
 from neurocircuit.learning.training import (
     TrainResult,
@@ -27,6 +29,7 @@ from neurocircuit.learning.training import (
 
 __all__ = [
     "ClassificationTask",
+    "RecursiveLeastSquares",
     "SequenceFitTask",
     "TrainConfig",
     "TrainResult",
@@ -34,10 +37,12 @@ __all__ = [
     "eprop_classifier_gradients",
     "eprop_rate_gradients",
     "eprop_spiking_activity_gradients",
+    "force_pass",
     "load_checkpoint",
     "make_optimizer",
     "make_scheduler",
     "random_feedback",
+    "rls_update",
     "run_hash",
     "train",
     "write_history_csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-METHODS = ("bptt", "tbptt", "eprop")
+METHODS = ("bptt", "tbptt", "eprop", "force")
 LR_SCHEDULES = ("none", "cosine", "step", "plateau")
 FEEDBACKS = ("symmetric", "random")
 DEVICES = ("auto", "cpu", "cuda")
@@ -20,13 +20,15 @@ class TrainConfig:
     Attributes:
         epochs: passes over the training data (for ``SequenceFitTask`` one epoch is one
             rollout of the whole recording and one update: an "iteration").
-        lr: AdamW learning rate.
+        lr: AdamW learning rate (unused by "force").
         weight_decay: AdamW decoupled weight decay, applied to weight matrices only (not to
             biases, time constants, gains, thresholds or Dale sign parameters).
         betas: AdamW betas.
         method: "bptt" (full backpropagation through time), "tbptt" (truncated: windows of
             ``tbptt_window`` steps, state carried and detached between windows) or "eprop"
-            (Bellec et al. 2020: eligibility traces forward in time, no backward pass).
+            (Bellec et al. 2020: eligibility traces forward in time, no backward pass) or
+            "force" (recursive least squares on a rate network's W, no gradients: one epoch is
+            one pass over the recording, see ``force``; ``lr_schedule`` must be "none").
         tbptt_window: window length K in time steps for "tbptt".
         grad_clip: maximum global gradient norm (None or 0: no clipping).
         lr_schedule: "none", "cosine" (to ``lr * lr_min_fraction`` at the last epoch), "step"
@@ -43,6 +45,9 @@ class TrainConfig:
             fixed random matrix ("random", drawn from ``seed``). Applies to the classifier and
             to ``SpikingActivityNetwork(readout="full")``; in the rate network and the diagonal
             readout each unit is its own output, so the learning signal is exact either way.
+        force_alpha: FORCE's regularisation alpha: P starts at I / alpha (larger: smaller
+            first updates, weights kept nearer their start).
+        force_every: FORCE updates W every this many time steps of a pass.
         checkpoint_every: write the checkpoint every this many epochs (and at the end).
         restore_best: load the weights of the best validation score at the end.
     """
@@ -67,6 +72,8 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     eprop_feedback: str = "symmetric"
+    force_alpha: float = 1.0
+    force_every: int = 1
     checkpoint_every: int = 1
     restore_best: bool = True
 
@@ -84,11 +91,18 @@ class TrainConfig:
                 )
         if not (self.device in DEVICES or str(self.device).startswith("cuda:")):
             raise ValueError(f"TrainConfig.device must be one of {DEVICES}, got {self.device!r}")
-        positive_ints = ("epochs", "tbptt_window", "lr_step_epochs", "eval_every")
+        positive_ints = ("epochs", "tbptt_window", "lr_step_epochs", "eval_every", "force_every")
         for name in positive_ints + ("checkpoint_every",):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value}")
+        if not self.force_alpha > 0:
+            raise ValueError(f"TrainConfig.force_alpha must be positive, got {self.force_alpha}")
+        if self.method == "force" and self.lr_schedule != "none":
+            raise ValueError(
+                f"TrainConfig.lr_schedule must be 'none' for method 'force' (it has no learning "
+                f"rate), got {self.lr_schedule!r}"
+            )
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be positive, got {self.lr}")
         if self.weight_decay < 0:

@@ -246,7 +246,9 @@ def eprop_classifier_gradients(
     """E-prop gradients of the max-over-time cross-entropy (batch mean) of a ``SpikingClassifier``.
 
     Args:
-        model: the classifier (any neuron type, recurrent or not, Dale or not).
+        model: the classifier (any neuron type, recurrent or not, Dale or not; the "default"
+            discretisation). Under Dale's law the gradients of the effective W_in (>= 0) and V
+            are mapped onto the parameters through the parametrizations by autograd.
         x: (T, B, n_in) input; labels: (B,) class indices.
         feedback: (n_out, n_hidden) fixed random feedback matrix, or None for symmetric
             feedback (the readout weights themselves).
@@ -254,6 +256,11 @@ def eprop_classifier_gradients(
         (loss (scalar), logits = max_t y (B, n_out)), both detached; the gradients are added
         to the parameters' ``.grad``.
     """
+    if model.discretisation != "default":
+        raise ValueError(
+            f"e-prop follows the 'default' discretisation of the classifier, got "
+            f"{model.discretisation!r} (train it with bptt or tbptt)"
+        )
     if x.is_sparse:
         x = x.to_dense()
     effective = model.effective_weights()
@@ -288,8 +295,14 @@ def eprop_rate_gradients(
     drive as inputs; each unit's own leak is followed exactly by its eligibility traces (for
     W, the time constant, the gain and the threshold).
 
+    Both Wilson–Cowan forms (``RateActivityNetwork.wilson_cowan``); the neurotorch form's
+    transition term (1 - c r) (c: its transition rate) depends on the unit's own rate r, so it is
+    part of the leak the traces follow (``_eprop_neurotorch_rate_gradients``).
+
     Returns (loss, rollout (T, N)), detached; gradients are added to ``.grad``.
     """
+    if model.wilson_cowan == "neurotorch":
+        return _eprop_neurotorch_rate_gradients(model, target, step_weights)
     effective = model.effective_parameters()
     p = {k: v.detach() for k, v in effective.items()}
     steps, n = target.shape
@@ -321,6 +334,59 @@ def eprop_rate_gradients(
             grads["gain"].add_((signal * eps_gain).sum(0))
             grads["threshold"].add_((signal * eps_theta).sum(0))
             grads["decay"].add_((signal * eps_decay).sum(0))
+            outputs.append(r[0])
+    names = list(effective)
+    _apply_gradients([effective[k] for k in names], [grads[k] for k in names])
+    return loss, torch.stack(outputs)
+
+
+def _eprop_neurotorch_rate_gradients(
+    model: RateActivityNetwork, target: Tensor, step_weights: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``eprop_rate_gradients`` for the neurotorch form,
+    r_t = (1 - h) r_{t-1} + h (1 - c r_{t-1}) s_t,  s_t = sigmoid(g u_t - b),  u_t = W r_{t-1}.
+
+    u_t is the fed-back input (not differentiated); each unit's own path is, with
+    s'_t = s_t (1 - s_t): dr_t/dr_{t-1} = (1 - h) - h c s_t, and the eligibility traces
+    e_t = (dr_t/dr_{t-1}) e_{t-1} + (direct dr_t/dtheta) with the direct terms
+    h (1 - c r) s' g r_pre (W), h (1 - c r) s' u (g), -h (1 - c r) s' (b), -r + (1 - c r) s
+    (h) and -h r s (c), r meaning r_{t-1}.
+    """
+    effective = model.effective_parameters()
+    p = {k: v.detach() for k, v in effective.items()}
+    steps, n = target.shape
+    weights = _step_weights(step_weights, steps, target)
+    norm = n * weights.sum()
+    h, c, gain, theta, w = (
+        p["dt_over_tau"], p["transition"], p["gain"], p["threshold"], p["weight"]
+    )  # fmt: skip
+    with torch.no_grad():
+        r = target[0:1].clone()
+        eps_w = target.new_zeros(1, n, n)
+        eps_gain, eps_theta, eps_h, eps_c = (target.new_zeros(1, n) for _ in range(4))
+        grads = {k: torch.zeros_like(v) for k, v in p.items()}
+        loss = target.new_zeros(())
+        outputs = [r[0]]
+        for t in range(1, steps):
+            u = r @ w.t()
+            s = torch.sigmoid(gain * u - theta)
+            gate = 1.0 - c * r
+            drive_slope = h * gate * s * (1.0 - s)
+            leak = (1.0 - h) - h * c * s
+            eps_w.mul_(leak.unsqueeze(-1)).add_((drive_slope * gain).unsqueeze(-1) * r.unsqueeze(1))
+            eps_gain.mul_(leak).add_(drive_slope * u)
+            eps_theta.mul_(leak).sub_(drive_slope)
+            eps_h.mul_(leak).add_(gate * s - r)
+            eps_c.mul_(leak).sub_(h * r * s)
+            r = (1.0 - h) * r + h * gate * s
+            error = r - target[t]
+            loss += weights[t] * error.square().sum() / norm
+            signal = 2.0 * weights[t] * error / norm
+            grads["weight"].add_(torch.einsum("bj,bji->ji", signal, eps_w))
+            grads["gain"].add_((signal * eps_gain).sum(0))
+            grads["threshold"].add_((signal * eps_theta).sum(0))
+            grads["dt_over_tau"].add_((signal * eps_h).sum(0))
+            grads["transition"].add_((signal * eps_c).sum(0))
             outputs.append(r[0])
     names = list(effective)
     _apply_gradients([effective[k] for k in names], [grads[k] for k in names])

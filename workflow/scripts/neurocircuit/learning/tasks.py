@@ -1,7 +1,8 @@
 """Tasks: what a model is trained on, how its loss is computed and how it is scored.
 
-A task knows its data format, its loss for each learning rule (BPTT, truncated BPTT, e-prop)
-and its evaluation. ``train`` drives any task the same way.
+A task knows its data format, its loss for each learning rule (BPTT, truncated BPTT, e-prop;
+FORCE for rate networks fitted to a recording) and its evaluation. ``train`` drives any task
+the same way.
 
 - ``ClassificationTask``: cross-entropy of the maximum over time of the readout
   (SpyTorch's max-over-time readout); score = accuracy.
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from neurocircuit.learning import eprop
+from neurocircuit.learning import eprop, force
 from neurocircuit.metrics import pvar, pvar_per_neuron
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 from neurocircuit.models.classifier import SpikingClassifier
@@ -320,6 +321,21 @@ class SequenceFitTask:
             loss, prediction = eprop.eprop_spiking_activity_gradients(
                 model, target, weights, feedback
             )
+        return self._stats(loss, prediction, target)
+
+    def force_pass(self, model, target: Tensor, rls) -> dict:
+        """FORCE: score the rollout of the current weights (as ``bptt_loss`` does, so a
+        history row scores the weights before its update), then one recursive-least-squares
+        pass over the fit block (``force.force_pass``; ``rls``: the loop's
+        ``force.RecursiveLeastSquares``). The validation block is never seen."""
+        self._check_model(model)
+        if self.step_weights is not None:
+            raise ValueError("FORCE fits every frame of the fit block alike: no step_weights")
+        steps = target.shape[0]
+        with torch.no_grad():
+            prediction = model(target[0:1], steps)[:, 0]
+            loss = self._loss(prediction, target, self.weights(steps, target))
+        force.force_pass(model, target[: self.fit_frames(steps)], rls)
         return self._stats(loss, prediction, target)
 
     def summarize(self, stats: list[dict]) -> dict:

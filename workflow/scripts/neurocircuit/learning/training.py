@@ -1,10 +1,11 @@
 """One training loop for every task and learning rule, with checkpoints that resume exactly.
 
-``train`` runs AdamW with an optional learning-rate schedule, gradient clipping, early
-stopping on the validation score, a tqdm progress bar, a CSV history rewritten atomically each
-epoch (``write_history_csv``, the one history writer of the package), and a checkpoint each
-epoch (model, optimizer, scheduler, RNG states, epoch, best weights, history, config, package
-versions and the run's hash; see ``checkpoints``). A run killed at any point and started again
+``train`` runs AdamW (or, for method "force", recursive least squares: ``force``) with an
+optional learning-rate schedule, gradient clipping, early stopping on the validation score, a
+tqdm progress bar, a CSV history rewritten atomically each epoch (``write_history_csv``, the
+one history writer of the package), and a checkpoint each epoch (model, optimizer, scheduler,
+RNG states, epoch, best weights, history, config, package versions and the run's hash; see
+``checkpoints``). A run killed at any point and started again
 with the same ``checkpoint_path``, ``fingerprint`` and config (epochs may grow) continues from
 the last checkpoint and ends with the same weights as an uninterrupted run (same seed and
 machine, CPU); a checkpoint of another run is named in a warning and trained over.
@@ -35,6 +36,7 @@ from neurocircuit.learning.checkpoints import (
 )
 from neurocircuit.learning.config import TrainConfig
 from neurocircuit.learning.eprop import random_feedback
+from neurocircuit.learning.force import RecursiveLeastSquares
 from neurocircuit.runtime import atomic_path, package_versions, seed_everything, select_device
 
 
@@ -62,8 +64,13 @@ class TrainResult:
     wall_time_s: float = 0.0
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on weight matrices (ndim >= 2) only."""
+def make_optimizer(
+    model: torch.nn.Module, cfg: TrainConfig
+) -> torch.optim.AdamW | RecursiveLeastSquares:
+    """AdamW with weight decay on weight matrices (ndim >= 2) only; for method "force", FORCE's
+    recursive least squares (P = I / ``force_alpha``), which takes the optimizer's place."""
+    if cfg.method == "force":
+        return RecursiveLeastSquares(model, cfg.force_alpha, cfg.force_every)
     decayed, plain = [], []
     for parameter in model.parameters():
         if parameter.requires_grad:
@@ -205,6 +212,8 @@ def _backward(run: _Run, batch) -> dict:
         return batch_stats
     if run.cfg.method == "tbptt":
         return run.task.tbptt_backward(run.model, batch, run.cfg.tbptt_window)
+    if run.cfg.method == "force":  # W updated in the pass; no gradients, step() does nothing
+        return run.task.force_pass(run.model, batch, run.optimizer)
     return run.task.eprop_backward(run.model, batch, run.feedback)
 
 

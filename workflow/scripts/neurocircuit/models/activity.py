@@ -19,10 +19,17 @@ The only coupling between units is, by default, the recurrent matrix W (N, N), [
 unit k reaches unit i through W[i, k] alone, so Dale's law on W (a parametrization, see
 ``constraints``) is Dale's law from unit to unit. ``recurrent_weight()`` returns W with Dale's
 law and masks applied; ``coupling_input(state)`` is the input every unit receives from the
-others at the next step (the path every rollout takes); ``effective_connectivity()`` is the
-unit-to-unit matrix (W); ``dale_on_every_path()`` says whether every unit's influence on every
-other has that unit's sign; ``set_connection_mask`` removes connections (ablation) from every
-later forward pass.
+others at the next step (the path of the plain rollout loop; the fused kernels that rollouts
+run on by default compute the same product); ``effective_connectivity()`` is the unit-to-unit
+matrix (W); ``dale_on_every_path()`` says whether every unit's influence on every other has
+that unit's sign; ``set_connection_mask`` removes connections (ablation) from every later
+forward pass.
+
+Rollouts run on the fused kernels of ``fast_activity`` (no per-step autograd graph, a
+hand-written backward through time; bitwise the same outputs as the plain loop) wherever
+``fused_rollout_applies``: float32 or float64 on the CPU or CUDA, without ``external_input``.
+``use_fast_path=False`` keeps the plain loop of step functions, the reference the kernels are
+tested against (tests/unit/test_fast_activity.py).
 
 One non-default option breaks this: the spiking network's ``readout="full"``, kept to reproduce
 NeuroTorch's spiking model (Gince et al. 2024), whose output layer W_out (N, N) mixes every
@@ -42,6 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from neurocircuit.models import fast_activity
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.constraints import (
     add_recurrent_weight,
@@ -114,6 +122,15 @@ class _ActivityNetwork(nn.Module):
             parametrize.register_parametrization(
                 self, "weight", make_dale_parametrization(dale_mode, signs)
             )
+
+    def fused_rollout_applies(self, *state: Tensor) -> bool:
+        """Whether ``rollout`` runs on the fused kernels of ``fast_activity`` (no per-step
+        graph, hand-written backward through time) for a state held in ``state``: with
+        ``use_fast_path`` and all tensors float32 or float64 on the model's CPU or CUDA device.
+        Otherwise the plain loop of step functions runs (same outputs, bitwise)."""
+        return self.use_fast_path and fast_activity.fused_rollout_applies(
+            self.structural_mask, *state
+        )
 
     def effective_recurrent_weight(self) -> Tensor:
         """W (N, N) as the dynamics use it (Dale and masks applied), with graph."""
@@ -202,6 +219,9 @@ class RateActivityNetwork(_ActivityNetwork):
             N(0, 1/N) works, N(0, 1) saturates the sigmoid.
         self_connections, connection_density: structural mask of W.
         seed: seeds the initial weights and identities.
+        use_fast_path: run ``rollout`` on the fused kernels of ``fast_activity`` where they
+            apply (``fused_rollout_applies``; not with ``external_input``); False keeps the
+            plain loop of step functions, the reference the kernels are tested against.
     """
 
     def __init__(
@@ -224,6 +244,7 @@ class RateActivityNetwork(_ActivityNetwork):
         transition: float = 0.5,
         learn_transition: bool = True,
         seed: int = 0,
+        use_fast_path: bool = True,
     ):
         super().__init__()
         self.init_kwargs = dict(
@@ -232,7 +253,9 @@ class RateActivityNetwork(_ActivityNetwork):
             threshold=threshold, weight_scale=weight_scale, self_connections=self_connections,
             connection_density=connection_density, wilson_cowan=wilson_cowan,
             transition=transition, learn_transition=learn_transition, seed=seed,
+            use_fast_path=use_fast_path,
         )  # fmt: skip
+        self.use_fast_path = bool(use_fast_path)
         if wilson_cowan not in WILSON_COWAN_FORMS:
             raise ValueError(
                 f"wilson_cowan must be one of {WILSON_COWAN_FORMS}, got {wilson_cowan!r}"
@@ -344,7 +367,11 @@ class RateActivityNetwork(_ActivityNetwork):
         """The next ``n_steps`` frames (n_steps, B, N) from ``state``, and the final state.
 
         ``external_input`` (n_steps, B, N) adds a drive I_t (default none: autonomous)."""
-        params = self.step_params()
+        p = self.effective_parameters()
+        if external_input is None and int(n_steps) >= 1 and self.fused_rollout_applies(state.r):
+            rates = fast_activity.rate_rollout(state.r, p, n_steps, self.wilson_cowan)
+            return rates, nrn.WilsonCowanState(rates[-1])
+        params = self.step_params(p)
         step = self.step_function()
         weight = params.recurrent_weight
         uncoupled = params._replace(recurrent_weight=None)  # W enters through coupling_input
@@ -408,6 +435,8 @@ class SpikingActivityNetwork(_ActivityNetwork):
         readout_gain, readout_bias: initial g (or diagonal of W_out) and c (learnable).
         self_connections, connection_density: structural mask of W.
         seed: seeds the initial weights and identities.
+        use_fast_path: run ``rollout`` on the fused kernels of ``fast_activity`` where they
+            apply (``fused_rollout_applies``); False keeps the plain loop of step functions.
     """
 
     def __init__(
@@ -435,6 +464,7 @@ class SpikingActivityNetwork(_ActivityNetwork):
         self_connections: bool = True,
         connection_density: float = 1.0,
         seed: int = 0,
+        use_fast_path: bool = True,
     ):
         super().__init__()
         self.init_kwargs = dict(
@@ -444,8 +474,9 @@ class SpikingActivityNetwork(_ActivityNetwork):
             surrogate=surrogate, surrogate_scale=surrogate_scale, weight_scale=weight_scale,
             bias_current=bias_current, readout=readout, readout_gain=readout_gain,
             readout_bias=readout_bias, self_connections=self_connections,
-            connection_density=connection_density, seed=seed,
+            connection_density=connection_density, seed=seed, use_fast_path=use_fast_path,
         )  # fmt: skip
+        self.use_fast_path = bool(use_fast_path)
         nrn.check_reset(reset)
         check_surrogate(surrogate)
         if readout not in READOUTS:
@@ -578,6 +609,18 @@ class SpikingActivityNetwork(_ActivityNetwork):
         """The next ``n_steps`` frames' outputs (n_steps, B, N) from ``state``, and the final
         state."""
         p = self.effective_parameters()
+        neuron = state.neuron
+        if int(n_steps) >= 1 and self.fused_rollout_applies(
+            neuron.v, neuron.i, state.lowpass.r, state.output
+        ):
+            outputs, v, i, z, r = fast_activity.spiking_rollout(
+                (neuron.v, neuron.i, state.lowpass.r, state.output), p, n_steps,
+                alpha=self.alpha, beta=self.beta, kappa=self.kappa, threshold=self.threshold,
+                reset=self.reset, surrogate=self.surrogate,
+                surrogate_scale=self.surrogate_scale, steps_per_frame=self.steps_per_frame,
+            )  # fmt: skip
+            neuron = nrn.LIFSynState(v, i, z, neuron.refractory)
+            return outputs, SpikingActivityState(neuron, nrn.LowPassState(r), outputs[-1])
         params = self.neuron_params()
         lowpass = nrn.LowPassParams(self.kappa)
         outputs = []

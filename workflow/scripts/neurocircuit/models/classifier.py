@@ -3,6 +3,12 @@
 The module only runs the time loop over the pure step functions of ``neurons`` (or, on the hot
 path, the fused kernels of ``fast_lif``); it holds no hidden state between calls. The readout
 y_t (T, B, n_out) is meant for a max-over-time cross-entropy (``learning.ClassificationTask``).
+
+Dale's law (``dale=True``) constrains the hidden layer the way a cortical circuit model does
+(Song, Yang & Wang 2016, PLoS Comput. Biol. 12:e1004792): each hidden neuron is excitatory or
+inhibitory (its column of the recurrent matrix V[post, pre] carries its sign), the input
+afferents are excitatory (W_in >= 0), and the readout W_out is free: it is a decoder, not a
+set of synapses that Dale's law speaks about.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from torch.nn.utils import parametrize
 
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.constraints import (
+    DaleSign,
     add_recurrent_weight,
     check_exc_fraction,
     check_mask,
@@ -32,13 +39,41 @@ except ImportError:  # pragma: no cover - only when fast_lif.py is absent
     _fast_lif = None
 
 NEURON_TYPES = ("lif_syn", "lif", "alif")
+DISCRETISATIONS = ("default", "spytorch")
+"""How the LIF-with-synapse layer and the readout are stepped: ``neurons.lif_syn_step`` with the
+leaky readout, or SpyTorch's order (``neurons.lif_syn_spytorch_step`` with
+``neurons.spytorch_readout_step``)."""
 
 
 class ClassifierState(NamedTuple):
     """Carried state of a ``SpikingClassifier`` (for truncated BPTT): hidden neurons, readout."""
 
     neuron: nrn.LIFState | nrn.LIFSynState | nrn.ALIFState
-    readout: nrn.LeakyReadoutState
+    readout: nrn.LeakyReadoutState | nrn.SpyTorchReadoutState
+
+
+def check_discretisation(discretisation: str, neuron: str) -> str:
+    """Return ``discretisation`` if it is known and fits ``neuron``, else a clear ValueError
+    ("spytorch" exists for the LIF neuron with synaptic current only)."""
+    if discretisation not in DISCRETISATIONS:
+        raise ValueError(f"discretisation must be one of {DISCRETISATIONS}, got {discretisation!r}")
+    if discretisation == "spytorch" and neuron != "lif_syn":
+        raise ValueError(
+            f"discretisation 'spytorch' is SpyTorch's LIF with synaptic current: it needs "
+            f"neuron 'lif_syn', got {neuron!r}"
+        )
+    return discretisation
+
+
+def check_dale_recurrent(dale: bool, recurrent: bool) -> None:
+    """Dale's law constrains the hidden neurons' recurrent weights: a clear ValueError without
+    recurrence (a feed-forward hidden layer has no synapses between neurons to constrain)."""
+    if dale and not recurrent:
+        raise ValueError(
+            "dale needs recurrent: Dale's law signs the hidden neurons' recurrent weights (the "
+            "input stays excitatory and the readout free), so a feed-forward layer has nothing "
+            "to constrain"
+        )
 
 
 def _check_options(n_in, n_hidden, n_out, neuron, reset, surrogate, exc_fraction, refractory_ms):
@@ -63,12 +98,15 @@ class SpikingClassifier(nn.Module):
         neuron: "lif_syn" (LIF with synaptic current, SpyTorch), "lif" (membrane only) or
             "alif" (adaptive threshold, Bellec et al. 2018/2020).
         recurrent: hidden-to-hidden weights V (n_hidden, n_hidden), [post, pre].
-        dale: Dale's law on the hidden neurons' outgoing weights (recurrent and readout share
-            one identity per neuron); input weights stay unconstrained (the inputs are not
-            neurons of the network).
-        dale_mode: "fixed" (fixed identity) or "learnable_sign" (NeuroTorch's variant).
+        dale: Dale's law on the hidden layer (needs ``recurrent``): each hidden neuron is
+            excitatory or inhibitory, and its column of V carries its sign; the input
+            afferents are excitatory (W_in >= 0, Song, Yang & Wang 2016); the readout W_out is
+            free (a decoder).
+        dale_mode: identities of the hidden neurons, "fixed" or "learnable_sign" (NeuroTorch's
+            variant); the input stays excitatory in both.
         exc_fraction: fraction of excitatory hidden neurons (default 0.8).
-        ei_balance: scale inhibitory weights so the expected net input is zero at init.
+        ei_balance: scale inhibitory recurrent weights so the expected net input is zero at
+            init.
         dt_ms, tau_mem_ms, tau_syn_ms, tau_out_ms, tau_adapt_ms: time step and time constants
             (ms); decays are exp(-dt / tau).
         adapt_strength: ALIF threshold increase per unit of adaptation (beta_a).
@@ -78,14 +116,20 @@ class SpikingClassifier(nn.Module):
         surrogate: "superspike" or "triangle".
         surrogate_scale: SuperSpike steepness (default 100) or the triangle's height gamma
             (default 0.3); None picks the default of the chosen surrogate.
+        discretisation: "default" (``neurons.lif_syn_step``, leaky readout
+            y_t = kappa y_{t-1} + W_out z_t + b) or "spytorch" (``neurons.lif_syn_spytorch_step``
+            and ``neurons.spytorch_readout_step``: the order of SpyTorch's code; neuron
+            "lif_syn" only; no fused fast path, no e-prop).
         input_scale, recurrent_scale, readout_scale: initial weight std times sqrt(fan-in)
             (SpyTorch's weight_scale = 0.2).
         self_connections: keep recurrent self-connections (V_ii).
         connection_density: fraction of recurrent connections that exist (random mask).
         seed: seeds the initial weights and identities (independent of the global RNG).
         use_fast_path: allow the fused ``fast_lif`` kernels when they apply (lif_syn,
-            superspike, no refractory period, zero initial state, state not returned); set
-            False to force the generic step-function loop.
+            "default" discretisation, superspike, no refractory period, zero initial state,
+            state not returned); they run on the effective weights (Dale's parametrizations
+            and masks applied, gradients mapped back by autograd). Set False to force the
+            generic step-function loop.
 
     ``forward(x)`` takes x (T, B, n_in) and returns (readout (T, B, n_out), spikes
     (T, B, n_hidden)); with ``state=`` / ``return_state=True`` it continues from and returns a
@@ -115,6 +159,7 @@ class SpikingClassifier(nn.Module):
         reset: str = "zero",
         surrogate: str = "superspike",
         surrogate_scale: float | None = None,
+        discretisation: str = "default",
         input_scale: float = 0.2,
         recurrent_scale: float = 0.2,
         readout_scale: float = 0.2,
@@ -125,13 +170,16 @@ class SpikingClassifier(nn.Module):
     ):
         super().__init__()
         _check_options(n_in, n_hidden, n_out, neuron, reset, surrogate, exc_fraction, refractory_ms)
+        check_discretisation(discretisation, neuron)
+        check_dale_recurrent(dale, recurrent)
         self.init_kwargs = dict(
             n_in=n_in, n_hidden=n_hidden, n_out=n_out, neuron=neuron, recurrent=recurrent,
             dale=dale, dale_mode=dale_mode, exc_fraction=exc_fraction, ei_balance=ei_balance,
             dt_ms=dt_ms, tau_mem_ms=tau_mem_ms, tau_syn_ms=tau_syn_ms, tau_out_ms=tau_out_ms,
             tau_adapt_ms=tau_adapt_ms, adapt_strength=adapt_strength, threshold=threshold,
             refractory_ms=refractory_ms, reset=reset, surrogate=surrogate,
-            surrogate_scale=surrogate_scale, input_scale=input_scale,
+            surrogate_scale=surrogate_scale, discretisation=discretisation,
+            input_scale=input_scale,
             recurrent_scale=recurrent_scale, readout_scale=readout_scale,
             self_connections=self_connections, connection_density=connection_density,
             seed=seed, use_fast_path=use_fast_path,
@@ -144,6 +192,7 @@ class SpikingClassifier(nn.Module):
         self.reset = reset
         self.surrogate = surrogate
         self.surrogate_scale = resolve_surrogate_scale(surrogate, surrogate_scale)
+        self.discretisation = discretisation
         self.threshold = float(threshold)
         self.adapt_strength = float(adapt_strength)
         self.alpha = nrn.decay(dt_ms, tau_syn_ms)
@@ -173,14 +222,19 @@ class SpikingClassifier(nn.Module):
     ) -> None:
         """Draw, in this order from ``generator``: the neuron identities (Dale), W_in, V, W_out.
 
-        ``scales`` (input, recurrent, readout) are the weight std times sqrt(fan-in); Dale's
-        parametrization is registered on V and W_out (one identity per hidden neuron).
+        ``scales`` (input, recurrent, readout) are the weight std times sqrt(fan-in). Under
+        Dale's law W_in is drawn non-negative (half-normal, same root-mean-square) and kept so by
+        a ``DaleSign`` of all-excitatory inputs; V gets the hidden neurons' identities (E–I
+        balanced at init); W_out stays free.
         """
         input_scale, recurrent_scale, readout_scale = scales
         n_in, n_hidden, n_out = self.n_in, self.n_hidden, self.n_out
         signs = draw_neuron_signs(n_hidden, exc_fraction, generator) if self.dale else None
+        input_signs = torch.ones(n_in) if self.dale else None
         self.w_in = nn.Parameter(
-            init_signed_weight(n_hidden, n_in, input_scale / math.sqrt(n_in), generator)
+            init_signed_weight(
+                n_hidden, n_in, input_scale / math.sqrt(n_in), generator, signs=input_signs
+            )
         )
         if self.recurrent:
             add_recurrent_weight(
@@ -197,27 +251,21 @@ class SpikingClassifier(nn.Module):
         else:
             self.w_rec = None
         self.w_out = nn.Parameter(
-            init_signed_weight(
-                n_out,
-                n_hidden,
-                readout_scale / math.sqrt(n_hidden),
-                generator,
-                signs=signs,
-                ei_balance=ei_balance,
-            )
+            init_signed_weight(n_out, n_hidden, readout_scale / math.sqrt(n_hidden), generator)
         )
         self.b_out = nn.Parameter(torch.zeros(n_out))
         if self.dale:
-            dale_parametrization = make_dale_parametrization(self.dale_mode, signs)
-            if self.recurrent:
-                parametrize.register_parametrization(self, "w_rec", dale_parametrization)
-            parametrize.register_parametrization(self, "w_out", dale_parametrization)
+            parametrize.register_parametrization(self, "w_in", DaleSign(input_signs))
+            parametrize.register_parametrization(
+                self, "w_rec", make_dale_parametrization(self.dale_mode, signs)
+            )
 
     # ------------------------------------------------------------------ weights and constraints
 
     def effective_weights(self) -> dict[str, Tensor | None]:
-        """The weights the dynamics use (Dale's parametrization and masks applied), with graph:
-        ``w_in`` (H, C), ``w_rec`` (H, H) or None, ``w_out`` (O, H), ``b_out`` (O,)."""
+        """The weights the dynamics use (Dale's parametrizations and masks applied), with graph:
+        ``w_in`` (H, C), ``w_rec`` (H, H) or None, ``w_out`` (O, H), ``b_out`` (O,). Under Dale's
+        law W_in >= 0 and every column j of ``w_rec`` has the sign of neuron j."""
         w_rec = None
         if self.recurrent:
             w_rec = self.w_rec * (self.structural_mask * self.connection_mask)
@@ -234,7 +282,7 @@ class SpikingClassifier(nn.Module):
         """(H,) identity of the hidden neurons (+1 excitatory, -1 inhibitory), or None."""
         if not self.dale:
             return None
-        return self.parametrizations.w_out[0].neuron_sign()
+        return self.parametrizations.w_rec[0].neuron_sign()
 
     def set_connection_mask(self, mask) -> None:
         """Keep only the recurrent connections where ``mask`` (H, H) is 1/True, in every later
@@ -265,10 +313,20 @@ class SpikingClassifier(nn.Module):
 
     def step_function(self):
         """The pure step function of the hidden neurons (``neurons.lif_syn_step``,
-        ``lif_step`` or ``alif_step``), to run with ``neuron_params``."""
+        ``lif_syn_spytorch_step``, ``lif_step`` or ``alif_step``), to run with
+        ``neuron_params``."""
+        if self.discretisation == "spytorch":
+            return nrn.lif_syn_spytorch_step
         return {"lif_syn": nrn.lif_syn_step, "lif": nrn.lif_step, "alif": nrn.alif_step}[
             self.neuron
         ]
+
+    def readout_step(self):
+        """The readout's step function and its parameters: ``neurons.leaky_readout_step``, or
+        ``spytorch_readout_step`` (drive filtered with alpha, output with kappa)."""
+        if self.discretisation == "spytorch":
+            return nrn.spytorch_readout_step, nrn.SpyTorchReadoutParams(self.alpha, self.kappa)
+        return nrn.leaky_readout_step, nrn.LeakyReadoutParams(self.kappa)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> ClassifierState:
         """Zero state for a batch of ``batch_size`` sequences."""
@@ -280,9 +338,11 @@ class SpikingClassifier(nn.Module):
             "alif": nrn.alif_initial_state,
         }[self.neuron]
         neuron_state = make(batch_size, self.n_hidden, device=device, dtype=dtype)
-        readout = nrn.LeakyReadoutState(
-            torch.zeros(batch_size, self.n_out, device=device, dtype=dtype)
-        )
+        y = torch.zeros(batch_size, self.n_out, device=device, dtype=dtype)
+        if self.discretisation == "spytorch":
+            readout = nrn.SpyTorchReadoutState(y.clone(), y)
+        else:
+            readout = nrn.LeakyReadoutState(y)
         return ClassifierState(neuron_state, readout)
 
     def fast_path_applies(self, state=None, return_state: bool = False) -> bool:
@@ -291,6 +351,7 @@ class SpikingClassifier(nn.Module):
             self.use_fast_path
             and _fast_lif is not None
             and self.neuron == "lif_syn"
+            and self.discretisation == "default"
             and self.surrogate == "superspike"
             and self.refractory_steps == 0
             and state is None
@@ -345,10 +406,10 @@ class SpikingClassifier(nn.Module):
         spikes = torch.stack(spikes)
         drive = F.linear(spikes, weights["w_out"], weights["b_out"])
         readout_state = state.readout
-        readout_params = nrn.LeakyReadoutParams(self.kappa)
+        readout_step, readout_params = self.readout_step()
         outputs = []
         for drive_t in drive.unbind(0):
-            y, readout_state = nrn.leaky_readout_step(drive_t, readout_state, readout_params)
+            y, readout_state = readout_step(drive_t, readout_state, readout_params)
             outputs.append(y)
         readout = torch.stack(outputs)
         if return_state:

@@ -139,6 +139,19 @@ def _neurotorch_needed_rate(model, previous: np.ndarray, current: np.ndarray) ->
     return np.clip(needed, 1e-3, 1.0 - 1e-3)
 
 
+def needed_rate(model, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """The sigmoid's value s that takes a rate network from ``previous`` to ``current`` (both
+    (..., N)) in one step, its update inverted: s = (current - d previous) / (1 - d) for
+    r_t = d r_{t-1} + (1 - d) s (default form, d = exp(-dt / tau)); the neurotorch form as
+    in :func:`_neurotorch_needed_rate`. Clipped into [1e-3, 1 - 1e-3], where the logit is finite
+    (one-step regression, FORCE)."""
+    if model.wilson_cowan == "neurotorch":
+        return _neurotorch_needed_rate(model, previous, current)
+    decay = np.exp(-model.dt / model.tau().detach().cpu().numpy().astype(np.float64))
+    needed = (current - decay * previous) / (1.0 - decay)
+    return np.clip(needed, 1e-3, 1.0 - 1e-3)
+
+
 def regression_weights(model, target: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
     """(W (N, N) [post, pre], threshold b (N,)) that make a rate network's one-step update
     reproduce ``target`` (T, N) in [0, 1] best in the least-squares sense, inverted exactly.
@@ -153,12 +166,7 @@ def regression_weights(model, target: np.ndarray, ridge: float) -> tuple[np.ndar
     training then refines it.
     """
     x = np.asarray(target, dtype=np.float64)
-    if model.wilson_cowan == "neurotorch":
-        needed = _neurotorch_needed_rate(model, x[:-1], x[1:])
-    else:
-        decay = np.exp(-model.dt / model.tau().detach().cpu().numpy().astype(np.float64))
-        eps = 1e-3
-        needed = np.clip((x[1:] - decay * x[:-1]) / (1.0 - decay), eps, 1.0 - eps)
+    needed = needed_rate(model, x[:-1], x[1:])
     drive = np.log(needed / (1.0 - needed))
     inputs = np.c_[x[:-1], np.ones(len(x) - 1)]
     penalty = ridge * len(inputs) * np.diag(np.r_[np.ones(x.shape[1]), 0.0])

@@ -2,7 +2,8 @@
 
 A fitted activity model is named ``{dynamics}_{dale}_{method}``: dynamics "spiking" or "rate",
 dale "dale" (fixed identities), "dalesign" (NeuroTorch's learnable sign) or "nodale", method
-"bptt", "tbptt" or "eprop" (:func:`parse_model_name`). Figures also show other names (the
+"bptt", "tbptt", "eprop" or "force" (:func:`parse_model_name`; FORCE only as ``rate_nodale_force``,
+see :data:`FORCE_REFUSALS`). Figures also show other names (the
 classification models, a ground-truth ``teacher``): :func:`model_traits` reads what it can of any
 name and says "unknown" for the rest.
 """
@@ -15,12 +16,20 @@ from typing import NamedTuple
 
 TEACHER = "teacher"
 """The known circuit of a synthetic recording, ablated and drawn beside the fitted models."""
-MODEL_NAME_PATTERN = r"^(spiking|rate)_(dale|dalesign|nodale)_(bptt|tbptt|eprop)$"
+MODEL_NAME_PATTERN = r"^(spiking|rate)_(dale|dalesign|nodale)_(bptt|tbptt|eprop|force)$"
 DALE_VARIANTS = {
     "dale": (True, "fixed"),
     "dalesign": (True, "learnable_sign"),
     "nodale": (False, "fixed"),
 }
+FORCE_REFUSALS = {
+    "spiking": "FORCE (recursive least squares) fits rate networks only: a spiking network's "
+    "update has no inverse that turns the next recorded frame into a target drive for W",
+    "dale": "FORCE has no principled projection of its recursive-least-squares updates onto "
+    "Dale's sign constraints (clipping wrong-signed weights leaves P describing another "
+    "problem)",
+}
+"""Why a name with method "force" is refused, by what it asks for (spiking dynamics, Dale)."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,7 @@ class ModelSpec:
 
     dynamics: "spiking" (LIF with synaptic current, low-pass filtered, sigmoid readout) or
     "rate" (Wilson–Cowan); dale: "dale" (fixed identities), "dalesign" (NeuroTorch's learnable
-    sign) or "nodale"; method: "bptt", "tbptt" or "eprop".
+    sign) or "nodale"; method: "bptt", "tbptt", "eprop" or "force" (rate, nodale only).
     """
 
     name: str
@@ -40,15 +49,20 @@ class ModelSpec:
 
 
 def parse_model_name(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` of a model name such as ``spiking_dale_eprop``."""
+    """The :class:`ModelSpec` of a model name such as ``spiking_dale_eprop``; a ValueError
+    for a name outside the grammar and for FORCE on spiking or Dale networks (one line that
+    says why, :data:`FORCE_REFUSALS`)."""
     match = re.match(MODEL_NAME_PATTERN, name)
     if match is None:
         raise ValueError(
             f"model name '{name}' is not {{spiking|rate}}_{{dale|dalesign|nodale}}_"
-            "{bptt|tbptt|eprop}"
+            "{bptt|tbptt|eprop|force}"
         )
     dynamics, dale_key, method = match.groups()
     dale, dale_mode = DALE_VARIANTS[dale_key]
+    if method == "force" and (dynamics == "spiking" or dale):
+        reason = FORCE_REFUSALS["spiking" if dynamics == "spiking" else "dale"]
+        raise ValueError(f"model '{name}' is refused: {reason}; use rate_nodale_force")
     return ModelSpec(name, dynamics, dale, dale_mode, method)
 
 
@@ -76,7 +90,7 @@ def model_traits(model: str) -> ModelTraits:
     """Parse a model name such as ``spiking_dale_eprop`` or ``rate-nodale-bptt``.
 
     Recognised tokens: spiking/snn/lif/alif vs rate/wc/wilson_cowan; dale vs dalesign (learnable
-    sign) vs nodale/no_dale/no-dale; eprop/e_prop vs bptt vs tbptt. Unknown parts
+    sign) vs nodale/no_dale/no-dale; eprop/e_prop vs bptt vs tbptt vs force. Unknown parts
     are reported as "unknown" (or None for Dale).
     """
     if model == TEACHER:  # a Dale rate network with fixed identities, not trained
@@ -110,6 +124,8 @@ def model_traits(model: str) -> ModelTraits:
         learning = "tbptt"
     elif "bptt" in tokens:
         learning = "bptt"
+    elif "force" in tokens:
+        learning = "force"
     else:
         learning = "unknown"
     return ModelTraits(dynamics, dale, learning, learned_sign)

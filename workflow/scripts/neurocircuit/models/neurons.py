@@ -15,9 +15,14 @@ Conventions (shared by every model and by ``fast_lif``):
 - Refractory period (optional, in steps): after a spike a neuron cannot spike for
   ``refractory_steps`` steps (its spike, and so its surrogate gradient, is masked); its membrane
   keeps integrating (Bellec et al. 2020).
-- The spiking steps (``lif_step``, ``lif_syn_step``, ``alif_step``) share their end (spike,
-  refractory mask, reset: ``_fire_and_reset``); with ``return_distance=True`` they also return
-  v~ - A, from which ``pseudo_derivative`` gives e-prop the surrogate's dz/dv~.
+- The spiking steps (``lif_step``, ``lif_syn_step``, ``lif_syn_spytorch_step``, ``alif_step``)
+  share their end (spike, refractory mask, reset: ``_fire_and_reset``); with
+  ``return_distance=True`` they also return v~ - A, from which ``pseudo_derivative`` gives
+  e-prop the surrogate's dz/dv~.
+- Two discretisations of the LIF neuron with synaptic current: "default" (``lif_syn_step``:
+  the membrane integrates the new current and spikes on the updated membrane) and "spytorch"
+  (``lif_syn_spytorch_step`` with ``spytorch_readout_step``: the order of SpyTorch's code, the
+  previous current and the membrane before the update).
 
 States are NamedTuples of (B, N) tensors; ``*_initial_state`` helpers give the zero state.
 """
@@ -119,11 +124,12 @@ class ALIFState(NamedTuple):
 
 
 class ALIFParams(NamedTuple):
-    """Parameters of adaptive LIF neurons (Bellec et al. 2018, 2020).
+    """Parameters of adaptive LIF neurons: e-prop's ALIF (Bellec et al. 2020), see ``alif_step``.
 
     beta: membrane decay; rho: adaptation decay exp(-dt / tau_adapt); adapt_strength: beta_a,
-    the threshold increase per unit of adaptation; the other fields as in ``LIFParams``
-    (``threshold`` is the baseline threshold theta).
+    the threshold increase per unit of adaptation (per spike, since a_t = rho a_{t-1} + z_{t-1}
+    has no (1 - rho) factor); the other fields as in ``LIFParams`` (``threshold`` is the
+    baseline threshold theta).
     """
 
     beta: float | Tensor
@@ -146,6 +152,20 @@ class LeakyReadoutState(NamedTuple):
 class LeakyReadoutParams(NamedTuple):
     """kappa: readout decay exp(-dt / tau_out)."""
 
+    kappa: float | Tensor
+
+
+class SpyTorchReadoutState(NamedTuple):
+    """State of SpyTorch's two-stage readout, each (B, N_out): i (filtered drive), y (output)."""
+
+    i: Tensor
+    y: Tensor
+
+
+class SpyTorchReadoutParams(NamedTuple):
+    """alpha: drive filter decay exp(-dt / tau_syn); kappa: output decay exp(-dt / tau_out)."""
+
+    alpha: float | Tensor
     kappa: float | Tensor
 
 
@@ -175,6 +195,22 @@ class WilsonCowanParams(NamedTuple):
     """
 
     decay: float | Tensor
+    gain: float | Tensor = 1.0
+    threshold: float | Tensor = 0.0
+    recurrent_weight: Tensor | None = None
+
+
+class NeuroTorchWilsonCowanParams(NamedTuple):
+    """Parameters of NeuroTorch's Wilson–Cowan units (``wilson_cowan_neurotorch_step``).
+
+    dt_over_tau: h = dt / tau, the forward-Euler step ((N,) tensor or float; rates stay in
+    [0, 1] for h in (0, 1]); transition: the transition rate r of the (1 - r x) term ((N,) or
+    float; [0, 1] keeps the rates in [0, 1]); gain: g ((N,) or float; NeuroTorch has g = 1);
+    threshold: mu ((N,) or float); recurrent_weight: (N, N) [post, pre] or None.
+    """
+
+    dt_over_tau: float | Tensor
+    transition: float | Tensor = 0.0
     gain: float | Tensor = 1.0
     threshold: float | Tensor = 0.0
     recurrent_weight: Tensor | None = None
@@ -287,14 +323,16 @@ def lif_step(input: Tensor, state: LIFState, params: LIFParams, *, return_distan
 def lif_syn_step(
     input: Tensor, state: LIFSynState, params: LIFSynParams, *, return_distance: bool = False
 ):
-    """One step of LIF neurons with synaptic current (SpyTorch's formulation).
+    """One step of LIF neurons with synaptic current (SpyTorch's neuron, "default" discretisation).
 
     i_t = alpha i_{t-1} + input_t + V z_{t-1};  v~_t = beta v_{t-1} + i_t;
     z_t = H(v~_t - theta);  reset (detached).
 
-    This is the one LIF-with-synapse step of the library: the classifier's and the activity
-    network's loops and e-prop run it; the fused kernel ``fast_lif.lif_syn_recurrent`` is
-    tested against it (tests/unit/test_fast_lif.py).
+    The membrane integrates the new current and spikes on the updated membrane, so an input
+    can make a spike in its own step. This is the library's LIF-with-synapse step: the
+    classifier's and the activity network's loops and e-prop run it; the fused kernel
+    ``fast_lif.lif_syn_recurrent`` is tested against it (tests/unit/test_fast_lif.py).
+    ``lif_syn_spytorch_step`` is the same neuron in the order of SpyTorch's code.
 
     Args:
         input: (B, N) feed-forward drive W_in x_t.
@@ -312,15 +350,56 @@ def lif_syn_step(
     return (z, new_state, distance) if return_distance else (z, new_state)
 
 
+def lif_syn_spytorch_step(
+    input: Tensor, state: LIFSynState, params: LIFSynParams, *, return_distance: bool = False
+):
+    """One step of LIF neurons with synaptic current in the order of SpyTorch's code ("spytorch"
+    discretisation; Zenke's SpyTorch tutorials, ``run_snn``).
+
+    z_t = H(v_{t-1} - theta);  i_t = alpha i_{t-1} + input_t + V z_{t-1};
+    v_t = (beta v_{t-1} + i_{t-1}) (1 - sg(z_t))   reset "zero"
+    v_t = beta v_{t-1} + i_{t-1} - theta sg(z_t)    reset "subtract"   (sg: stop-gradient)
+
+    Two differences from ``lif_syn_step``: the membrane integrates the *previous* current
+    i_{t-1}, and the spike is read from the membrane before this step's update, v_{t-1} (not yet
+    reset: the reset of that spike acts on the updated membrane v_t). An input at step t
+    reaches the membrane at t+1 and can make a spike at t+2 at the earliest (at t in
+    ``lif_syn_step``). The recurrent spikes z_{t-1} enter the current, as in SpyTorch's
+    tutorial 4. Refractoriness as in ``lif_syn_step``. The fused ``fast_lif`` kernel does not
+    implement this order (the classifier runs this step in its plain loop).
+
+    Args:
+        input: (B, N) feed-forward drive W_in x_t.
+        state: ``LIFSynState`` at t-1 (v: the membrane v_{t-1} after its reset, i: i_{t-1},
+            z: z_{t-1}).
+        params: ``LIFSynParams``.
+        return_distance: also return v_{t-1} - theta (B, N), the surrogate's argument.
+    Returns:
+        z_t (B, N) and the new ``LIFSynState`` [, the distance].
+    """
+    distance = state.v - params.threshold
+    v_tilde = params.beta * state.v + state.i
+    z, v, refractory = _fire_and_reset(v_tilde, distance, state.refractory, params)
+    i = _add_recurrent(params.alpha * state.i + input, state.z, params.recurrent_weight)
+    new_state = LIFSynState(v, i, z, refractory)
+    return (z, new_state, distance) if return_distance else (z, new_state)
+
+
 def alif_step(
     input: Tensor, state: ALIFState, params: ALIFParams, *, return_distance: bool = False
 ):
-    """One step of adaptive LIF neurons (Bellec et al. 2018, 2020).
+    """One step of adaptive LIF neurons: the ALIF of e-prop (Bellec et al. 2020, Methods).
 
     a_t = rho a_{t-1} + z_{t-1};  A_t = theta + beta_a a_t;
     v~_t = beta v_{t-1} + input_t + V z_{t-1};  z_t = H(v~_t - A_t);
-    reset (detached) by the baseline threshold theta ("subtract") or to zero.
-    The adaptation is not detached: gradients flow through z_{t-1} -> a_t.
+    v_t = v~_t - theta sg(z_t) ("subtract", by the baseline threshold) or v~_t (1 - sg(z_t))
+    ("zero"). The adaptation is not detached: gradients flow through z_{t-1} -> a_t.
+
+    Which ALIF: e-prop's increment a_t = rho a_{t-1} + z_{t-1} (the LSNN of Bellec et al. 2018
+    adds a factor (1 - rho) to it: b_t = rho b_{t-1} + (1 - rho) z_{t-1}, so its beta is this
+    beta_a / (1 - rho)). One difference from e-prop's equations: the reset is applied to the
+    membrane after the spike, so it decays with beta before the next step (v~_t gets
+    -beta theta z_{t-1}); e-prop writes v_t = alpha v_{t-1} + ... - theta z_{t-1}, undecayed.
 
     Args:
         input: (B, N) feed-forward drive W_in x_t.
@@ -353,6 +432,31 @@ def leaky_readout_step(
     """
     y = params.kappa * state.y + input
     return y, LeakyReadoutState(y)
+
+
+def spytorch_readout_step(
+    input: Tensor, state: SpyTorchReadoutState, params: SpyTorchReadoutParams
+) -> tuple[Tensor, SpyTorchReadoutState]:
+    """One step of SpyTorch's non-spiking readout, a two-stage leaky filter ("spytorch"
+    discretisation): the drive is filtered like a synaptic current, the output like a membrane
+    that integrates the previous current.
+
+    y_t = kappa y_{t-1} + i_{t-1};  i_t = alpha i_{t-1} + input_t.
+
+    SpyTorch records the initial y_0 = 0 as well, so its max over time is max(0, max_t y_t);
+    the classifier's readout has the T values y_1..y_T (the same unless every y_t < 0).
+
+    Args:
+        input: (B, N_out) drive W_out z_t + b.
+        state: ``SpyTorchReadoutState`` at t-1.
+        params: ``SpyTorchReadoutParams`` (SpyTorch: alpha = exp(-dt / tau_syn), kappa =
+            exp(-dt / tau_mem), the hidden neurons' decays).
+    Returns:
+        y_t (B, N_out) and the new state.
+    """
+    y = params.kappa * state.y + state.i
+    i = params.alpha * state.i + input
+    return y, SpyTorchReadoutState(i, y)
 
 
 def lowpass_step(
@@ -393,3 +497,32 @@ def wilson_cowan_step(
     rate = torch.sigmoid(params.gain * drive - params.threshold)
     r = params.decay * state.r + (1.0 - params.decay) * rate
     return r, WilsonCowanState(r)
+
+
+def wilson_cowan_neurotorch_step(
+    input: Tensor, state: WilsonCowanState, params: NeuroTorchWilsonCowanParams
+) -> tuple[Tensor, WilsonCowanState]:
+    """One step of NeuroTorch's Wilson–Cowan units: a transition term, forward Euler.
+
+    tau dx/dt = -x + (1 - r x) sigmoid(g (W x + I) - mu), one forward-Euler step of dt:
+    x_t = (1 - h) x_{t-1} + h (1 - r x_{t-1}) sigmoid(g (W x_{t-1} + I_t) - mu),  h = dt / tau.
+    With g = 1 and I = 0 this is NeuroTorch 0.0.2's ``WilsonCowanLayer.forward`` (Gince et al.
+    2024; its docstring: output = x (1 - dt/tau) + dt/tau (1 - x r) sigmoid(x W - mu)). With
+    r = 0 it is ``wilson_cowan_step`` with the decay 1 - h instead of exp(-h). x stays in [0, 1]
+    for x_0 in [0, 1] when h is in (0, 1] and r in [0, 1] (x_t is then a convex combination of
+    x_{t-1} and (1 - r x_{t-1}) sigmoid(.), both in [0, 1]); otherwise it can leave [0, 1].
+
+    Args:
+        input: (B, N) external drive I_t (zeros for an autonomous network).
+        state: ``WilsonCowanState`` at t-1 (its ``r`` holds the rates x_{t-1}).
+        params: ``NeuroTorchWilsonCowanParams`` (W is [post, pre]).
+    Returns:
+        x_t (B, N) and the new state.
+    """
+    drive = input
+    if params.recurrent_weight is not None:
+        drive = drive + state.r @ params.recurrent_weight.t()
+    rate = torch.sigmoid(params.gain * drive - params.threshold)
+    h = params.dt_over_tau
+    x = (1.0 - h) * state.r + h * (1.0 - params.transition * state.r) * rate
+    return x, WilsonCowanState(x)
