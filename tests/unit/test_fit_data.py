@@ -178,7 +178,7 @@ def test_fit_defaults_are_the_paper_preset():
     assert config["fit"]["heldout_fraction"] == 0.2
     assert config["fit"]["ar1_ridge"] is None  # picked on the validation block
     assert config["fit"]["validation_fraction"] == 0.125
-    assert len(config["fit"]["models"]) == 8
+    assert len(config["fit"]["models"]) == 9  # 8 BPTT / e-prop models and rate_nodale_force
     assert config["ablation"]["strategies"] == ["random", "weakest", "strongest", "hubs"]
 
 

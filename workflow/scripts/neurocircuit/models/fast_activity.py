@@ -149,7 +149,7 @@ class _RateRollout(torch.autograd.Function):
         grads = [None] * 8
         needs = ctx.needs_input_grad
         if needs[0]:
-            grads[0] = delta[0] @ weight
+            grads[0] = torch.addmm(leak[0] * adjoint[0], delta[0], weight)
         if needs[1]:
             grads[1] = _stacked_product(delta, previous)
         dpre = adjoint * dpre_factor  # dL/d(g u_t - b)
