@@ -319,10 +319,12 @@ def run_neurotorch(config: str, data: Path):
     return model, iteration, what
 
 
-def worker(config: str, side: str, iters: int, warmup: int, allocator: str, data: Path) -> dict:
+def worker(args) -> dict:
     import torch
 
-    torch.set_num_threads(THREADS)
+    config, side, iters, warmup, data = args.config, args.worker, args.iters, args.warmup, args.data
+    allocator = args.allocator
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out = {
         "config": config,
@@ -412,7 +414,7 @@ def wait_quiet(max_wait: float, threshold: float = 0.10, window: float = 3.0):
 def run_one(config: str, side: str, args) -> dict:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(THREADS)
+        env[var] = str(args.threads)
     paths = [str(PACKAGE_DIR)]
     if side == "neurotorch":
         paths.append(str(NEUROTORCH_DIR))
@@ -433,6 +435,8 @@ def run_one(config: str, side: str, args) -> dict:
         args.allocator,
         "--data",
         str(args.data),
+        "--threads",
+        str(args.threads),
     ]
     with tempfile.TemporaryDirectory(prefix="fit_speed_") as work:
         try:
@@ -469,10 +473,10 @@ def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
-def print_table(results: dict, configs: list[str], sides: list[str]) -> float:
+def print_table(results: dict, configs: list[str], sides: list[str], threads: int) -> float:
     print(
         f"\nWorkload: zebrafish, 522 units, rollout over 619 frames from frame 0, MSE, BPTT, "
-        f"one AdamW step; float32, {THREADS} threads"
+        f"one AdamW step; float32, {threads} threads"
     )
     header = (
         f"{'config':13s} {'side':10s} {'s/it':>7s} {'best':>7s} {'peak MB':>8s} "
@@ -551,6 +555,9 @@ def main(argv=None) -> None:
         default=Path(os.environ.get("ZEBRAFISH", DEFAULT_DATA)),
         help="the zebrafish recording (.npy, neurons x frames)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="torch threads (the workload: 2)"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--no-install", action="store_true", help="do not install NeuroTorch")
     parser.add_argument("--json-out", help="also write every run's raw numbers here")
@@ -558,9 +565,7 @@ def main(argv=None) -> None:
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        result = worker(
-            args.config, args.worker, args.iters, args.warmup, args.allocator, args.data
-        )
+        result = worker(args)
         print("RESULT " + json.dumps(result), flush=True)
         return
     configs = [c for c in args.configs.split(",") if c]
@@ -599,7 +604,7 @@ def main(argv=None) -> None:
                 )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=1))
-    ratio = print_table(results, configs, sides)
+    ratio = print_table(results, configs, sides, args.threads)
     print(f"ratio_vs_neurotorch={ratio:.3f}")
 
 

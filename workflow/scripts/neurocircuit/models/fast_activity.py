@@ -40,11 +40,17 @@ Adjoints (backward), G_t = dL/d(state_t) summed over every later use:
     spiking, per sub-step in reverse: dv~ = psi (1 - kappa) G_r + (1 - z) beta dv~_next;
           dI = dv~ + alpha dI_next;  G_r <- kappa G_r;  delta_t = sum of dI over the frame / S;
           dL/dy_{t-1} = delta_t W (+ its own loss term), G_r += readout slope * dL/dy
-tests/unit/test_fast_activity.py checks the outputs (bitwise) and every gradient (float64,
-relative 1e-10) against the modules' plain loops under autograd, with and without Dale's law,
-for full and truncated BPTT.
+tests/unit/test_fast_activity.py checks the outputs (bitwise, CPU, float32 and float64) and
+every gradient (float64, relative 1e-10) against the modules' plain loops under autograd, with
+and without Dale's law, for full and truncated BPTT (truncation is the caller's: one fused
+rollout per window, the state detached between windows), including the gradients into the start
+state and out of the final one. Second derivatives are not supported (``once_differentiable``).
 
-Works on any device (CPU, CUDA) in float32 and float64: the tensors' device decides.
+The modules use these kernels for every rollout in float32 or float64 on the CPU or CUDA (the
+tensors' device decides; ``fused_rollout_applies``) and keep the plain loop elsewhere: other
+dtypes, mixed devices or dtypes, a rate rollout with ``external_input``, and
+``use_fast_path=False``. E-prop never rolls out through them: it has its own forward-mode loop
+(``learning.eprop``).
 """
 
 from __future__ import annotations
