@@ -56,6 +56,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import (
+    cpu_snapshot,
+    foreign_load,
+    format_runs,
+    print_result,
+    reset_peak_rss,
+    status_mb,
+    wait_quiet,
+    worker_result,
+)
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PACKAGE_DIR = REPO / "workflow" / "scripts"
@@ -79,39 +90,6 @@ SIDES = ("ours", "plain", "floor", "neurotorch")
 
 
 # ----------------------------------------------------------------------------- worker side
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux clear_refs '5'); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _cpu_snapshot() -> tuple[int, int, int]:
-    """(busy jiffies of the machine, all jiffies, jiffies of this process)."""
-    with open("/proc/stat") as f:
-        vals = list(map(int, f.readline().split()[1:9]))
-    with open("/proc/self/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(vals) - vals[3] - vals[4], sum(vals), int(fields[11]) + int(fields[12])
-
-
-def _foreign_load(before, after) -> float:
-    """Share of the machine's CPU time used by other processes between two snapshots."""
-    busy, total, own = (b - a for a, b in zip(before, after, strict=True))
-    return max(0.0, (busy - own) / total) if total > 0 else float("nan")
-
-
 def _build_ours(config: str, data: Path, fast: bool):
     """The fit rule's network, data and iteration for ``config``; returns (model, iteration)."""
     import numpy as np
@@ -344,9 +322,9 @@ def worker(args) -> dict:
         out["trainable_scalars"] = int(
             sum(p.numel() for p in model.parameters() if p.requires_grad)
         )
-        out["rss_before_mb"] = _status_mb("VmRSS")
-        out["peak_reset"] = _reset_peak_rss()
-        before = _cpu_snapshot()
+        out["rss_before_mb"] = status_mb("VmRSS")
+        out["peak_reset"] = reset_peak_rss()
+        before = cpu_snapshot()
         if side == "floor":
             times, what = _floor(model, train_data, iters, warmup)
             losses = []
@@ -357,8 +335,8 @@ def worker(args) -> dict:
                 start = time.perf_counter()
                 losses.append(iteration())
                 times.append(time.perf_counter() - start)
-        out["foreign_load"] = _foreign_load(before, _cpu_snapshot())
-        peak = _status_mb("VmHWM")
+        out["foreign_load"] = foreign_load(before, cpu_snapshot())
+        peak = status_mb("VmHWM")
         out.update(
             what=what,
             times=times,
@@ -399,18 +377,6 @@ def ensure_neurotorch(install: bool) -> bool:
     return subprocess.run(command, check=False).returncode == 0
 
 
-def wait_quiet(max_wait: float, threshold: float = 0.10, window: float = 3.0):
-    """Wait up to max_wait s until other processes use < threshold of the machine's CPU."""
-    start = time.perf_counter()
-    while True:
-        before = _cpu_snapshot()
-        time.sleep(window)
-        load = _foreign_load(before, _cpu_snapshot())
-        waited = time.perf_counter() - start
-        if load < threshold or waited >= max_wait:
-            return load, waited
-
-
 def run_one(config: str, side: str, args) -> dict:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -445,11 +411,7 @@ def run_one(config: str, side: str, args) -> dict:
             )
         except subprocess.TimeoutExpired:
             return {"ok": False, "error": f"timeout after {args.timeout:.0f} s"}
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"ok": False, "error": f"worker failed (rc={proc.returncode}): {tail}"}
+    return worker_result(proc)
 
 
 def summarise(runs: list[dict]) -> dict | None:
@@ -494,10 +456,7 @@ def print_table(results: dict, configs: list[str], sides: list[str], threads: in
                 error = runs[0].get("error", "?") if runs else "not run"
                 print(f"{config:13s} {side:10s} FAILED: {error[:200]}")
                 continue
-            per_run = ", ".join(
-                f"{m:.3f}{'*' if star else ''}"
-                for m, star in zip(s["runs"], s["starred"], strict=True)
-            )
+            per_run = format_runs(s)
             print(
                 f"{config:13s} {side:10s} {s['median_s']:7.3f} {s['best_s']:7.3f} "
                 f"{s['peak_rss_mb']:8.0f} {s['growth_mb']:6.0f} {s['other']:6.2f}  "
@@ -566,7 +525,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.worker:
         result = worker(args)
-        print("RESULT " + json.dumps(result), flush=True)
+        print_result(result)
         return
     configs = [c for c in args.configs.split(",") if c]
     sides = [s for s in args.sides.split(",") if s]

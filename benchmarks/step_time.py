@@ -55,6 +55,17 @@ import sys
 import time
 from pathlib import Path
 
+from _measure import (
+    cpu_snapshot,
+    foreign_load,
+    format_runs,
+    print_result,
+    reset_peak_rss,
+    status_mb,
+    wait_quiet,
+    worker_result,
+)
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PEERS_DIR = HERE / ".peers"
@@ -82,39 +93,6 @@ OURS = ("ours", "ours_linear_init")
 
 
 # ----------------------------------------------------------------------------- worker side
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux clear_refs '5'); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _cpu_snapshot() -> tuple[int, int, int]:
-    """(busy jiffies of the machine, all jiffies, jiffies of this process)."""
-    with open("/proc/stat") as f:
-        vals = list(map(int, f.readline().split()[1:9]))
-    with open("/proc/self/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(vals) - vals[3] - vals[4], sum(vals), int(fields[11]) + int(fields[12])
-
-
-def _foreign_load(before, after) -> float:
-    """Share of the machine's CPU time used by other processes between two snapshots."""
-    busy, total, own = (b - a for a, b in zip(before, after, strict=True))
-    return max(0.0, (busy - own) / total) if total > 0 else float("nan")
-
-
 def make_data(torch):
     generator = torch.Generator().manual_seed(1234)
     spikes = (torch.rand(STEPS, BATCH, N_IN, generator=generator) < P_IN).float()
@@ -295,8 +273,8 @@ def worker(name: str, threads: int, allocator: str = "kept") -> dict:
             optimizer.step()
             return loss.item(), float(rate)
 
-        out["rss_before_mb"] = _status_mb("VmRSS")
-        out["peak_reset"] = _reset_peak_rss()
+        out["rss_before_mb"] = status_mb("VmRSS")
+        out["peak_reset"] = reset_peak_rss()
         warm = []
         for i in range(WARMUP):
             t0 = time.perf_counter()
@@ -305,13 +283,13 @@ def worker(name: str, threads: int, allocator: str = "kept") -> dict:
             if i == 0:
                 out["first_loss"], out["spike_rate"] = loss, rate
         times = []
-        before = _cpu_snapshot()
+        before = cpu_snapshot()
         for _ in range(TIMED):
             t0 = time.perf_counter()
             loss, _ = step()
             times.append(time.perf_counter() - t0)
-        out["foreign_load"] = _foreign_load(before, _cpu_snapshot())
-        peak = _status_mb("VmHWM")
+        out["foreign_load"] = foreign_load(before, cpu_snapshot())
+        peak = status_mb("VmHWM")
         out.update(
             warmup_s=warm,
             times=times,
@@ -341,18 +319,6 @@ def ensure_peers(install: bool) -> None:
     subprocess.run(["bash", str(HERE / "setup_peers.sh"), sys.executable], check=False)
 
 
-def wait_quiet(max_wait: float, threshold: float = 0.10, window: float = 3.0):
-    """Wait up to max_wait s until other processes use < threshold of the machine's CPU."""
-    start = time.perf_counter()
-    while True:
-        before = _cpu_snapshot()
-        time.sleep(window)
-        load = _foreign_load(before, _cpu_snapshot())
-        waited = time.perf_counter() - start
-        if load < threshold or waited >= max_wait:
-            return load, waited
-
-
 def run_one(name: str, threads: int, timeout: float, allocator: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     paths = [str(PACKAGE_DIR), str(PEERS_DIR), env.get("PYTHONPATH", "")]
@@ -364,11 +330,7 @@ def run_one(name: str, threads: int, timeout: float, allocator: str) -> dict:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"name": name, "ok": False, "error": f"timeout after {timeout:.0f} s"}
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-    return {"name": name, "ok": False, "error": f"worker failed (rc={proc.returncode}): {tail[0]}"}
+    return worker_result(proc, name=name)
 
 
 def summarise(runs: list[dict]) -> dict | None:
@@ -410,9 +372,7 @@ def print_table(results: dict[str, list[dict]], allocator: str) -> float:
             error = runs[0].get("error", "?") if runs else "not run"
             print(f"{name:16s} FAILED: {error[:160]}")
             continue
-        per_run = ", ".join(
-            f"{m:.3f}{'*' if star else ''}" for m, star in zip(s["runs"], s["starred"], strict=True)
-        )
+        per_run = format_runs(s)
         print(
             f"{name:16s} {s['median_s']:7.3f} {s['best_s']:7.3f} {s['peak_rss_mb']:8.0f} "
             f"{s['step_mb']:8.0f} {s['spike_rate']:6.3f} {s['other']:6.2f}  {per_run}  {s['what']}"
@@ -469,7 +429,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.worker:
         result = worker(args.worker, args.threads, args.allocator)
-        print("RESULT " + json.dumps(result), flush=True)
+        print_result(result)
         return
     names = [n for n in args.only.split(",") if n] or list(CONFIGS)
     unknown = sorted(set(names) - set(CONFIGS))

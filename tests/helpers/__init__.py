@@ -1,2 +1,3 @@
-"""Helpers that only tests use: made-up result files (``examples``), SHD files (``shd``) and a
-local HTTP file server for download tests (``file_server``)."""
+"""Helpers that only tests use: made-up result files (``examples``), SHD files (``shd``), a
+local HTTP file server for download tests (``file_server``) and e-prop against autograd
+(``eprop``)."""

@@ -10,10 +10,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.eprop import grads_of, rate_eprop_and_autograd
 from neurocircuit.learning import ClassificationTask, SequenceFitTask
 from neurocircuit.learning.eprop import (
     eprop_classifier_gradients,
-    eprop_rate_gradients,
     eprop_spiking_activity_gradients,
     random_feedback,
 )
@@ -39,10 +39,6 @@ def batch(seed=1, steps=40, size=6, channels=12, classes=4):
     generator = torch.Generator().manual_seed(seed)
     x = (torch.rand(steps, size, channels, generator=generator) < 0.2).double()
     return x, torch.randint(0, classes, (size,), generator=generator)
-
-
-def grads_of(model):
-    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
 def assert_same_grads(model, reference, rtol=1e-10):
@@ -174,14 +170,7 @@ def test_eprop_rate_network_traces_exact(dale_mode):
         rate = torch.sigmoid(p["gain"] * (r.detach() @ p["weight"].t()) - p["threshold"])
         r = p["decay"] * r + (1 - p["decay"]) * rate
         outputs.append(r)
-    prediction = torch.cat(outputs)
-    loss = (weights[:, None] * (prediction - target) ** 2).sum() / (7 * weights.sum())
-    loss.backward()
-    reference = grads_of(model)
-    model.zero_grad()
-    eprop_loss, rollout = eprop_rate_gradients(model, target, weights)
-    assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
-    torch.testing.assert_close(rollout, prediction.detach(), rtol=0, atol=1e-12)
+    reference, _ = rate_eprop_and_autograd(model, target, weights, outputs)
     assert_same_grads(model, reference)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.eprop import rate_eprop_and_autograd
 from neurocircuit.config import ConfigError, validate_config
 from neurocircuit.fit.settings import resolve_fit_settings
 from neurocircuit.fit.training import train_on_sequence
 from neurocircuit.learning import SequenceFitTask
-from neurocircuit.learning.eprop import eprop_rate_gradients
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.activity import RateActivityNetwork
 from neurocircuit.models.fitted import (
@@ -222,12 +222,6 @@ def test_network_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
-def grads_of(model):
-    return {
-        name: value.grad.clone() for name, value in model.named_parameters() if value.requires_grad
-    }
-
-
 @pytest.mark.parametrize("dale_mode", [None, "fixed", "learnable_sign"])
 def test_eprop_neurotorch_traces_exact(dale_mode):
     """E-prop's gradients equal autograd's through the same rollout with the fed-back rates
@@ -247,16 +241,10 @@ def test_eprop_neurotorch_traces_exact(dale_mode):
         rate = torch.sigmoid(p["gain"] * (x.detach() @ p["weight"].t()) - p["threshold"])
         x = (1 - h) * x + h * (1 - c * x) * rate
         outputs.append(x)
-    prediction = torch.cat(outputs)
-    loss = (weights[:, None] * (prediction - target) ** 2).sum() / (6 * weights.sum())
-    loss.backward()
-    reference = grads_of(model)
-    model.zero_grad()
-    eprop_loss, rollout = eprop_rate_gradients(model, target, weights)
-    assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
-    torch.testing.assert_close(rollout, prediction.detach(), rtol=0, atol=1e-12)
-    assert set(reference) == set(grads_of(model))
-    for name, value in grads_of(model).items():
+    reference, grads = rate_eprop_and_autograd(model, target, weights, outputs)
+    trainable = {name for name, value in model.named_parameters() if value.requires_grad}
+    assert set(reference) == set(grads) == trainable
+    for name, value in grads.items():
         torch.testing.assert_close(value, reference[name], rtol=1e-10, atol=1e-14, msg=name)
 
 

@@ -77,6 +77,17 @@ def _apply_gradients(tensors: list[Tensor], grads: list[Tensor]) -> None:
         torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
 
 
+def _add_trace_gradients(
+    grads: dict[str, Tensor], signal: Tensor, weight_trace: Tensor, **unit_traces: Tensor
+) -> None:
+    """Add one step's e-prop gradients to ``grads``: the learning signal (1, N) times the
+    eligibility traces of W ("weight", (1, N, N)) and of the per-unit parameters, each given
+    by its name in ``grads`` ((1, N) each)."""
+    grads["weight"].add_(torch.einsum("bj,bji->ji", signal, weight_trace))
+    for name, trace in unit_traces.items():
+        grads[name].add_((signal * trace).sum(0))
+
+
 class _SourceTraces:
     """Eligibility traces for one presynaptic source (input or recurrent spikes) of W (H, P).
 
@@ -330,10 +341,9 @@ def eprop_rate_gradients(
             error = r - target[t]
             loss += weights[t] * error.square().sum() / norm
             signal = 2.0 * weights[t] * error / norm
-            grads["weight"].add_(torch.einsum("bj,bji->ji", signal, eps_w))
-            grads["gain"].add_((signal * eps_gain).sum(0))
-            grads["threshold"].add_((signal * eps_theta).sum(0))
-            grads["decay"].add_((signal * eps_decay).sum(0))
+            _add_trace_gradients(
+                grads, signal, eps_w, gain=eps_gain, threshold=eps_theta, decay=eps_decay
+            )
             outputs.append(r[0])
     names = list(effective)
     _apply_gradients([effective[k] for k in names], [grads[k] for k in names])
@@ -382,11 +392,8 @@ def _eprop_neurotorch_rate_gradients(
             error = r - target[t]
             loss += weights[t] * error.square().sum() / norm
             signal = 2.0 * weights[t] * error / norm
-            grads["weight"].add_(torch.einsum("bj,bji->ji", signal, eps_w))
-            grads["gain"].add_((signal * eps_gain).sum(0))
-            grads["threshold"].add_((signal * eps_theta).sum(0))
-            grads["dt_over_tau"].add_((signal * eps_h).sum(0))
-            grads["transition"].add_((signal * eps_c).sum(0))
+            _add_trace_gradients(grads, signal, eps_w, gain=eps_gain, threshold=eps_theta,
+                                 dt_over_tau=eps_h, transition=eps_c)  # fmt: skip
             outputs.append(r[0])
     names = list(effective)
     _apply_gradients([effective[k] for k in names], [grads[k] for k in names])
@@ -485,8 +492,7 @@ def eprop_spiking_activity_gradients(
             else:
                 signal = dy @ back
                 grads["readout_weight"].add_(dy.t() @ filtered.r)
-            grads["weight"].add_(torch.einsum("bj,bji->ji", signal, traces.r_w))
-            grads["bias_current"].add_((signal * traces.r_b).sum(0))
+            _add_trace_gradients(grads, signal, traces.r_w, bias_current=traces.r_b)
             grads["readout_bias"].add_(dy.sum(0))
             outputs.append(y[0])
     names = list(effective)
