@@ -268,7 +268,11 @@ def _area_bars(ax, rows: pd.DataFrame, models: Sequence[str], metric: str, rng) 
 
 
 def _short(value: float) -> str:
-    return f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}"
+    """d for a label: one decimal below 10, whole numbers below 10,000, else powers of ten
+    (bootstrap bounds of d explode when a resample of 3 seeds has almost no spread)."""
+    if abs(value) < 10:
+        return f"{value:.1f}"
+    return f"{value:.0f}" if abs(value) < 1e4 else f"{value:.0e}"
 
 
 def _format_test(row) -> str:
