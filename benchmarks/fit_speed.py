@@ -13,7 +13,7 @@ Configurations (ours: the fit rule's model name, built from config.yaml | NeuroT
   rate_dale     rate_dale_bptt    Wilson–Cowan, Dale     | WilsonCowanLayer(force_dale_law=True)
   rate_nodale   rate_nodale_bptt  Wilson–Cowan, no Dale  | WilsonCowanLayer(force_dale_law=False)
   spiking_dale  spiking_dale_bptt LIF + low-pass, Dale   | SpyLIFLayerLPF(force_dale_law=True)
-                                                           + Linear(N, N, sigmoid) readout
+                with readout "full" (N x N, as theirs)     + Linear(N, N, sigmoid) readout
 Sides, each (configuration, side) in a fresh process:
   ours        the network as the fit rule builds it; its rollout runs on the fused kernels of
               neurocircuit.models.fast_activity (hand-written backward through time)
@@ -107,6 +107,10 @@ def _build_ours(config: str, data: Path, fast: bool):
         cfg = validate_config(yaml.safe_load(f), SCHEMA)
     settings = resolve_fit_settings(cfg["fit"], "zebrafish", model_name)
     spec = parse_model_name(model_name)
+    if spec.dynamics == "spiking":
+        # Like for like: NeuroTorch's spiking model feeds back through its N x N output layer
+        # as well as W; ours does with readout "full" (the fit's default is one to one).
+        settings["network"]["spiking"] = {**settings["network"]["spiking"], "readout": "full"}
     recording = load_activity(
         data, settings["frame_period_s"], settings["max_neurons"], settings["max_frames"]
     )
