@@ -475,6 +475,14 @@ def lowpass_step(
     return r, LowPassState(r)
 
 
+def _wilson_cowan_rate(input: Tensor, state: WilsonCowanState, params) -> Tensor:
+    """sigmoid(g (W r_{t-1} + I_t) - b), the target rate both Wilson–Cowan forms relax toward."""
+    drive = input
+    if params.recurrent_weight is not None:
+        drive = drive + state.r @ params.recurrent_weight.t()
+    return torch.sigmoid(params.gain * drive - params.threshold)
+
+
 def wilson_cowan_step(
     input: Tensor, state: WilsonCowanState, params: WilsonCowanParams
 ) -> tuple[Tensor, WilsonCowanState]:
@@ -491,10 +499,7 @@ def wilson_cowan_step(
     Returns:
         r_t (B, N) and the new state.
     """
-    drive = input
-    if params.recurrent_weight is not None:
-        drive = drive + state.r @ params.recurrent_weight.t()
-    rate = torch.sigmoid(params.gain * drive - params.threshold)
+    rate = _wilson_cowan_rate(input, state, params)
     r = params.decay * state.r + (1.0 - params.decay) * rate
     return r, WilsonCowanState(r)
 
@@ -519,10 +524,7 @@ def wilson_cowan_neurotorch_step(
     Returns:
         x_t (B, N) and the new state.
     """
-    drive = input
-    if params.recurrent_weight is not None:
-        drive = drive + state.r @ params.recurrent_weight.t()
-    rate = torch.sigmoid(params.gain * drive - params.threshold)
+    rate = _wilson_cowan_rate(input, state, params)
     h = params.dt_over_tau
     x = (1.0 - h) * state.r + h * (1.0 - params.transition * state.r) * rate
     return x, WilsonCowanState(x)
