@@ -16,11 +16,13 @@ Configurations (ours: the fit rule's model name, built from config.yaml | NeuroT
                 with readout "full" (N x N, as theirs)     + Linear(N, N, sigmoid) readout
 Sides, each (configuration, side) in a fresh process:
   ours        the network as the fit rule builds it; its rollout runs on the fused kernels of
-              neurocircuit.models.fast_activity (hand-written backward through time)
+              neurocircuit.models.fast_activity (hand-written backward through time, the
+              time loops compiled: neurocircuit.models.activity_kernels)
   plain       the same network with use_fast_path=False: the step functions under autograd
   floor       the same rollout's matrix products alone: the T forward and T backward
               vector-matrix products of every N x N matrix the rollout feeds back through,
-              plus the weight gradient's one product (no element-wise work, no autograd)
+              plus the weight gradient's one product (no element-wise work, no autograd),
+              with the faster of torch's BLAS (MKL) and the OpenBLAS our compiled loops call
   neurotorch  NeuroTorch 0.0.2, built and driven as its paper code does (see run_neurotorch)
 Rounds alternate the order of the sides, so slow drifts of the machine hit every side alike;
 ``--wait-quiet`` waits before each run for other processes to leave the CPU.
@@ -151,8 +153,20 @@ def _floor(model, train_data, iters: int, warmup: int) -> tuple[list[float], str
     the rollout feeds back through (W; and W_out for the full readout), the T forward products
     y_{t-1} W^T and the T backward products d_t W on the rollout's own (1, N) rows, plus the
     weight gradient's one product over the stacked trajectory. Nothing else: no element-wise
-    work, no autograd, no optimizer."""
+    work, no autograd, no optimizer. Timed with both BLAS libraries at hand, torch's (MKL)
+    through ``torch.mm`` and the OpenBLAS that our compiled loops call (``np.dot`` in a numba
+    loop, as ``neurocircuit.models.activity_kernels`` calls it); the faster is the floor."""
+    import numpy as np
     import torch
+    from numba import njit
+
+    @njit
+    def openblas_products(rows, weight, weight_t, out):
+        steps = rows.shape[0] - 1
+        for t in range(steps):
+            out[t + 1] = np.dot(rows[t], weight_t)
+        for t in range(steps, 0, -1):
+            out[t - 1] = np.dot(rows[t], weight)
 
     with torch.no_grad():
         x = torch.as_tensor(train_data)
@@ -165,8 +179,10 @@ def _floor(model, train_data, iters: int, warmup: int) -> tuple[list[float], str
     forward = list(torch.empty_like(trajectory).unbind(0))
     backward = list(torch.empty_like(trajectory).unbind(0))
     stacked = trajectory[1:].reshape(steps, -1)
+    rows_np, out_np = trajectory.numpy(), np.empty_like(trajectory.numpy())
+    pairs = [(w.numpy(), np.ascontiguousarray(w.t().numpy())) for w in matrices]
 
-    def products():
+    def mkl():
         for weight in matrices:
             weight_t = weight.t()
             for t in range(steps):
@@ -175,18 +191,30 @@ def _floor(model, train_data, iters: int, warmup: int) -> tuple[list[float], str
                 torch.mm(rows[t], weight, out=backward[t - 1])
             torch.mm(stacked.t(), stacked)
 
-    for _ in range(warmup):
-        products()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        products()
-        times.append(time.perf_counter() - start)
+    def openblas():
+        for weight, weight_t in pairs:
+            openblas_products(rows_np, weight, weight_t, out_np)
+            torch.mm(stacked.t(), stacked)
+
+    best = None
+    for name, products in (("torch.mm (MKL)", mkl), ("np.dot in numba (OpenBLAS)", openblas)):
+        for _ in range(warmup + 1):  # + 1: numba compiles on the first call
+            products()
+        times = []
+        for _ in range(iters):
+            start = time.perf_counter()
+            products()
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times)
+        print(f"    floor with {name}: {median:.4f} s/it", file=sys.stderr)
+        if best is None or median < best[0]:
+            best = (median, times, name)
     what = (
         f"{len(matrices)} N x N matrix(es): {steps} forward + {steps} backward "
-        "vector-matrix products and one weight-gradient product each"
+        f"vector-matrix products and one weight-gradient product each, by {best[2]} (the "
+        "faster BLAS)"
     )
-    return times, what
+    return best[1], what
 
 
 def run_neurotorch(config: str, data: Path):

@@ -1,8 +1,10 @@
 """The fused rollouts of the activity networks (``models.fast_activity``) against the plain loop
-of step functions under autograd (``use_fast_path=False``): bitwise the same outputs and spikes,
-and gradients equal to 1e-10 (relative, float64) for every parameter and for the start and
-final states, with and without Dale's law, for full and truncated BPTT, on trajectories where
-the rate units are away from saturation and where some but not all spiking units fire."""
+of step functions under autograd (``use_fast_path=False``), with both kinds of time loop
+(``kernels``): the torch loops give bitwise the same outputs and spikes, the compiled loops of
+``activity_kernels`` the same to rounding (float64: 1e-13); gradients equal to 1e-10
+(relative, float64) for every parameter and for the start and final states, with and without
+Dale's law, for full and truncated BPTT, on trajectories where the rate units are away from
+saturation and where some but not all spiking units fire."""
 
 from __future__ import annotations
 
@@ -55,6 +57,19 @@ def spiking_network(readout="diagonal", dale=True, **kwargs):
             noise = torch.randn(UNITS, UNITS, generator=generator, dtype=torch.float64)
             network.readout_weight.add_(0.3 * noise)
     return network
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def kernels(request):
+    return request.param
+
+
+def assert_same_outputs(got, want, kernels, rtol=1e-13):
+    """Bitwise for the torch loops; to rounding for the compiled ones."""
+    if kernels == "torch":
+        assert torch.equal(got, want)
+    else:
+        torch.testing.assert_close(got, want, rtol=rtol, atol=rtol)
 
 
 def twin(network):
@@ -117,8 +132,9 @@ RATE_CASES = [
 
 
 @pytest.mark.parametrize(("form", "dale", "dale_mode"), RATE_CASES)
-def test_rate_rollout_bitwise_and_bptt_gradients(form, dale, dale_mode):
+def test_rate_rollout_outputs_and_bptt_gradients(form, dale, dale_mode, kernels):
     network = rate_network(form, dale, dale_mode)
+    network.kernels = kernels
     plain = twin(network)
     target = fit_target()
     sig = rate_sigmoids(network, target)
@@ -127,7 +143,7 @@ def test_rate_rollout_bitwise_and_bptt_gradients(form, dale, dale_mode):
     state = network.initial_state(target[0:1])
     assert network.fused_rollout_applies(state.r) and not plain.fused_rollout_applies(state.r)
     with torch.no_grad():
-        assert torch.equal(network(target[0:1], STEPS), plain(target[0:1], STEPS))
+        assert_same_outputs(network(target[0:1], STEPS), plain(target[0:1], STEPS), kernels)
     assert_same_gradients(bptt_gradients(network, target), bptt_gradients(plain, target))
 
 
@@ -142,15 +158,18 @@ SPIKING_CASES = [
 
 @pytest.mark.parametrize("dale", [True, False])
 @pytest.mark.parametrize(("readout", "reset", "substeps", "surrogate"), SPIKING_CASES)
-def test_spiking_rollout_bitwise_and_bptt_gradients(readout, reset, substeps, surrogate, dale):
+def test_spiking_rollout_outputs_and_bptt_gradients(
+    readout, reset, substeps, surrogate, dale, kernels
+):
     network = spiking_network(readout, dale, reset=reset, steps_per_frame=substeps,
                               surrogate=surrogate)  # fmt: skip
+    network.kernels = kernels
     plain = twin(network)
     target = fit_target()
     rate = spike_fraction(network, target)
     assert 0.05 < rate < 0.8, rate  # spikes occur, and not everywhere
     with torch.no_grad():
-        assert torch.equal(network(target[0:1], STEPS), plain(target[0:1], STEPS))
+        assert_same_outputs(network(target[0:1], STEPS), plain(target[0:1], STEPS), kernels)
     assert_same_gradients(bptt_gradients(network, target), bptt_gradients(plain, target))
 
 
@@ -242,12 +261,14 @@ def test_spiking_start_state_gradients_of_every_tensor():
     assert_same_gradients(results["fused"], results["plain"])
 
 
-def test_float32_matches_the_plain_loop():
+def test_float32_matches_the_plain_loop(kernels):
     target = fit_target(dtype=torch.float32)
     for network in (rate_network().float(), spiking_network().float()):
+        network.kernels = kernels
         plain = twin(network)
         with torch.no_grad():
-            assert torch.equal(network(target[0:1], STEPS), plain(target[0:1], STEPS))
+            got, want = network(target[0:1], STEPS), plain(target[0:1], STEPS)
+            assert_same_outputs(got, want, kernels, rtol=1e-5)
         assert_same_gradients(
             bptt_gradients(network, target), bptt_gradients(plain, target), rtol=1e-4
         )

@@ -127,7 +127,9 @@ class _ActivityNetwork(nn.Module):
         """Whether ``rollout`` runs on the fused kernels of ``fast_activity`` (no per-step
         graph, hand-written backward through time) for a state held in ``state``: with
         ``use_fast_path`` and all tensors float32 or float64 on the model's CPU or CUDA device.
-        Otherwise the plain loop of step functions runs (same outputs, bitwise)."""
+        Otherwise the plain loop of step functions runs (same outputs, bitwise with
+        ``kernels = "torch"``, to rounding with the compiled loops that "auto" runs on the
+        CPU)."""
         return self.use_fast_path and fast_activity.fused_rollout_applies(
             self.structural_mask, *state
         )
@@ -256,6 +258,8 @@ class RateActivityNetwork(_ActivityNetwork):
             use_fast_path=use_fast_path,
         )  # fmt: skip
         self.use_fast_path = bool(use_fast_path)
+        # the fused rollouts' time loops: "auto" (compiled on the CPU), "compiled" or "torch"
+        self.kernels = "auto"
         if wilson_cowan not in WILSON_COWAN_FORMS:
             raise ValueError(
                 f"wilson_cowan must be one of {WILSON_COWAN_FORMS}, got {wilson_cowan!r}"
@@ -369,7 +373,7 @@ class RateActivityNetwork(_ActivityNetwork):
         ``external_input`` (n_steps, B, N) adds a drive I_t (default none: autonomous)."""
         p = self.effective_parameters()
         if external_input is None and int(n_steps) >= 1 and self.fused_rollout_applies(state.r):
-            rates = fast_activity.rate_rollout(state.r, p, n_steps, self.wilson_cowan)
+            rates = fast_activity.rate_rollout(state.r, p, n_steps, self.wilson_cowan, self.kernels)
             return rates, nrn.WilsonCowanState(rates[-1])
         params = self.step_params(p)
         step = self.step_function()
@@ -477,6 +481,8 @@ class SpikingActivityNetwork(_ActivityNetwork):
             connection_density=connection_density, seed=seed, use_fast_path=use_fast_path,
         )  # fmt: skip
         self.use_fast_path = bool(use_fast_path)
+        # the fused rollouts' time loops: "auto" (compiled on the CPU), "compiled" or "torch"
+        self.kernels = "auto"
         nrn.check_reset(reset)
         check_surrogate(surrogate)
         if readout not in READOUTS:
@@ -618,6 +624,7 @@ class SpikingActivityNetwork(_ActivityNetwork):
                 alpha=self.alpha, beta=self.beta, kappa=self.kappa, threshold=self.threshold,
                 reset=self.reset, surrogate=self.surrogate,
                 surrogate_scale=self.surrogate_scale, steps_per_frame=self.steps_per_frame,
+                kernels=self.kernels,
             )  # fmt: skip
             neuron = nrn.LIFSynState(v, i, z, neuron.refractory)
             return outputs, SpikingActivityState(neuron, nrn.LowPassState(r), outputs[-1])

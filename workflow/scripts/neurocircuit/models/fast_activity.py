@@ -55,15 +55,35 @@ dtypes, mixed devices or dtypes, a rate rollout with ``external_input``, and
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from neurocircuit.models import activity_kernels
 from neurocircuit.models.surrogates import check_surrogate, surrogate_derivative
 
 FUSED_DTYPES = (torch.float32, torch.float64)
 FUSED_DEVICES = ("cpu", "cuda")
 RATE_FORMS = ("default", "neurotorch")
+KERNELS = ("auto", "compiled", "torch")
+
+
+def _compiled(kernels: str, tensor: Tensor) -> bool:
+    """Whether a rollout runs its time loops in ``activity_kernels`` (compiled, CPU only):
+    ``kernels`` "auto" (on the CPU), "compiled" (an error elsewhere) or "torch" (the torch
+    loops, any device)."""
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
+    on_cpu = tensor.device.type == "cpu"
+    if kernels == "compiled" and not on_cpu:
+        raise ValueError(f"the compiled kernels run on the CPU only, not on {tensor.device}")
+    return on_cpu and kernels != "torch"
+
+
+def _array(tensor: Tensor) -> np.ndarray:
+    """A C-contiguous NumPy array of a CPU tensor (a view when it already is one)."""
+    return np.ascontiguousarray(tensor.detach().numpy())
 
 
 def fused_rollout_applies(*tensors: Tensor) -> bool:
@@ -91,14 +111,25 @@ class _RateRollout(torch.autograd.Function):
     """Wilson–Cowan rollout, both forms; see the module docstring."""
 
     @staticmethod
-    def forward(ctx, r0, weight, leak_rate, gain, threshold, transition, n_steps, neurotorch):
+    def forward(
+        ctx, r0, weight, leak_rate, gain, threshold, transition, n_steps, neurotorch, compiled
+    ):
         # leak_rate: decay d (default form) or h = dt / tau (neurotorch form)
         batch, n = r0.shape
         rates = r0.new_empty(n_steps + 1, batch, n)
         drive = r0.new_empty(n_steps, batch, n)
         sig = r0.new_empty(n_steps, batch, n)
-        tmp = r0.new_empty(batch, n)
         rates[0].copy_(r0)
+        ctx.neurotorch, ctx.compiled = neurotorch, compiled
+        ctx.save_for_backward(rates, drive, sig, weight, leak_rate, gain, transition)
+        if compiled:
+            activity_kernels.rate_forward(
+                rates.numpy(), drive.numpy(), sig.numpy(), _array(weight.t()), _array(leak_rate),
+                _array(gain), _array(threshold), _array(leak_rate if transition is None
+                                                        else transition), neurotorch,
+            )  # fmt: skip
+            return rates[1:]
+        tmp = r0.new_empty(batch, n)
         weight_t = weight.t()
         one = torch.ones((), dtype=r0.dtype, device=r0.device)
         one_minus = 1.0 - leak_rate
@@ -120,8 +151,6 @@ class _RateRollout(torch.autograd.Function):
                 mul(x[t], leak_rate, out=x[t + 1])
                 mul(s[t], one_minus, out=tmp)
             x[t + 1].add_(tmp)
-        ctx.save_for_backward(rates, drive, sig, weight, leak_rate, gain, transition)
-        ctx.neurotorch = neurotorch
         return rates[1:]
 
     @staticmethod
@@ -143,16 +172,22 @@ class _RateRollout(torch.autograd.Function):
         coef = dpre_factor * gain  # dx_t / du_t
         adjoint = torch.empty_like(sig)  # G_t = dL/dx_t, total
         delta = torch.empty_like(sig)  # dL/du_t
-        g, d, grad, lk, c = (adjoint.unbind(0), delta.unbind(0), grad_rates.unbind(0),
-                             leak.unbind(0), coef.unbind(0))  # fmt: skip
-        addmm, mul = torch.addmm, torch.mul
-        g[-1].copy_(grad[-1])
-        mul(g[-1], c[-1], out=d[-1])
-        for t in range(steps - 2, -1, -1):
-            addmm(grad[t], d[t + 1], weight, out=g[t])
-            g[t].addcmul_(lk[t + 1], g[t + 1])
-            mul(g[t], c[t], out=d[t])
-        grads = [None] * 8
+        if ctx.compiled:
+            activity_kernels.rate_adjoint(
+                adjoint.numpy(), delta.numpy(), _array(grad_rates), _array(weight),
+                _array(leak), _array(coef),
+            )  # fmt: skip
+        else:
+            g, d, grad, lk, c = (adjoint.unbind(0), delta.unbind(0), grad_rates.unbind(0),
+                                 leak.unbind(0), coef.unbind(0))  # fmt: skip
+            addmm, mul = torch.addmm, torch.mul
+            g[-1].copy_(grad[-1])
+            mul(g[-1], c[-1], out=d[-1])
+            for t in range(steps - 2, -1, -1):
+                addmm(grad[t], d[t + 1], weight, out=g[t])
+                g[t].addcmul_(lk[t + 1], g[t + 1])
+                mul(g[t], c[t], out=d[t])
+        grads = [None] * 9
         needs = ctx.needs_input_grad
         if needs[0]:
             grads[0] = torch.addmm(leak[0] * adjoint[0], delta[0], weight)
@@ -173,7 +208,13 @@ class _RateRollout(torch.autograd.Function):
         return tuple(grads)
 
 
-def rate_rollout(r0: Tensor, params: dict[str, Tensor], n_steps: int, form: str = "default"):
+def rate_rollout(
+    r0: Tensor,
+    params: dict[str, Tensor],
+    n_steps: int,
+    form: str = "default",
+    kernels: str = "auto",
+):
     """The next ``n_steps`` rates (n_steps, B, N) of a Wilson–Cowan network from rates r0 (B, N).
 
     Args:
@@ -183,11 +224,14 @@ def rate_rollout(r0: Tensor, params: dict[str, Tensor], n_steps: int, form: str 
             (default form) or dt_over_tau and transition (N,) (neurotorch form).
         n_steps: steps to run (>= 1).
         form: "default" or "neurotorch" (the module's ``wilson_cowan``).
+        kernels: "auto" (the compiled loops of ``activity_kernels`` on the CPU, the torch
+            loops elsewhere), "compiled" or "torch".
 
     Returns:
-        (n_steps, B, N), bitwise what the plain loop of ``neurons.wilson_cowan_step`` (or
-        ``wilson_cowan_neurotorch_step``) gives, differentiable with respect to r0 and every
-        parameter through the hand-written backward.
+        (n_steps, B, N), what the plain loop of ``neurons.wilson_cowan_step`` (or
+        ``wilson_cowan_neurotorch_step``) gives (the torch loops: bitwise; the compiled ones:
+        to rounding), differentiable with respect to r0 and every parameter through the
+        hand-written backward.
     """
     if form not in RATE_FORMS:
         raise ValueError(f"form must be one of {RATE_FORMS}, got {form!r}")
@@ -198,7 +242,7 @@ def rate_rollout(r0: Tensor, params: dict[str, Tensor], n_steps: int, form: str 
     transition = params["transition"] if neurotorch else None
     return _RateRollout.apply(
         r0, params["weight"], leak_rate, params["gain"], params["threshold"], transition,
-        int(n_steps), neurotorch,
+        int(n_steps), neurotorch, _compiled(kernels, r0),
     )  # fmt: skip
 
 
@@ -206,7 +250,9 @@ class _SpikingRollout(torch.autograd.Function):
     """LIF-with-synapse rollout with low-pass filter and readout; see the module docstring."""
 
     @staticmethod
-    def forward(ctx, v0, i0, r0, y0, weight, bias, readout, readout_bias, n_steps, constants):
+    def forward(
+        ctx, v0, i0, r0, y0, weight, bias, readout, readout_bias, n_steps, constants, compiled
+    ):
         alpha, beta, kappa, threshold, subtract, _, _, substeps, full = constants
         batch, n = y0.shape
         outputs = y0.new_empty(n_steps + 1, batch, n)
@@ -215,7 +261,19 @@ class _SpikingRollout(torch.autograd.Function):
         spikes = torch.empty_like(membrane)
         outputs[0].copy_(y0)
         filtered[0].copy_(r0)
-        v, i, current, r_sub = v0.clone(), i0.clone(), torch.empty_like(y0), torch.empty_like(y0)
+        v, i = v0.detach().clone(), i0.detach().clone()
+        ctx.save_for_backward(outputs, filtered, membrane, spikes, weight, readout)
+        ctx.constants, ctx.compiled = constants, compiled
+        if compiled:
+            activity_kernels.spiking_forward(
+                outputs.numpy(), filtered.numpy(), membrane.numpy(), spikes.numpy(), v.numpy(),
+                i.numpy(), _array(weight.t()), _array(bias),
+                _array(readout.t() if full else weight), _array(bias if full else readout),
+                _array(readout_bias),
+                alpha, beta, kappa, threshold, subtract, substeps, full,
+            )  # fmt: skip
+            return outputs[1:], v, i, spikes[-1].clone(), filtered[-1].clone()
+        current, r_sub = torch.empty_like(y0), torch.empty_like(y0)
         # 0-dim tensors: the same values as the plain loop's Python floats, cheaper per op
         alpha_, beta_, kappa_, threshold_, frames_ = (
             torch.tensor(value, dtype=y0.dtype, device=y0.device)
@@ -254,8 +312,6 @@ class _SpikingRollout(torch.autograd.Function):
                 mul(readout, f_now, out=y_now)
                 y_now.add_(readout_bias)
             y_now.sigmoid_()
-        ctx.save_for_backward(outputs, filtered, membrane, spikes, weight, readout)
-        ctx.constants = constants
         return outputs[1:], v, i, spikes[-1].clone(), filtered[-1].clone()
 
     @staticmethod
@@ -273,6 +329,11 @@ class _SpikingRollout(torch.autograd.Function):
         y = outputs[1:]
         slope = y * (1.0 - y)  # dy/d(pre-activation)
         readout_slope = None if full else slope * readout  # dy/dr, diagonal readout
+        if ctx.compiled:
+            return _spiking_adjoint_compiled(
+                ctx, grad_outputs, grad_v, grad_i, grad_z, grad_r, psi, final_psi, reset,
+                slope, readout_slope,
+            )  # fmt: skip
         grad_y = torch.empty_like(y)  # dL/dy_t, total
         delta = torch.empty_like(y)  # dL/da_t, a_t = W y_{t-1} + b_in
         grad_pre = torch.empty_like(y) if full else None  # dL/d(W_out r_t + c)
@@ -325,30 +386,61 @@ class _SpikingRollout(torch.autograd.Function):
                 grad_vt, grad_vt_next = grad_vt_next, grad_vt
             if substeps > 1:
                 dl[t].div_(frames_)
-        needs = ctx.needs_input_grad
-        grads = [None] * 10
-        if needs[0]:
-            grads[0] = beta * grad_vt_next  # from the earliest sub-step's dL/dv~
-        if needs[1]:
-            grads[1] = alpha * grad_in_next
-        if needs[2]:
-            grads[2] = grad_r_now
-        if needs[3]:
-            grads[3] = delta[0] @ weight
-        if needs[4]:
-            grads[4] = _stacked_product(delta, outputs[:-1])
-        if needs[5]:
-            grads[5] = _sum_units(delta)
-        if not full:
-            grad_pre = slope.mul_(grad_y)
-        if needs[6]:
-            if full:
-                grads[6] = _stacked_product(grad_pre, filtered[1:])
-            else:
-                grads[6] = _sum_units(grad_pre * filtered[1:])
-        if needs[7]:
-            grads[7] = _sum_units(grad_pre)
-        return tuple(grads)
+        state_grads = (beta * grad_vt_next, alpha * grad_in_next, grad_r_now)
+        return _spiking_parameter_grads(ctx, state_grads, delta, grad_y, grad_pre, slope)
+
+
+def _spiking_adjoint_compiled(
+    ctx, grad_outputs, grad_v, grad_i, grad_z, grad_r, psi, final_psi, reset, slope,
+    readout_slope,
+):  # fmt: skip
+    """The spiking backward's time loop in ``activity_kernels`` (CPU); then the parameter
+    gradients as the torch loop's."""
+    outputs, filtered, membrane, spikes, weight, readout = ctx.saved_tensors
+    alpha, beta, kappa, _, subtract, _, _, substeps, full = ctx.constants
+    grad_y = torch.empty_like(slope)
+    delta = torch.empty_like(slope)
+    grad_pre = torch.empty_like(slope) if full else None
+    final_reset = torch.ones_like(grad_v) if subtract else 1.0 - spikes[-1]
+    grad_r0, grad_vt0, grad_in0 = activity_kernels.spiking_adjoint(
+        grad_y.numpy(), delta.numpy(), (grad_pre if full else delta).numpy(),
+        _array(grad_outputs), psi.numpy(), (psi if subtract else reset).numpy(),
+        (slope if full else readout_slope).numpy(), _array(weight),
+        _array(readout if full else weight), _array(final_psi), _array(final_reset),
+        _array(grad_v), _array(grad_i), _array(grad_z), _array(grad_r),
+        alpha, beta, kappa, subtract, substeps, full,
+    )  # fmt: skip
+    state_grads = tuple(torch.from_numpy(g) for g in (beta * grad_vt0, alpha * grad_in0, grad_r0))
+    return _spiking_parameter_grads(ctx, state_grads, delta, grad_y, grad_pre, slope)
+
+
+def _spiking_parameter_grads(ctx, state_grads, delta, grad_y, grad_pre, slope):
+    """The spiking backward's gradients, from the adjoints: ``state_grads`` (dL/dv_0,
+    dL/di_0, dL/dr_0), ``delta`` dL/da_t and ``grad_y`` dL/dy_t (T, B, N), ``grad_pre``
+    dL/d(W_out r_t + c) (full readout; None for the diagonal one) and ``slope`` dy/d(pre)."""
+    outputs, filtered, _, _, weight, _ = ctx.saved_tensors
+    full = ctx.constants[-1]
+    needs = ctx.needs_input_grad
+    grads = [None] * 11
+    for k in range(3):
+        if needs[k]:
+            grads[k] = state_grads[k]
+    if needs[3]:
+        grads[3] = delta[0] @ weight
+    if needs[4]:
+        grads[4] = _stacked_product(delta, outputs[:-1])
+    if needs[5]:
+        grads[5] = _sum_units(delta)
+    if not full:
+        grad_pre = slope.mul_(grad_y)
+    if needs[6]:
+        if full:
+            grads[6] = _stacked_product(grad_pre, filtered[1:])
+        else:
+            grads[6] = _sum_units(grad_pre * filtered[1:])
+    if needs[7]:
+        grads[7] = _sum_units(grad_pre)
+    return tuple(grads)
 
 
 def spiking_rollout(
@@ -364,6 +456,7 @@ def spiking_rollout(
     surrogate: str,
     surrogate_scale: float,
     steps_per_frame: int,
+    kernels: str = "auto",
 ):
     """The next ``n_steps`` outputs of a spiking activity network and its final state.
 
@@ -378,10 +471,13 @@ def spiking_rollout(
         threshold, reset ("zero" | "subtract"), surrogate ("superspike" | "triangle"),
             surrogate_scale: spike generation, as ``neurons.lif_syn_step``.
         steps_per_frame: sub-steps S per frame.
+        kernels: "auto" (the compiled loops of ``activity_kernels`` on the CPU, the torch
+            loops elsewhere), "compiled" or "torch".
 
     Returns:
-        outputs (n_steps, B, N) and the final v, i, z, r (B, N), bitwise what the plain loop
-        gives, differentiable with respect to the start state and every parameter.
+        outputs (n_steps, B, N) and the final v, i, z, r (B, N), what the plain loop gives
+        (the torch loops: bitwise; the compiled ones: to rounding), differentiable with
+        respect to the start state and every parameter.
     """
     if int(n_steps) < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
@@ -397,5 +493,5 @@ def spiking_rollout(
     v0, i0, r0, y0 = state
     return _SpikingRollout.apply(
         v0, i0, r0, y0, params["weight"], params["bias_current"], readout,
-        params["readout_bias"], int(n_steps), constants,
+        params["readout_bias"], int(n_steps), constants, _compiled(kernels, y0),
     )  # fmt: skip
