@@ -64,6 +64,22 @@ def write_classification_results(
     summarize_classification(metrics_paths, root / "classification" / "summary.csv")
 
 
+def write_forecast_table(path: Path, dataset: str, model: str, seed: int, level: float,
+                         horizon: int = 16) -> None:  # fmt: skip
+    """A forecast.csv (neurocircuit.fit.forecast.forecast_table's columns): MAE growing with
+    the step from ``level``, the same baselines in every run."""
+    steps = np.arange(1, horizon + 1)
+    table = {"dataset": dataset, "model": model, "seed": seed, "step": steps,
+             "time_s": steps * 0.1, "n_windows": 40}  # fmt: skip
+    for suffix, start in (("", level), ("_context_mean", 0.2), ("_last_frame", 0.02),
+                          ("_linear", 0.03), ("_ar1", 0.04)):  # fmt: skip
+        mae = start + (0.25 - start) * (1 - np.exp(-steps / 8))
+        table[f"mae{suffix}"] = mae
+        table[f"pvar{suffix}"] = 1 - (mae / 0.2) ** 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(table).to_csv(path, index=False)
+
+
 def write_fit_results(
     root: Path,
     dataset: str = "synthetic",
@@ -80,7 +96,8 @@ def write_fit_results(
     ``root/fit/convergence.csv`` and ``root/ablation/summary.csv``, written by the fit and
     ablation stages' own functions (so the figures read exactly what those stages write).
     ``teacher``: the data set is a teacher session, whose teacher is ablated too
-    (``root/ablation/{dataset}/teacher/seed0.csv``, model ``teacher`` in the summary)."""
+    (``root/ablation/{dataset}/teacher/seed0.csv``, model ``teacher`` in the summary). Each
+    run has its windowed forecasts (``forecast.csv``), and the teacher too."""
     from neurocircuit.ablation import summarise_ablations
     from neurocircuit.fit.convergence import convergence_table
     from neurocircuit.fit.training import iterations_to_half_gain
@@ -146,6 +163,7 @@ def write_fit_results(
             }
             write_json(metrics, run / "metrics.json")
             metrics_paths.append(run / "metrics.json")
+            write_forecast_table(run / "forecast.csv", dataset, model, seed, 0.01 + 0.01 * index)
             weights = rng.normal(0, 1 / np.sqrt(n_neurons), (n_neurons, n_neurons))
             signs = np.where(np.arange(n_neurons) < int(0.8 * n_neurons), 1.0, -1.0)
             rng.shuffle(signs)
@@ -178,6 +196,8 @@ def write_fit_results(
             curves.to_csv(ablation / f"seed{seed}.csv", index=False)
             ablation_runs.append({"curves": curves, **labels})
     if teacher:
+        forecast = root / "fit" / dataset / "teacher" / "forecast.csv"
+        write_forecast_table(forecast, dataset, "teacher", 0, 0.005)
         curves = pd.DataFrame(
             [
                 {"strategy": strategy, "fraction": fraction, "repeat": 0, "n_removed": 0,

@@ -60,6 +60,12 @@ def test_fit_and_ablation_on_cropped_zebrafish(workflow_dir, shared_data):
             assert np.isfinite(metrics[key]), key
         for name in ("model.pt", "prediction.h5", "history.csv", "pvar_per_neuron.csv"):
             assert (run / name).is_file(), name
+        # 20 held-out frames: one forecast window, its horizon capped at 20 steps
+        forecast = pd.read_csv(run / "forecast.csv")
+        assert list(forecast["step"]) == list(range(1, 21)) and (forecast["n_windows"] == 1).all()
+        assert metrics["forecast_horizon"] == 20 and metrics["forecast_context"] == 80
+        for key in ("forecast_mae", "forecast_mae_last_frame", "forecast_mae_linear"):
+            assert 0 < metrics[key] < 1, key
         curves = pd.read_csv(results / "ablation" / "zebrafish" / model / "seed0.csv")
         strategies = {"random", "strongest", "strongest_global", "inhibitory_only"}
         assert set(curves["strategy"]) == strategies  # tests/config.test.yaml

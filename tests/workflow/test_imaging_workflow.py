@@ -1,9 +1,12 @@
 """The imaging part of the workflow, run for real in a private copy of the workflow.
 
-- a tiny synthetic volume (tests/config.test.yaml), plus the real suite2p folder and the real
-  traces file when ../shared/data holds them: every file and number of the stage's outputs;
+- a tiny synthetic volume (tests/config.test.yaml), the same volume as a raw NWB file (source
+  nwb), plus the real suite2p folder and the real traces file when ../shared/data holds them:
+  every file and number of the stage's outputs, activity.nwb valid (nwbinspector) and equal to
+  activity.h5;
 - the demo volume (config/demo.yaml): recall >= 0.8 and median correlation >= 0.85;
-- bad input: a session config typo, a repeated session name, a missing movie, a truncated TIFF.
+- bad input: a session config typo, a repeated session name, a missing movie, a truncated TIFF,
+  an NWB file that is not one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import SHARED_DATA, TEST_CONFIG, leftover_temporaries, run_snakemake
+from helpers.nwb_files import assert_same_activity, serious_inspector_messages
 
 PYNAPPLE = SHARED_DATA / "suite2p_pynapple"
 ZEBRAFISH = SHARED_DATA / "zebrafish" / "Stimulus_data_2022_02_23_fish3_1.npy"
@@ -28,8 +32,10 @@ def write_yaml(path: Path, data: dict) -> Path:
     return path
 
 
-def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
-    """The three outputs exist and the activity file has the promised layout."""
+def check_session(folder: Path, n_frames: int, subject: bool = True) -> tuple[dict, dict]:
+    """The outputs exist, the activity file has the promised layout, and activity.nwb is valid
+    and holds the same activity (``subject`` False: the session gives none, the one thing
+    nwbinspector may then miss)."""
     metrics = json.loads((folder / "metrics.json").read_text())
     with h5py.File(folder / "activity.h5", "r") as h5:
         assert REQUIRED_DATASETS <= set(h5.keys())
@@ -44,12 +50,17 @@ def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
     for key in ("n_rois", "n_neurons", "masked_frames"):
         assert key in metrics
     assert (folder / "qc.png").stat().st_size > 20_000 and (folder / "qc.pdf").exists()
+    serious = serious_inspector_messages(folder / "activity.nwb")
+    allowed = [] if subject else ["CRITICAL check_subject_exists: Subject is missing."]
+    assert [m for m in serious if m not in allowed] == []
+    assert_same_activity(folder / "activity.nwb", folder / "activity.h5")
     return metrics, attrs
 
 
 @pytest.mark.slow
 def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
-    sessions = [{"name": "tiny", "source": "synthetic", "seed": 1}]
+    sessions = yaml.safe_load((workflow_dir / TEST_CONFIG).read_text())["imaging"]["sessions"]
+    assert [s["source"] for s in sessions] == ["synthetic", "nwb"]  # tiny and tiny_nwb
     if PYNAPPLE.is_dir():
         sessions.append(
             {"name": "pynapple", "source": "suite2p", "path": str(PYNAPPLE), "fs_hz": 10.0}
@@ -79,11 +90,21 @@ def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
         assert (results / "logs" / "imaging_suite2p_plane" / f"tiny_plane{plane}.log").exists()
     assert (results / "benchmarks" / "imaging_activity" / "tiny.tsv").exists()
 
+    # tiny_nwb: the same volume, written as a 4-D TwoPhotonSeries, read through NWB.
+    metrics, attrs = check_session(results / "imaging" / "tiny_nwb", n_frames=300)
+    assert attrs["source"] == "nwb" and metrics["fs_hz"] == 10.0  # rate and planes: the file's
+    info = json.loads((results / "imaging/tiny_nwb/planes/movie_info.json").read_text())
+    assert info["format"] == "nwb" and info["nwb_layout"] == "zstack" and info["n_planes"] == 2
+    with h5py.File(results / "imaging/tiny/activity.h5") as a:
+        with h5py.File(results / "imaging/tiny_nwb/activity.h5") as b:
+            assert np.array_equal(a["dff"][()], b["dff"][()])
+            assert np.array_equal(a["positions"][()], b["positions"][()])
+
     if PYNAPPLE.is_dir():
-        metrics, _ = check_session(results / "imaging" / "pynapple", n_frames=2000)
+        metrics, _ = check_session(results / "imaging" / "pynapple", 2000, subject=False)
         assert (metrics["n_rois"], metrics["n_neurons"]) == (219, 20)
     if ZEBRAFISH.is_file():
-        metrics, _ = check_session(results / "imaging" / "zebrafish", n_frames=620)
+        metrics, _ = check_session(results / "imaging" / "zebrafish", 620, subject=False)
         assert metrics["n_neurons"] == 522
     assert leftover_temporaries(results) == []
     assert not [p for p in results.rglob(".*") if p.name not in {".snakemake_timestamp"}]
@@ -161,6 +182,32 @@ def test_missing_movie_is_named_before_any_job(workflow_dir, tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert str(missing) in output and "Missing input files" in output
+
+
+def test_nwb_file_that_is_not_hdf5_stops_at_the_split(workflow_dir, tmp_path):
+    bad = tmp_path / "asset.nwb"
+    bad.write_text("<html>Access denied</html>\n")  # what a failed DANDI download can leave
+    base = yaml.safe_load((workflow_dir / TEST_CONFIG).read_text())["imaging"]["sessions"]
+    session = {"name": "bad", "source": "nwb", "path": str(bad)}
+    config = write_yaml(tmp_path / "bad.yaml", {"imaging": {"sessions": [*base, session]}})
+    result = run_snakemake(
+        workflow_dir,
+        "results/imaging/bad/activity.nwb",
+        "--cores",
+        "1",
+        "--configfile",
+        TEST_CONFIG,
+        str(config),
+        timeout=300,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    line = f"imaging_split_planes: {bad}: not an HDF5 file, so not an NWB file"
+    assert [row for row in output.splitlines() if row.startswith(line)], output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert "rule imaging_suite2p_plane" not in output
+    assert not (workflow_dir / "results/imaging/bad/planes").exists()
+    assert not list((workflow_dir / "results/imaging/bad").glob(".*"))
 
 
 def test_truncated_tiff_stops_at_the_split_before_suite2p(workflow_dir, tmp_path):

@@ -63,6 +63,7 @@ def expected_figures(config: dict) -> list[str]:
             names += [f"fit/{dataset}/{n}" for n in ("pvar_per_neuron", "connectivity")]
             names += [f"fit/{dataset}/convergence"]
             names += [f"ablation/{dataset}/{n}" for n in ("curves", "areas")]
+        names += ["fit/forecast"]
     return names
 
 

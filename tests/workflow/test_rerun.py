@@ -22,12 +22,14 @@ AGGREGATES = {
     "all",
     "classification_summarize",
     "fit_convergence",
+    "fit_forecast_summary",
     "ablation_summary",
     "plot_classification_accuracy",
     "plot_classification_learning_curves",
     "plot_pvar_per_neuron",
     "plot_connectivity",
     "plot_convergence",
+    "plot_forecast",
     "plot_ablation_curves",
     "plot_ablation_areas",
 }
@@ -102,7 +104,14 @@ def test_adding_a_model_runs_only_that_model(finished):
     jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "model", change)))
     assert {wc.get("model") for _, wc in jobs} == {new}, jobs
     assert sorted(rule for rule, _ in jobs) == sorted(
-        ["fit_activity", "fit_heldout", "fit_metrics", "ablation_curves", "plot_fit_activity"]
+        [
+            "fit_activity",
+            "fit_heldout",
+            "fit_forecast",
+            "fit_metrics",
+            "ablation_curves",
+            "plot_fit_activity",
+        ]  # fmt: skip
     )
 
 
@@ -152,3 +161,39 @@ def test_fits_on_the_teacher_session_are_scored_against_it(finished):
     assert set(teacher["strategy"]) == set(config["ablation"]["strategies"])
     comparisons = summary[summary["section"] == "welch"]
     assert comparisons.empty or "teacher" not in {*comparisons["model_a"], *comparisons["model_b"]}
+
+
+def test_every_fit_and_the_teacher_forecast_the_same_heldout_windows(finished):
+    """forecast.csv of every run and of the teacher, the forecast keys in metrics.json, and
+    forecast_summary.csv: the baselines are the same in every table (same windows)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    workdir, config = finished
+    dataset = config["fit"]["datasets"][0]
+    folder = workdir / "results" / "fit" / dataset
+    tables = {model: pd.read_csv(folder / model / "seed0" / "forecast.csv")
+              for model in config["fit"]["models"]}  # fmt: skip
+    tables["teacher"] = pd.read_csv(folder / "teacher" / "forecast.csv")
+    # 300 volumes: 60 held out, horizon 32 (config.yaml), a window at each of the 29 starts
+    reference = tables["teacher"]
+    assert list(reference["step"]) == list(range(1, 33)) and (reference["n_windows"] == 29).all()
+    baselines = [c for c in reference.columns if c.endswith(("_context_mean", "_last_frame",
+                                                              "_linear", "_ar1"))]  # fmt: skip
+    for model, table in tables.items():
+        assert np.allclose(table[baselines], reference[baselines]), model
+        assert table["mae"].between(0, 1).all() and table["pvar"].le(1).all(), model
+    last = reference["mae_last_frame"].to_numpy()
+    assert last[0] < 0.5 * last[-1]  # persistence is good one step ahead, not 32 steps ahead
+    assert reference["mae"].mean() < reference["mae_context_mean"].mean()  # the ceiling
+    for model in config["fit"]["models"]:
+        metrics = json.loads((folder / model / "seed0" / "metrics.json").read_text())
+        assert metrics["forecast_mae"] == pytest.approx(tables[model]["mae"].mean())
+        assert metrics["forecast_horizon"] == 32 and metrics["forecast_stride"] == 1
+        assert np.isfinite(metrics["forecast_pvar_linear"])
+    summary = pd.read_csv(workdir / "results" / "fit" / "forecast_summary.csv")
+    assert set(summary["forecaster"]) == {*config["fit"]["models"], "teacher", "context_mean",
+                                          "last_frame", "linear", "ar1"}  # fmt: skip
+    assert (summary.loc[summary["kind"] == "baseline", "forecast_mae_sd"] == 0).all()

@@ -38,6 +38,7 @@ localrules:
     plot_pvar_per_neuron,
     plot_connectivity,
     plot_convergence,
+    plot_forecast,
     plot_ablation_curves,
     plot_ablation_areas,
 
@@ -112,6 +113,9 @@ def ablation_tables(dataset=None):
 
 # Each stage file section below is owned by that stage; keep helpers here, not in rules.
 # ---------------------------------------------------------------- imaging
+import re  # noqa: E402
+
+from neurocircuit.imaging.nwb_input import nwb_session_plan  # noqa: E402
 from neurocircuit.imaging.sessions import (  # noqa: E402
     MOVIE_SOURCES,
     resolve_session_path,
@@ -127,11 +131,11 @@ except ValueError as error:
 
 
 def imaging_targets():
-    """activity.h5, metrics.json and qc.png of every configured imaging session."""
+    """activity.h5, activity.nwb, metrics.json and qc.png of every configured imaging session."""
     return expand(
         "results/imaging/{session}/{name}",
         session=list(IMAGING_SESSIONS),
-        name=["activity.h5", "metrics.json", "qc.png"],
+        name=["activity.h5", "activity.nwb", "metrics.json", "qc.png"],
     )
 
 
@@ -180,22 +184,62 @@ def imaging_resource_path(name):
     return str(Path(config["resources_dir"]) / name)
 
 
+def imaging_example_nwb_pattern():
+    """Output of the example NWB recording's rule (resources_dir/example_nwb/...)."""
+    return imaging_resource_path("example_nwb/synthetic_seed{seed}.nwb")
+
+
+_NWB_PLANS = {}
+
+
+def imaging_nwb_plan(session):
+    """How an NWB session is read (nwb_input.nwb_session_plan: raw or processed, planes); the
+    file is opened once per run of Snakemake. The example recording, before its rule has made
+    it, has the planes of imaging.synthetic."""
+    key = (session["name"], imaging_user_path(session))
+    if key not in _NWB_PLANS:
+        example = re.escape(imaging_example_nwb_pattern()).replace(r"\{seed\}", r"\d+")
+        if re.fullmatch(example, key[1]) and not Path(key[1]).exists():
+            planes = session.get("n_planes", config["imaging"]["synthetic"]["n_planes"])
+            return {"kind": "raw", "n_planes": planes}
+        _NWB_PLANS[key] = nwb_session_plan(
+            key[1], session.get("nwb_series"), session.get("n_planes")
+        )
+    return _NWB_PLANS[key]
+
+
+def imaging_has_movie(session):
+    """Whether a session runs the movie steps (split, suite2p per plane): synthetic, TIFF and
+    HDF5 movies, and NWB files that hold raw imaging."""
+    if session["source"] == "nwb":
+        return imaging_nwb_plan(session)["kind"] == "raw"
+    return session["source"] in MOVIE_SOURCES
+
+
+def imaging_n_planes(session):
+    """Planes of a movie session (an NWB file's own count)."""
+    if session["source"] == "nwb":
+        return imaging_nwb_plan(session)["n_planes"]
+    return session_n_planes(session, config["imaging"])
+
+
 def imaging_movie_path(wildcards):
     """The raw movie of a movie session (simulated for synthetic sessions)."""
     session = imaging_session(wildcards)
     if session["source"] == "synthetic":
         return f"results/imaging/{wildcards.session}/raw/movie.tif"
-    if session["source"] not in MOVIE_SOURCES:
+    if not imaging_has_movie(session):
         raise ValueError(f"session '{wildcards.session}' ({session['source']}) has no movie")
     return imaging_user_path(session)
 
 
 def imaging_movie_params(wildcards):
-    """How to read the session's movie: format, planes, HDF5 key, rate, masking settings."""
+    """How to read the session's movie: format, planes, HDF5 key or NWB series, rate, masking
+    settings. An NWB session's planes and rate are what the config states (None: the file's)."""
     session = imaging_session(wildcards)
     masking = config["imaging"]["masking"]
-    return {
-        "fmt": "h5" if session["source"] == "h5" else "tiff",
+    params = {
+        "fmt": {"h5": "h5", "nwb": "nwb"}.get(session["source"], "tiff"),
         "n_planes": session_n_planes(session, config["imaging"]),
         "h5_key": session.get("h5_key", "data"),
         "volume_rate_hz": session_fs_hz(session, config["imaging"]),
@@ -203,6 +247,10 @@ def imaging_movie_params(wildcards):
         "max_saturated_fraction": masking["max_saturated_fraction"],
         "max_masked_fraction": masking["max_masked_fraction"],
     }
+    if session["source"] == "nwb":
+        params["n_planes"] = session.get("n_planes")
+        params["nwb_series"] = session.get("nwb_series")
+    return params
 
 
 def imaging_plane_F(wildcards):
@@ -211,14 +259,14 @@ def imaging_plane_F(wildcards):
     return expand(
         "results/imaging/{session}/suite2p/plane{plane}/F.npy",
         session=wildcards.session,
-        plane=range(session_n_planes(session, config["imaging"])),
+        plane=range(imaging_n_planes(session)),
     )
 
 
 def imaging_source_inputs(wildcards):
     """Inputs shared by the activity and QC rules, named after the source."""
     session = imaging_session(wildcards)
-    if session["source"] in MOVIE_SOURCES:
+    if imaging_has_movie(session):
         inputs = {
             "planes_dir": f"results/imaging/{wildcards.session}/planes",
             "plane_F": imaging_plane_F(wildcards),
@@ -228,6 +276,8 @@ def imaging_source_inputs(wildcards):
         return inputs
     if session["source"] == "suite2p":
         return {"suite2p_folder": imaging_user_path(session)}
+    if session["source"] == "nwb":
+        return {"nwb": imaging_user_path(session)}
     return {"traces": imaging_user_path(session)}
 
 
@@ -318,8 +368,12 @@ def classification_train_runtime(wildcards):
 
 
 # ---------------------------------------------------------------- fit and ablation
-from neurocircuit.fit.settings import recording_settings, resolve_fit_settings  # noqa: E402
-from neurocircuit.models.names import parse_model_name  # noqa: E402
+from neurocircuit.fit.settings import (  # noqa: E402
+    recording_settings,
+    resolve_fit_settings,
+    split_settings,
+)
+from neurocircuit.models.names import TEACHER, parse_model_name  # noqa: E402
 
 FIT = config["fit"]
 ABLATION = config["ablation"]
@@ -341,6 +395,7 @@ def fit_targets():
     if not stage_runs("fit"):
         return []
     targets = run_files("fit", "metrics.json") + ["results/fit/convergence.csv"]
+    targets += ["results/fit/forecast_summary.csv"]
     if ABLATION["enabled"]:
         targets += ablation_tables() + ["results/ablation/summary.csv"]
     return targets
@@ -389,6 +444,29 @@ def fit_run_params(wildcards):
 def fit_recording_params(wildcards):
     """What the recording check reads: the data set's frame period and crop."""
     return canonical(recording_settings(resolve_fit_settings(FIT, wildcards.dataset)))
+
+
+def fit_forecast_params(wildcards):
+    """What a forecast job reads: its labels, how the held-out fit split and preprocessed the
+    recording (no network or training settings: the held-out model file stands for them) and
+    the forecast settings. The teacher's job (no model wildcard) reads the data set's split."""
+    model = getattr(wildcards, "model", None)
+    return canonical(
+        {
+            "dataset": wildcards.dataset,
+            "model": model or TEACHER,
+            "seed": int(getattr(wildcards, "seed", 0)),
+            "split": split_settings(resolve_fit_settings(FIT, wildcards.dataset, model)),
+            "forecast": FIT["forecast"],
+        }
+    )
+
+
+def forecast_tables(dataset=None):
+    """forecast.csv of every fit run, then of every teacher (optionally of one data set)."""
+    teacher = "results/fit/{dataset}/teacher/forecast.csv"
+    teachers = [teacher.format(**run) for run in teacher_runs(dataset)]
+    return run_files("fit", "forecast.csv", dataset) + teachers
 
 
 def fit_preprocessing_params(wildcards):
@@ -468,6 +546,7 @@ def figure_targets():
         name=["pvar_per_neuron", "connectivity", "convergence"],
         ext=["png", "pdf"],
     )
+    figures += expand("results/figures/fit/forecast.{ext}", ext=["png", "pdf"])
     if ABLATION["enabled"]:
         figures += expand(
             "results/figures/ablation/{dataset}/{name}.{ext}",

@@ -185,6 +185,34 @@ rule plot_convergence:
         "../scripts/plot_convergence.py"
 
 
+rule plot_forecast:
+    input:
+        tables=forecast_tables(),
+    output:
+        png=report(
+            "results/figures/fit/forecast.png",
+            caption="../report/fit_forecast.rst",
+            category="Fitted activity",
+            labels={"figure": "forecast error by horizon", "model": "all"},
+        ),
+        pdf="results/figures/fit/forecast.pdf",
+    log:
+        "results/logs/plot_forecast/forecast.log",
+    benchmark:
+        "results/benchmarks/plot_forecast/forecast.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+        font_size=config["figures"]["font_size"],
+    script:
+        "../scripts/plot_forecast.py"
+
+
 rule plot_ablation_curves:
     input:
         curves=figure_ablation_curve_files(),

@@ -1,6 +1,7 @@
 # Rules of the fit stage (see workflow/rules/common.smk for helpers).
 # activity (zebrafish recording or an imaging session) -> in-sample fit + held-out fit per
-# (dataset, model, seed) -> metrics.json -> convergence table over seeds.
+# (dataset, model, seed) -> windowed forecasts of the held-out model -> metrics.json ->
+# convergence and forecast tables over seeds.
 
 
 localrules:
@@ -9,6 +10,7 @@ localrules:
     fit_check_activity,
     fit_metrics,
     fit_convergence,
+    fit_forecast_summary,
 
 
 rule fit:
@@ -114,10 +116,81 @@ rule fit_heldout:
         "../scripts/fit_heldout.py"
 
 
+# Windowed forecasts of the held-out block by the held-out model (never refitted) and the
+# naive baselines on the same windows (docs/fit.md#windowed-forecasts).
+rule fit_forecast:
+    input:
+        model="results/fit/{dataset}/{model}/seed{seed}/heldout/model.pt",
+        activity=fit_activity_input,
+        check="results/fit/{dataset}/activity_check.json",
+    output:
+        table="results/fit/{dataset}/{model}/seed{seed}/forecast.csv",
+        scores="results/fit/{dataset}/{model}/seed{seed}/forecast.json",
+    log:
+        "results/logs/fit_forecast/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/fit_forecast/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        run=fit_forecast_params,
+    script:
+        "../scripts/fit_forecast.py"
+
+
+# The teacher of a synthetic session forecasts the same windows: the ceiling.
+rule fit_forecast_teacher:
+    input:
+        truth="results/imaging/{dataset}/raw/ground_truth.h5",
+        activity="results/imaging/{dataset}/activity.h5",
+        check="results/fit/{dataset}/activity_check.json",
+    output:
+        table="results/fit/{dataset}/teacher/forecast.csv",
+        scores="results/fit/{dataset}/teacher/forecast.json",
+    log:
+        "results/logs/fit_forecast_teacher/{dataset}.log",
+    benchmark:
+        "results/benchmarks/fit_forecast_teacher/{dataset}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        run=fit_forecast_params,
+    script:
+        "../scripts/fit_forecast_teacher.py"
+
+
+rule fit_forecast_summary:
+    input:
+        tables=forecast_tables(),
+    output:
+        summary="results/fit/forecast_summary.csv",
+    log:
+        "results/logs/fit_forecast_summary/forecast_summary.log",
+    benchmark:
+        "results/benchmarks/fit_forecast_summary/forecast_summary.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fit_forecast_summary.py"
+
+
 rule fit_metrics:
     input:
         scores="results/fit/{dataset}/{model}/seed{seed}/scores.json",
         heldout="results/fit/{dataset}/{model}/seed{seed}/heldout/scores.json",
+        forecast="results/fit/{dataset}/{model}/seed{seed}/forecast.json",
     output:
         metrics="results/fit/{dataset}/{model}/seed{seed}/metrics.json",
     log:

@@ -1,11 +1,13 @@
 # Rules of the imaging stage (see workflow/rules/common.smk for helpers).
 # movie sessions:  [simulate] -> split planes -> suite2p per plane (one job each) -> activity -> QC
-# suite2p folders and traces files go straight to activity -> QC.
+# suite2p folders, traces files and processed NWB files go straight to activity -> QC.
+# NWB files holding raw imaging are movie sessions; example_nwb/ holds a simulated one.
 
 
 localrules:
     imaging,
     imaging_download_suite2p_example,
+    imaging_example_nwb,
 
 
 rule imaging:
@@ -32,6 +34,25 @@ rule imaging_simulate_volume:
         seed=imaging_session_seed,
     script:
         "../scripts/imaging_simulate_volume.py"
+
+
+rule imaging_example_nwb:
+    output:
+        nwb=imaging_example_nwb_pattern(),
+    log:
+        "results/logs/imaging_example_nwb/synthetic_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/imaging_example_nwb/synthetic_seed{seed}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        synthetic=imaging_synthetic_params(),
+    script:
+        "../scripts/imaging_example_nwb.py"
 
 
 rule imaging_download_suite2p_example:
@@ -105,6 +126,7 @@ rule imaging_activity:
         unpack(imaging_source_inputs),
     output:
         activity="results/imaging/{session}/activity.h5",
+        nwb="results/imaging/{session}/activity.nwb",
         metrics="results/imaging/{session}/metrics.json",
     log:
         "results/logs/imaging_activity/{session}.log",

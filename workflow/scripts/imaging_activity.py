@@ -1,4 +1,4 @@
-"""Rule imaging_activity: a session's ΔF/F (one neuron, one row) and its metrics."""
+"""Rule imaging_activity: a session's ΔF/F (one neuron, one row), as HDF5 and NWB, and metrics."""
 
 from neurocircuit.imaging.pipeline import build_session_activity
 from neurocircuit.runtime import rule_job
@@ -9,6 +9,7 @@ with rule_job(snakemake, torch=False) as logger:
         settings=snakemake.params.settings,
         activity_path=snakemake.output.activity,
         metrics_path=snakemake.output.metrics,
+        nwb_path=snakemake.output.nwb,
         logger=logger,
         **dict(snakemake.input.items()),
     )

@@ -400,13 +400,15 @@ def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validatio
     return scores
 
 
-def merge_fit_metrics(scores_path, heldout_path, metrics_path) -> dict:
-    """metrics.json of a run: the in-sample scores with the held-out ones added."""
+def merge_fit_metrics(scores_path, heldout_path, metrics_path, *more_paths) -> dict:
+    """metrics.json of a run: the in-sample scores with the held-out ones added, then those of
+    ``more_paths`` (the windowed forecasts' forecast.json); keys already there are kept."""
     with open(scores_path) as fh:
         metrics = json.load(fh)
-    with open(heldout_path) as fh:
-        heldout = json.load(fh)
-    metrics.update({k: v for k, v in heldout.items() if k not in metrics})
+    for path in (heldout_path, *more_paths):
+        with open(path) as fh:
+            added = json.load(fh)
+        metrics.update({k: v for k, v in added.items() if k not in metrics})
     write_json(metrics, metrics_path)
     return metrics
 

@@ -1,9 +1,9 @@
 """Recorded activity for fitting: loading and the paper's preprocessing preset.
 
 1. **Load** an activity file: ``results/imaging/{session}/activity.h5`` (``dff``, neurons × time,
-   and ``time_s``) or a neurons × time ``.npy`` traces file (the zebrafish recording, raw
-   fluorescence, about 0.9 s per volume). Every neuron is used exactly once (the reference code
-   sampled neurons with replacement; we do not).
+   and ``time_s``) or ``activity.nwb`` (its DfOverF), or a neurons × time ``.npy`` traces file
+   (the zebrafish recording, raw fluorescence, about 0.9 s per volume). Every neuron is used
+   exactly once (the reference code sampled neurons with replacement; we do not).
 2. **Min-max normalisation** to [0, 1], either ``global`` (one minimum and maximum for the whole
    recording, the NeuroTorch paper's numbers) or ``per_neuron`` (each neuron its own range, the
    reference code's default). The statistics come from the training frames only.
@@ -46,7 +46,7 @@ class ActivityRecording:
 
 
 def _read_activity_arrays(path: Path):
-    """(data neurons × time, time_s or None, truth_index or None) of an .h5 or .npy file."""
+    """(data neurons × time, time_s or None, truth_index or None) of an .h5, .nwb or .npy file."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: activity file not found")
     if path.suffix == ".npy":
@@ -54,8 +54,14 @@ def _read_activity_arrays(path: Path):
             return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64), None, None
         except (OSError, ValueError) as error:
             raise ValueError(f"{path}: not a readable .npy array ({error})") from None
+    if path.suffix == ".nwb":  # an imaging session's activity.nwb
+        from neurocircuit.imaging.activity_nwb import read_activity_nwb
+
+        data = read_activity_nwb(path)
+        dff = np.asarray(data["dff"], dtype=np.float64)
+        return dff, data["time_s"], data.get("truth_index")
     if path.suffix not in (".h5", ".hdf5"):
-        raise ValueError(f"{path}: unknown activity format '{path.suffix}' (use .h5 or .npy)")
+        raise ValueError(f"{path}: unknown activity format '{path.suffix}' (use .h5, .nwb or .npy)")
     import h5py
 
     try:

@@ -70,6 +70,16 @@ def recording_settings(run_settings: dict) -> dict:
     return {key: run_settings[key] for key in ("frame_period_s", "max_neurons", "max_frames")}
 
 
+SPLIT_KEYS = ("preprocessing", "heldout_fraction", "validation_fraction", "ar1_ridge")
+
+
+def split_settings(run_settings: dict) -> dict:
+    """What a forecast job reads of a run's settings: how the held-out fit read, split and
+    preprocessed the recording, and its AR(1) ridge (no network or training settings, so
+    forecasts follow the held-out model file and never refit)."""
+    return {key: run_settings[key] for key in SPLIT_KEYS} | recording_settings(run_settings)
+
+
 @dataclass(frozen=True)
 class FitSettings:
     """Everything a fit job needs besides its files: the run's labels and resolved settings."""

@@ -17,6 +17,8 @@ activity.h5), and every fit is read against what the circuit itself explains:
   noise). ``gain_fraction_heldout`` likewise on the held-out block.
 - ``weight_corr``: Pearson r (with its n and two-sided p) between the fitted effective
   connectivity and the teacher's W over matched pairs, off the diagonal.
+- ``teacher_forecasts``: the teacher's windowed forecasts of the held-out block
+  (neurocircuit.fit.forecast), from its latent rates and the spikes already fired: the ceiling.
 - ``sign_accuracy``: the share of matched units whose summed outgoing fitted weight (onto every
   recorded unit) has the sign of their true identity (models that learn signs: ``dalesign`` and
   ``nodale``; fixed Dale identities are drawn at random, so they are not scored).
@@ -133,16 +135,13 @@ def connectivity_scores(
     return scores
 
 
-# ---------------------------------------------------------------- the teacher, ablated
-def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarray, sigma: float):
-    """``score(mask) -> pVar``: the teacher with connection ``mask`` (N_true, N_true) applied,
-    rolled out without noise from its first latent state, observed like the intact noise-free
-    teacher (expected ΔF/F, smoothed, mapped per unit by the maps fitted on the intact
-    rollout) and scored against ``target`` (T, N) on frames 1..T-1."""
-    from neurocircuit.imaging.teacher import Teacher, run_teacher
+# ---------------------------------------------------------------- the teacher, run again
+def noise_free_teacher(truth: dict):
+    """The teacher network of ``truth`` (neurocircuit.imaging.teacher.Teacher), without noise."""
+    from neurocircuit.imaging.teacher import Teacher
 
     arrays = truth["teacher"]
-    teacher = Teacher(
+    return Teacher(
         weight=np.asarray(arrays["weight"]),
         sign=np.asarray(arrays["sign"]),
         group=np.asarray(arrays["group"]),
@@ -151,6 +150,69 @@ def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarr
         threshold=np.asarray(arrays["threshold"]),
         noise=0.0,
     )
+
+
+def _unit_calcium(events: np.ndarray, truth_index: np.ndarray, kernel: np.ndarray):
+    """(T, N) clean ΔF/F (calcium ``kernel``) of every recorded unit's simulated neuron from
+    ``events`` (T, N_true) spikes (realised or expected); NaN columns for unmatched units."""
+    out = np.full((len(events), truth_index.size), np.nan)
+    for unit, neuron in enumerate(truth_index):
+        if neuron >= 0:
+            out[:, unit] = np.convolve(events[:, neuron], kernel)[: len(events)]
+    return out
+
+
+def teacher_forecasts(
+    truth: dict,
+    truth_index: np.ndarray,
+    train_part: np.ndarray,
+    n_frames: int,
+    windows,
+    sigma: float,
+) -> np.ndarray:
+    """(H, B, N): the teacher's forecast of each window (neurocircuit.fit.forecast), the
+    ceiling of the windowed forecasts. It knows the simulation's whole state at the frame
+    before each start, which no recording reveals: the latent rates and the spikes already
+    fired (their calcium decays into the window). Its noise-free dynamics forecast the rates;
+    the spikes to come are their expectation, each neuron's spike count per unit of lifted rate
+    (rate + floor) measured on the training frames. The calcium of those spikes (realised before
+    the start, expected after) is smoothed like the held-out block (alone, σ frames) and mapped
+    per unit by least squares fitted on the training frames ``train_part`` (n_train, N), as the
+    ceiling maps are. ``n_frames``: frames of the recording."""
+    from neurocircuit.imaging.synthetic import SyntheticVolumeSpec, calcium_kernel
+    from neurocircuit.imaging.teacher import RATE_FLOOR, run_teacher
+
+    n_train = len(train_part)
+    kernel = calcium_kernel(SyntheticVolumeSpec.from_dict(truth["spec"]))
+    latent = np.asarray(truth["teacher"]["rates"], dtype=np.float64)[:n_frames]
+    spikes = np.asarray(truth["spikes"], dtype=np.float64).T[:n_frames]
+    lifted = latent[:n_train] + RATE_FLOOR
+    spikes_per_rate = spikes[:n_train].sum(axis=0) / lifted.sum(axis=0)
+    realised = _unit_calcium(spikes, truth_index, kernel)
+    gain, offset = fit_affine(smooth_in_time(realised[:n_train], sigma), train_part)
+    teacher = noise_free_teacher(truth)
+    dt_s = 1.0 / truth["spec"]["volume_rate_hz"]
+    forecasts = []
+    for start in windows.starts:
+        rates = run_teacher(teacher, n_frames - start + 1, dt_s, None, start=latent[start - 1])
+        events = spikes.copy()
+        events[start:] = spikes_per_rate * (rates[1:] + RATE_FLOOR)
+        observed = _unit_calcium(events, truth_index, kernel)[n_train:]
+        mapped = apply_affine(smooth_in_time(observed, sigma), gain, offset)
+        forecasts.append(mapped[start - n_train : start - n_train + windows.horizon])
+    return np.stack(forecasts, axis=1)
+
+
+# ---------------------------------------------------------------- the teacher, ablated
+def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarray, sigma: float):
+    """``score(mask) -> pVar``: the teacher with connection ``mask`` (N_true, N_true) applied,
+    rolled out without noise from its first latent state, observed like the intact noise-free
+    teacher (expected ΔF/F, smoothed, mapped per unit by the maps fitted on the intact
+    rollout) and scored against ``target`` (T, N) on frames 1..T-1."""
+    from neurocircuit.imaging.teacher import run_teacher
+
+    arrays = truth["teacher"]
+    teacher = noise_free_teacher(truth)
     dt_s = 1.0 / truth["spec"]["volume_rate_hz"]
     n_frames = target.shape[0]
 

@@ -1,22 +1,25 @@
 """A session's activity file and metrics, from whichever input the session has.
 
-Movie sessions (synthetic, tiff, h5) arrive here as suite2p plane folders written by the
-per-plane jobs, plus the split step's movie_info.json (masked volumes); suite2p sessions as the
-user's suite2p folder; traces sessions as a traces file. Plane-based inputs go through the same
-steps: select cells, neuropil-correct and compute ΔF/F (masked frames excluded), merge ROIs that
-are one neuron across adjacent planes, write ``activity.h5`` and ``metrics.json``. Synthetic
-sessions are also scored against their ground truth (recall, precision, median correlation).
+Movie sessions (synthetic, tiff, h5, raw NWB) arrive here as suite2p plane folders written by
+the per-plane jobs, plus the split step's movie_info.json (masked volumes); suite2p sessions as
+the user's suite2p folder; traces sessions as a traces file; processed NWB sessions as the NWB
+file. Plane-based inputs (processed NWB files with ROI masks included) go through the same steps:
+select cells, neuropil-correct and compute ΔF/F (masked frames excluded), merge ROIs that are one
+neuron across adjacent planes, write ``activity.h5`` (and ``activity.nwb``) and ``metrics.json``.
+Synthetic sessions are also scored against their ground truth (recall, precision, median
+correlation).
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from neurocircuit.imaging.activity import write_activity
-from neurocircuit.imaging.dff import compute_dff
+from neurocircuit.imaging.dff import compute_dff, interpolate_masked, valid_frames
 from neurocircuit.imaging.merge import merge_across_planes
 from neurocircuit.imaging.readers import (
     Suite2pPlane,
@@ -31,7 +34,12 @@ PIXEL_STRIDE = 1 << 20  # linear pixel index y * stride + x; wider than any fram
 
 @dataclass
 class ActivityTable:
-    """The rows of an activity file and the counts that go into metrics.json."""
+    """The rows of an activity file and the counts that go into metrics.json.
+
+    F, Fneu: (neurons, frames) raw and neuropil fluorescence of each row's ROI (None when the
+    input has none); masks: per row an (n, 4) array of (x, y, plane, weight) pixels, every ROI
+    merged into the row (None when the input has no masks).
+    """
 
     dff: np.ndarray
     positions: np.ndarray
@@ -42,6 +50,9 @@ class ActivityTable:
     merged_rois: np.ndarray
     low_baseline: np.ndarray
     counts: dict = field(default_factory=dict)
+    F: np.ndarray | None = None
+    Fneu: np.ndarray | None = None
+    masks: list[np.ndarray] | None = None
 
 
 def select_cells(plane: Suite2pPlane, threshold: float | None) -> np.ndarray:
@@ -77,6 +88,7 @@ def activity_from_planes(
     Rows are ordered by plane, then y, then x of the kept ROI.
     """
     plane_of, index_of, F_rows, Fneu_rows, prob, pixels, centers = [], [], [], [], [], [], []
+    voxels = []
     n_rois = 0
     per_plane = {}
     for plane in planes:
@@ -94,6 +106,9 @@ def activity_from_planes(
             ypix, xpix = np.asarray(stat["ypix"]), np.asarray(stat["xpix"])
             pixels.append(ypix.astype(np.int64) * PIXEL_STRIDE + xpix.astype(np.int64))
             centers.append(np.asarray(stat["med"], dtype=np.float64)[:2])
+            weight = np.asarray(stat.get("lam", np.ones(len(ypix))), dtype=np.float64)
+            z = np.full(len(ypix), plane.plane, dtype=np.float64)
+            voxels.append(np.column_stack([xpix, ypix, z, weight]).astype(np.float64))
     if not F_rows:
         rule = "iscell labels" if classifier_threshold is None else f"p >= {classifier_threshold}"
         raise ValueError(f"{source}: no ROI is classified as a cell ({rule}) in any plane")
@@ -120,6 +135,7 @@ def activity_from_planes(
     order = np.lexsort((positions[:, 2], positions[:, 1], positions[:, 0]))
     keep = keep[order]
     merged = np.array([len(g) for g in merge.groups], dtype=np.int32)[order]
+    masks = [np.vstack([voxels[k] for k in merge.groups[g]]) for g in order]
     counts = {
         "n_rois": int(n_rois),
         "n_cells": int(len(F_rows)),
@@ -139,6 +155,9 @@ def activity_from_planes(
         merged_rois=merged,
         low_baseline=result.low_baseline[keep],
         counts=counts,
+        F=np.array(F_rows)[keep],
+        Fneu=np.array(Fneu_rows)[keep],
+        masks=masks,
     )
 
 
@@ -168,6 +187,48 @@ def activity_from_traces(
         merged_rois=np.ones(n, dtype=np.int32),
         low_baseline=result.low_baseline,
         counts=counts,
+        F=np.asarray(traces, dtype=np.float64),
+    )
+
+
+def activity_from_dff(
+    dff: np.ndarray,
+    settings: dict,
+    positions: np.ndarray,
+    cell_probability: np.ndarray,
+    masks: list[np.ndarray] | None,
+    source: str = "dff",
+) -> ActivityTable:
+    """ΔF/F computed upstream (neurons × frames) -> rows as they are: non-finite frames masked
+    and interpolated over (more than ``masking.max_masked_fraction`` is an error)."""
+    dff = np.asarray(dff, dtype=np.float64)
+    valid = valid_frames(dff, source=source)
+    n, t = dff.shape
+    limit = settings["masking"]["max_masked_fraction"]
+    if (~valid).sum() > limit * t:
+        raise ValueError(
+            f"{source}: {int((~valid).sum())} of {t} frames are NaN (more than "
+            f"max_masked_fraction={limit})"
+        )
+    counts = {
+        "n_rois": int(n),
+        "n_cells": int(n),
+        "n_neurons": int(n),
+        "n_merged": 0,
+        "n_low_baseline": 0,
+        "masked_frames": int((~valid).sum()),
+    }
+    return ActivityTable(
+        dff=interpolate_masked(dff, valid).astype(np.float32),
+        positions=np.asarray(positions, dtype=np.float32),
+        cell_probability=np.asarray(cell_probability, dtype=np.float32),
+        frame_valid=valid,
+        baseline=np.full(n, np.nan, dtype=np.float32),
+        roi_index=np.arange(n, dtype=np.int32),
+        merged_rois=np.ones(n, dtype=np.int32),
+        low_baseline=np.zeros(n, dtype=bool),
+        counts=counts,
+        masks=masks,
     )
 
 
@@ -179,14 +240,35 @@ def _plane_source_files(folders: list[Path]) -> list[str]:
     ]
 
 
-def _movie_table(
-    planes_dir: str | Path, plane_F: list[str | Path], fs_hz: float, settings: dict, threshold
-) -> tuple[ActivityTable, list[str]]:
+@dataclass
+class SessionRows:
+    """A session's rows and what the activity files say about them: the files read, the volume
+    rate (Hz), the time of the first frame (s), the plane count and, for NWB sources, the source
+    file's metadata (``nwb_input.source_metadata``)."""
+
+    table: ActivityTable
+    source_files: list[str]
+    fs_hz: float
+    start_s: float = 0.0
+    n_planes: int = 1
+    source_metadata: dict | None = None
+
+
+def _movie_rows(
+    session: dict, settings: dict, planes_dir: str | Path, plane_F: list[str | Path], threshold
+) -> SessionRows:
     """A movie session's rows from its per-plane suite2p folders, the split step's bad volumes
     masked; with the files read (the movie, each plane's traces)."""
     from neurocircuit.imaging.planes import read_movie_info
+    from neurocircuit.imaging.sessions import session_fs_hz
 
     movie_info = read_movie_info(planes_dir)
+    if len(plane_F) != movie_info["n_planes"]:
+        raise ValueError(
+            f"{movie_info['source_file']}: the movie has {movie_info['n_planes']} planes but "
+            f"{len(plane_F)} plane job(s) ran; state n_planes in session '{session['name']}'"
+        )
+    fs_hz = session_fs_hz(session, settings) or movie_info["volume_rate_hz"]
     folders = [Path(f).parent for f in plane_F]
     planes = [load_suite2p_plane(f, plane=i) for i, f in enumerate(folders)]
     valid = np.ones(movie_info["n_volumes"], dtype=bool)
@@ -194,30 +276,84 @@ def _movie_table(
     table = activity_from_planes(planes, fs_hz, settings, threshold, valid, str(planes_dir))
     table.counts["nan_frames"] = movie_info["nan_frames"]
     table.counts["saturated_frames"] = movie_info["saturated_frames"]
-    return table, [movie_info["source_file"], *_plane_source_files(folders)]
+    return SessionRows(
+        table,
+        [movie_info["source_file"], *_plane_source_files(folders)],
+        fs_hz,
+        start_s=float(movie_info.get("starting_time_s", 0.0)),
+        n_planes=int(movie_info["n_planes"]),
+        source_metadata=movie_info.get("nwb_metadata"),
+    )
 
 
-def _session_table(
-    session: dict, settings: dict, fs_hz: float, inputs: dict
-) -> tuple[ActivityTable, list[str]]:
-    """The session's rows from the input its source has, and the files they were read from.
+def _nwb_traces_rows(session: dict, settings: dict, path: str | Path) -> SessionRows:
+    """A processed NWB session's rows: Fluorescence through the suite2p-folder steps (cell
+    labels, neuropil, ΔF/F, merge), DfOverF as it is (cells selected, NaN frames masked)."""
+    from neurocircuit.imaging.nwb_traces import load_nwb_traces
 
-    ``inputs``: planes_dir and plane_F (movies), suite2p_folder, or traces.
+    data = load_nwb_traces(path, session.get("nwb_series"), session.get("fs_hz"))
+    rate, source = data.volume_rate_hz, str(path)
+    known = bool(np.isfinite(data.probability).all())
+    threshold = session.get("classifier_threshold") if known else None
+    if data.kind == "fluorescence" and data.has_masks:
+        table = activity_from_planes(data.as_planes(), rate, settings, threshold, None, source)
+        if data.neuropil is None:
+            table.Fneu = None  # the zeros that stood in for it
+    else:
+        cells = data.is_cell if threshold is None else data.probability >= threshold
+        keep = np.flatnonzero(cells)
+        if not len(keep):
+            raise ValueError(f"{path}: no ROI is labelled a cell")
+        if data.kind == "dff":
+            positions = np.array(
+                [
+                    [p, *np.median(px[:, [1, 0]], axis=0)] if len(px) else [np.nan] * 3
+                    for p, px in zip(data.planes[keep], [data.pixels[k] for k in keep], strict=True)
+                ],
+                dtype=np.float64,
+            )
+            masks = [data.pixels[k] for k in keep] if data.has_masks else None
+            prob = data.probability[keep]
+            table = activity_from_dff(data.traces[keep], settings, positions, prob, masks, source)
+        else:
+            table = activity_from_traces(data.traces[keep], rate, settings, source)
+    return SessionRows(
+        table,
+        [str(path)],
+        data.volume_rate_hz,
+        start_s=data.starting_time_s,
+        n_planes=int(data.planes.max()) + 1 if len(data.planes) else 1,
+        source_metadata=data.metadata,
+    )
+
+
+def _session_rows(session: dict, settings: dict, inputs: dict) -> SessionRows:
+    """The session's rows from the input its source has, and what goes with them.
+
+    ``inputs``: planes_dir and plane_F (movies, raw NWB), suite2p_folder, traces, or nwb
+    (processed NWB).
     """
+    from neurocircuit.imaging.sessions import session_fs_hz
+
     source = session["source"]
-    if source in ("synthetic", "tiff", "h5"):
+    if inputs.get("planes_dir") is not None:
         threshold = session.get("classifier_threshold", settings["suite2p"]["classifier_threshold"])
-        return _movie_table(inputs["planes_dir"], inputs["plane_F"], fs_hz, settings, threshold)
+        return _movie_rows(session, settings, inputs["planes_dir"], inputs["plane_F"], threshold)
+    if source == "nwb":
+        return _nwb_traces_rows(session, settings, inputs["nwb"])
+    fs_hz = session_fs_hz(session, settings)
     if source == "suite2p":
         folder = inputs["suite2p_folder"]
         planes = load_suite2p_folder(folder, n_planes=session.get("n_planes"))
         threshold = session.get("classifier_threshold")  # None: the folder's own iscell labels
         table = activity_from_planes(planes, fs_hz, settings, threshold, None, str(folder))
-        return table, _plane_source_files([p.folder for p in planes])
+        files = _plane_source_files([p.folder for p in planes])
+        return SessionRows(table, files, fs_hz, n_planes=len(planes))
     if source == "traces":
         traces = inputs["traces"]
         raw = load_traces(traces, key=session.get("h5_key", "data"))
-        return activity_from_traces(raw, fs_hz, settings, source=str(traces)), [str(traces)]
+        table = activity_from_traces(raw, fs_hz, settings, source=str(traces))
+        return SessionRows(table, [str(traces)], fs_hz)
     raise ValueError(f"session '{session['name']}': unknown source '{source}'")
 
 
@@ -267,36 +403,49 @@ def _write_activity_table(
     write_activity(path, table.dff, time_s, table.positions, table.cell_probability, attrs, extra)
 
 
+def _first_file_time(files: list[str]) -> datetime.datetime:
+    """Modification time (UTC) of the first source file that exists, else now."""
+    for name in files:
+        if Path(name).exists():
+            stamp = Path(name).stat().st_mtime
+            return datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC)
+    return datetime.datetime.now(datetime.UTC)
+
+
 def build_session_activity(
     session: dict,
     settings: dict,
     activity_path: str | Path,
     metrics_path: str | Path,
+    nwb_path: str | Path | None = None,
     planes_dir: str | Path | None = None,
     plane_F: list[str | Path] | None = None,
     truth: str | Path | None = None,
     suite2p_folder: str | Path | None = None,
     traces: str | Path | None = None,
+    nwb: str | Path | None = None,
     logger=None,
 ) -> dict:
-    """Write a session's activity.h5 and metrics.json; return the metrics.
+    """Write a session's activity.h5, metrics.json and (given ``nwb_path``) activity.nwb;
+    return the metrics.
 
     session: one entry of ``imaging.sessions`` (name, source, fs_hz, ...); settings: the whole
     ``imaging`` config section. Pass the inputs of the session's source: planes_dir and
-    plane_F (the F.npy of each plane folder, in plane order; + truth for synthetic) for movies,
-    suite2p_folder, or traces.
+    plane_F (the F.npy of each plane folder, in plane order; + truth for synthetic) for movies
+    and raw NWB files, suite2p_folder, traces, or nwb (a processed NWB file).
     """
-    from neurocircuit.imaging.sessions import session_fs_hz
+    from neurocircuit.imaging.activity_nwb import nwb_metadata, write_activity_nwb
 
-    fs_hz = session_fs_hz(session, settings)
     inputs = {
         "planes_dir": planes_dir,
         "plane_F": plane_F,
         "suite2p_folder": suite2p_folder,
         "traces": traces,
+        "nwb": nwb,
     }
-    table, source_files = _session_table(session, settings, fs_hz, inputs)
-    attrs = _activity_attrs(session, settings, table, fs_hz, source_files)
+    rows = _session_rows(session, settings, inputs)
+    table, fs_hz = rows.table, rows.fs_hz
+    attrs = _activity_attrs(session, settings, table, fs_hz, rows.source_files)
     n_frames = table.dff.shape[1]
     metrics = {
         "session": session["name"],
@@ -310,8 +459,21 @@ def build_session_activity(
     if session["source"] == "synthetic":
         scores, truth_index = _score_synthetic(table, truth, settings)
         metrics.update(scores)
-    _write_activity_table(activity_path, table, np.arange(n_frames) / fs_hz, attrs, truth_index)
-    write_json(metrics, metrics_path)
+    time_s = rows.start_s + np.arange(n_frames) / fs_hz
+    if nwb_path is not None:
+        fallback = _first_file_time(rows.source_files)
+        meta = nwb_metadata(session, rows.source_metadata, fallback, rows.n_planes)
+        write_activity_nwb(
+            nwb_path, table, time_s, fs_hz, rows.n_planes, session, attrs, meta, truth_index
+        )
+    try:
+        _write_activity_table(activity_path, table, time_s, attrs, truth_index)
+        write_json(metrics, metrics_path)
+    except BaseException:
+        for path in (nwb_path, activity_path):
+            if path is not None:
+                Path(path).unlink(missing_ok=True)
+        raise
     if logger:
         summary = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
         logger.info("%s: %s", session["name"], summary)

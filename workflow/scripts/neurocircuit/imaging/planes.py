@@ -7,6 +7,10 @@ are masked: the whole volume is marked bad, counted, listed in ``movie_info.json
 cell detection, and later interpolated over in ΔF/F (with a mask saved beside it). They are never
 silently set to zero. In the binary, a bad frame is replaced by the nearest good frame of its
 plane so registration sees no artificial jump.
+
+The movie is a TIFF or HDF5 file (``readers.MovieFile``) or a raw NWB recording
+(``nwb_input.NwbMovie``, whose rate, plane count, start time and metadata come from the file and
+are kept in ``movie_info.json``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurocircuit.imaging.nwb_input import NwbMovie, open_nwb_movie
 from neurocircuit.imaging.readers import MovieFile, open_movie
 from neurocircuit.runtime import atomic_folder
 
@@ -83,7 +88,7 @@ def fill_bad_frames(frames: np.ndarray, bad: np.ndarray) -> np.ndarray:
 
 
 def find_bad_volumes(
-    movie: MovieFile, ceiling: float | None, max_saturated_fraction: float
+    movie: MovieFile | NwbMovie, ceiling: float | None, max_saturated_fraction: float
 ) -> tuple[np.ndarray, int, int]:
     """Volumes with a NaN or saturated frame in any plane (boolean, one per volume), and the
     counts of NaN and of saturated frames over all planes.
@@ -108,7 +113,7 @@ def find_bad_volumes(
 
 
 def write_plane_binaries(
-    movie: MovieFile, bad_volumes: np.ndarray, folder: Path, logger=None
+    movie: MovieFile | NwbMovie, bad_volumes: np.ndarray, folder: Path, logger=None
 ) -> list[float]:
     """Write each plane as an int16 binary into ``folder``, bad volumes filled from the nearest
     good one; returns each plane's int16 scale factor."""
@@ -125,7 +130,7 @@ def write_plane_binaries(
 
 
 def _movie_info(
-    movie: MovieFile,
+    movie: MovieFile | NwbMovie,
     volume_rate_hz: float,
     ceiling: float | None,
     bad_volumes: np.ndarray,
@@ -150,16 +155,30 @@ def _movie_info(
         "saturated_frames": saturated_count,
         "masked_volumes": int(bad_volumes.sum()),
         "bad_volumes": np.flatnonzero(bad_volumes).tolist(),
+    } | _nwb_info(movie)
+
+
+def _nwb_info(movie: MovieFile | NwbMovie) -> dict:
+    """What movie_info.json keeps of a raw NWB recording: its series, layout, the time of its
+    first frame (s) and the metadata an output NWB file carries over."""
+    if movie.fmt != "nwb":
+        return {}
+    return {
+        "nwb_series": list(movie.series),
+        "nwb_layout": movie.layout,
+        "starting_time_s": movie.starting_time_s,
+        "nwb_metadata": movie.metadata,
     }
 
 
 def split_movie_into_planes(
     movie_path: str | Path,
     out_dir: str | Path,
-    n_planes: int,
-    volume_rate_hz: float,
+    n_planes: int | None,
+    volume_rate_hz: float | None,
     fmt: str | None = None,
     h5_key: str = "data",
+    nwb_series: str | list[str] | None = None,
     saturation_value: float | None = None,
     max_saturated_fraction: float = 0.01,
     max_masked_fraction: float = 0.5,
@@ -170,8 +189,15 @@ def split_movie_into_planes(
     The folder appears only when complete (written under a temporary name, then renamed).
     Raises ValueError naming the file when a plane is entirely NaN/saturated, or when more than
     ``max_masked_fraction`` of the volumes are bad. Returns the movie info dict.
+
+    fmt "nwb": ``nwb_series`` names the series; ``n_planes`` and ``volume_rate_hz`` may be None
+    (the file says) and are otherwise checked against the file.
     """
-    movie: MovieFile = open_movie(movie_path, n_planes, fmt=fmt, key=h5_key)
+    if fmt == "nwb":
+        movie = open_nwb_movie(movie_path, nwb_series, n_planes, volume_rate_hz)
+        volume_rate_hz = movie.volume_rate_hz
+    else:
+        movie = open_movie(movie_path, n_planes, fmt=fmt, key=h5_key)
     ceiling = saturation_value
     if ceiling is None:
         ceiling = default_saturation_value(movie.dtype)

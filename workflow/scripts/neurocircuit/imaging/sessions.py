@@ -5,7 +5,10 @@ Each session is one recording and one ``session`` wildcard. ``source`` says what
 - ``synthetic``: the workflow simulates a volume (``imaging.synthetic`` settings, ``seed``);
 - ``tiff`` / ``h5``: a raw movie, planes interleaved or 4-D (``path``, ``n_planes``, ``fs_hz``);
 - ``suite2p``: an existing suite2p output folder (``path``, ``fs_hz``);
-- ``traces``: already-extracted fluorescence, neurons × time (``path``, ``fs_hz``).
+- ``traces``: already-extracted fluorescence, neurons × time (``path``, ``fs_hz``);
+- ``nwb``: an NWB file (``path``; ``nwb_series`` where it holds several): raw imaging runs the
+  movie steps, processed ophys data goes straight to the activity; its rate and plane count come
+  from the file (``fs_hz``, ``n_planes`` are checked against it when given).
 
 A relative ``path`` is resolved against ``data_dir`` when it is set, else ``resources_dir``.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 MOVIE_SOURCES = ("synthetic", "tiff", "h5")
-SOURCES = (*MOVIE_SOURCES, "suite2p", "traces")
+SOURCES = (*MOVIE_SOURCES, "suite2p", "traces", "nwb")
 
 
 def session_table(imaging_config: dict) -> dict[str, dict]:
@@ -27,6 +30,10 @@ def session_table(imaging_config: dict) -> dict[str, dict]:
             raise ValueError(f"imaging.sessions: session name '{name}' is used twice")
         if session["source"] not in SOURCES:
             raise ValueError(f"imaging.sessions: '{name}' has unknown source '{session['source']}'")
+        if session.get("start_time") is not None:
+            from neurocircuit.imaging.activity_nwb import parse_time
+
+            parse_time(session["start_time"], f"imaging.sessions: '{name}': start_time")
         table[name] = session
     return table
 
@@ -39,15 +46,19 @@ def resolve_session_path(path: str, data_dir: str | None, resources_dir: str) ->
     return str(Path(data_dir if data_dir else resources_dir) / candidate)
 
 
-def session_fs_hz(session: dict, imaging_config: dict) -> float:
-    """Volume rate of a session in Hz (the synthetic spec's for synthetic sessions)."""
+def session_fs_hz(session: dict, imaging_config: dict) -> float | None:
+    """Volume rate of a session in Hz (the synthetic spec's for synthetic sessions); None for an
+    NWB session that does not state it (the file says)."""
     if session["source"] == "synthetic":
         return float(imaging_config["synthetic"]["volume_rate_hz"])
+    if session.get("fs_hz") is None:
+        return None
     return float(session["fs_hz"])
 
 
 def session_n_planes(session: dict, imaging_config: dict) -> int:
-    """Number of imaging planes of a movie session."""
+    """Number of imaging planes of a movie session (an NWB session's: see
+    ``nwb_input.nwb_session_plan``)."""
     if session["source"] == "synthetic":
         return int(imaging_config["synthetic"]["n_planes"])
     return int(session.get("n_planes", 1))

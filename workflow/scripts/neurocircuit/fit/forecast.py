@@ -1,0 +1,375 @@
+"""Windowed forecasts of the held-out block, in the field's terms (ZAPBench, Lueckmann et al. 2025).
+
+The held-out fit (:func:`neurocircuit.fit.jobs.fit_heldout_file`) trains on the first frames of
+the recording; its last ``heldout_fraction`` is the test block. Instead of one rollout over the
+whole block, forecasts start in many windows:
+
+1. **Windows**: starts s = n_train, n_train + stride, ... while s + H <= T, with H = ``horizon``
+   (capped by the block's length). Each window forecasts frames [s, s + H).
+2. **Context**: the C = min(``context``, n_train) raw frames [s − C, s) before each start,
+   min-max normalised with the training frames' statistics and smoothed alone (as each part of
+   the held-out split is): nothing at or after s enters a context. Smoothing the test block as a
+   whole would leak about 3σ frames of every window's future into its context's last frames.
+3. **Targets**: the held-out fit's own target, the test block preprocessed as it scores
+   ``pvar_heldout`` (normalised with training statistics, smoothed alone).
+4. **Forecasters**, all on the same contexts and targets: the held-out network (its state set
+   from the context, :func:`network_forecast`), the naive baselines of
+   :mod:`neurocircuit.fit.forecast_baselines`, and on a teacher session the teacher itself
+   (:func:`neurocircuit.fit.truth.teacher_forecasts`, the ceiling).
+5. **Scores** per horizon step h over every window and neuron: MAE = mean |forecast − target|
+   (in units of the normalised recording) and pVar = 1 − MSE / Var, the variance taken over
+   windows and neurons at that step; ``forecast_mae`` / ``forecast_pvar`` average the steps.
+
+Arrays are time-major: a recording (T, N), contexts (C, B, N), forecasts and targets (H, B, N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurocircuit.fit.forecast_baselines import (
+    BASELINES,
+    forecast_ar1,
+    forecast_context_mean,
+    forecast_last_frame,
+    select_linear_forecaster,
+)
+from neurocircuit.fit.recording import (
+    Preprocessing,
+    apply_minmax,
+    load_activity,
+    minmax_range,
+    preprocess_split,
+    smooth_in_time,
+)
+from neurocircuit.runtime import atomic_path, write_json
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """``horizon`` steps per window (frames), a window every ``stride`` frames, up to
+    ``context`` frames before each; the linear baseline's grids of lags and ridges."""
+
+    horizon: int = 32
+    stride: int = 1
+    context: int = 256
+    linear_lags: tuple[int, ...] = (1, 4, 16, 64)
+    linear_ridge: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+
+    def __post_init__(self):
+        for key in ("horizon", "stride", "context"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"forecast.{key} must be >= 1, got {getattr(self, key)}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ForecastSettings:
+        v = dict(values)
+        for key in ("linear_lags", "linear_ridge"):
+            if key in v:
+                v[key] = tuple(v[key])
+        return cls(**v)
+
+
+@dataclass(frozen=True)
+class ForecastWindows:
+    """``starts`` (B,): the first forecast frame of each window (frame index in the recording);
+    ``horizon`` H frames forecast; ``context`` C frames before each start."""
+
+    starts: np.ndarray
+    horizon: int
+    context: int
+
+
+def forecast_windows(n_frames: int, block_start: int, settings: ForecastSettings):
+    """The windows over the block [block_start, n_frames): a start every ``stride`` frames from
+    ``block_start`` while the window fits, the horizon capped by the block's length and the
+    context by the frames before the block."""
+    horizon = min(int(settings.horizon), n_frames - block_start)
+    context = min(int(settings.context), block_start)
+    if horizon < 1 or context < 1:
+        raise ValueError(
+            f"no forecast window: block [{block_start}, {n_frames}) with {block_start} frames "
+            "before it"
+        )
+    starts = np.arange(block_start, n_frames - horizon + 1, int(settings.stride))
+    return ForecastWindows(starts, horizon, context)
+
+
+def window_contexts(raw, windows: ForecastWindows, low, high, sigma: float) -> np.ndarray:
+    """(C, B, N): raw frames [s − C, s) of each window (``raw`` (T, N), only rows before each
+    start are read), min-max normalised with (``low``, ``high``) and smoothed alone, σ frames."""
+    rows = windows.starts[None, :] + np.arange(-windows.context, 0)[:, None]
+    return smooth_in_time(apply_minmax(np.asarray(raw)[rows], low, high), sigma)
+
+
+def window_targets(series, windows: ForecastWindows, offset: int) -> np.ndarray:
+    """(H, B, N): frames [s, s + H) of each window from ``series``, whose row 0 is frame
+    ``offset`` of the recording."""
+    rows = windows.starts[None, :] - offset + np.arange(windows.horizon)[:, None]
+    return np.asarray(series)[rows]
+
+
+def network_forecast(model, contexts: np.ndarray, horizon: int) -> np.ndarray:
+    """(H, B, N): a fitted network's forecasts from its state at the end of each context.
+
+    Rate network: its whole state is its rates, set to the last context frame (running it over
+    the context with the recorded frames as input ends in that same state). Spiking network:
+    teacher forcing over the context, each recorded frame its fed-back output and, through the
+    inverted readout (diagonal, as its rollout's start), its filtered spikes, while membrane
+    potentials and synaptic currents run through the context. Then both run on their own output.
+    Context frames are clipped into [0, 1], the networks' range.
+    """
+    import torch
+
+    from neurocircuit.models.activity import SpikingActivityNetwork
+
+    reference = next(model.parameters())
+    frames = torch.as_tensor(np.clip(contexts, 0.0, 1.0), dtype=reference.dtype)
+    with torch.no_grad():
+        state = model.initial_state(frames[0 if isinstance(model, SpikingActivityNetwork) else -1])
+        if isinstance(model, SpikingActivityNetwork):
+            for frame in frames[1:]:
+                _, state = model.rollout(state, 1)
+                observed = model.initial_state(frame)
+                state = state._replace(lowpass=observed.lowpass, output=observed.output)
+        outputs, _ = model.rollout(state, int(horizon))
+    return outputs.cpu().numpy().astype(np.float64)
+
+
+def score_per_step(forecast: np.ndarray, target: np.ndarray) -> dict:
+    """``mae`` and ``pvar`` (H,) of forecasts (H, B, N) against targets, each step over all
+    windows and neurons (pVar NaN where the targets do not vary)."""
+    if forecast.shape != target.shape:
+        raise ValueError(f"forecast shape {forecast.shape} differs from target {target.shape}")
+    error = forecast - target
+    variance = target.reshape(len(target), -1).var(axis=1)
+    mse = (error**2).reshape(len(target), -1).mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pvar = np.where(variance > 0, 1.0 - mse / np.where(variance > 0, variance, 1.0), np.nan)
+    return {"mae": np.abs(error).reshape(len(target), -1).mean(axis=1), "pvar": pvar}
+
+
+Forecaster = Callable[[np.ndarray, ForecastWindows], np.ndarray]
+"""(contexts (C, B, N), windows) -> forecasts (H, B, N)."""
+
+
+def baseline_forecasters(
+    train_raw,
+    n_validation: int,
+    preprocessing: Preprocessing,
+    settings: ForecastSettings,
+    ar1_ridge,
+    horizon: int,
+):
+    """({name: Forecaster} of the baselines, {their choices}), fitted on the training frames
+    ``train_raw`` (n_train, N) alone: the linear forecaster's lags and ridge chosen on windows
+    of the validation block (its last ``n_validation`` frames), the AR(1)'s ridge as the
+    held-out fit picks it (``ar1_ridge`` None: on the validation block)."""
+    from neurocircuit.metrics import fit_ar1, select_ar1_ridge
+
+    n_train = len(train_raw)
+    n_fit = n_train - int(n_validation)
+    low, high = minmax_range(train_raw, preprocessing.normalisation)
+    sigma = preprocessing.smoothing_sigma_frames
+    train_part = smooth_in_time(apply_minmax(train_raw, low, high), sigma)
+    validation = forecast_windows(
+        n_train, n_fit, ForecastSettings(horizon, settings.stride, settings.context)
+    )
+    linear = select_linear_forecaster(
+        train_part[:n_fit],
+        train_part,
+        window_contexts(train_raw, validation, low, high, sigma),
+        window_targets(train_part, validation, 0),
+        horizon,
+        settings.linear_lags,
+        settings.linear_ridge,
+    )
+    if ar1_ridge is None:
+        ar1_ridge = select_ar1_ridge(train_part, validation_fraction=n_validation / n_train)
+    weights, bias = fit_ar1(train_part, ar1_ridge)
+    forecasters = {
+        "context_mean": lambda c, w: forecast_context_mean(c, w.horizon),
+        "last_frame": lambda c, w: forecast_last_frame(c, w.horizon),
+        "linear": lambda c, w: linear.predict(c, w.horizon),
+        "ar1": lambda c, w: forecast_ar1(weights, bias, c, w.horizon),
+    }
+    choices = {"linear_lags": linear.lags, "linear_ridge": linear.ridge, "ar1_ridge": ar1_ridge}
+    return forecasters, choices
+
+
+def forecast_predictions(
+    raw,
+    n_train: int,
+    n_validation: int,
+    preprocessing: Preprocessing,
+    settings: ForecastSettings,
+    ar1_ridge,
+    forecasters: dict,
+    windows: ForecastWindows,
+):
+    """({name: forecasts (H, B, N)} of ``forecasters`` and the baselines on ``windows``, the
+    baselines' choices). Reads ``raw`` (T, N) only before each window's start."""
+    train_raw = np.asarray(raw[:n_train], dtype=np.float64)
+    low, high = minmax_range(train_raw, preprocessing.normalisation)
+    contexts = window_contexts(raw, windows, low, high, preprocessing.smoothing_sigma_frames)
+    baselines, choices = baseline_forecasters(
+        train_raw, n_validation, preprocessing, settings, ar1_ridge, windows.horizon
+    )
+    everyone = {**forecasters, **baselines}
+    return {name: forecaster(contexts, windows) for name, forecaster in everyone.items()}, choices
+
+
+def evaluate_heldout_forecasts(
+    raw,
+    n_train: int,
+    n_validation: int,
+    preprocessing: Preprocessing,
+    settings: ForecastSettings,
+    ar1_ridge,
+    forecasters: dict,
+):
+    """(windows, {name: score_per_step}, choices) of ``forecasters`` and the baselines on every
+    window of the test block [n_train, T), scored against the held-out fit's target."""
+    windows = forecast_windows(len(raw), n_train, settings)
+    predictions, choices = forecast_predictions(
+        raw, n_train, n_validation, preprocessing, settings, ar1_ridge, forecasters, windows
+    )
+    _, test_part = preprocess_split(raw, preprocessing, n_train)
+    targets = window_targets(test_part, windows, n_train)
+    return windows, {name: score_per_step(p, targets) for name, p in predictions.items()}, choices
+
+
+def forecast_table(scores: dict, labels: dict, windows: ForecastWindows, frame_period_s: float):
+    """One row per horizon step: labels, step (1..H), time_s, n_windows, ``mae`` / ``pvar`` of
+    the forecaster named ``model`` in ``scores``, ``mae_<baseline>`` / ``pvar_<baseline>``."""
+    import pandas as pd
+
+    steps = np.arange(1, windows.horizon + 1)
+    table = {**labels, "step": steps, "time_s": steps * frame_period_s}
+    table["n_windows"] = len(windows.starts)
+    for name in ("model", *BASELINES):
+        suffix = "" if name == "model" else f"_{name}"
+        table[f"mae{suffix}"] = scores[name]["mae"]
+        table[f"pvar{suffix}"] = scores[name]["pvar"]
+    return pd.DataFrame(table)
+
+
+def _run_forecast(activity_path, outputs: dict, run: dict, make_forecaster, logger=None) -> dict:
+    """Shared body of the forecast jobs: load and split the recording as the held-out fit does,
+    evaluate the forecaster that ``make_forecaster(recording, raw, n_train, preprocessing)``
+    returns (with a line on how it is conditioned) as ``model`` beside the baselines, write
+    ``outputs["table"]`` (.csv) and then ``outputs["scores"]`` (.json). ``run``: labels
+    (dataset, model, seed), ``split`` (neurocircuit.fit.settings.split_settings) and
+    ``forecast`` (ForecastSettings' keys)."""
+    from neurocircuit.fit.jobs import validation_split
+    from neurocircuit.metrics import split_train_test
+
+    split, settings = run["split"], ForecastSettings.from_dict(run["forecast"])
+    preprocessing = Preprocessing(**split["preprocessing"])
+    recording = load_activity(
+        activity_path, split["frame_period_s"], split["max_neurons"], split["max_frames"]
+    )
+    raw = recording.traces
+    n_train = split_train_test(len(raw), split["heldout_fraction"])
+    n_validation = validation_split(n_train, split["validation_fraction"])
+    forecaster, conditioning = make_forecaster(recording, raw, n_train, preprocessing)
+    windows, scores, choices = evaluate_heldout_forecasts(
+        raw,
+        n_train,
+        n_validation,
+        preprocessing,
+        settings,
+        split["ar1_ridge"],
+        {"model": forecaster},
+    )
+    labels = {key: run[key] for key in ("dataset", "model", "seed")}
+    table = forecast_table(scores, labels, windows, recording.frame_period_s)
+    result = {
+        **labels,
+        "forecast_mae": float(np.mean(scores["model"]["mae"])),
+        "forecast_pvar": float(np.nanmean(scores["model"]["pvar"])),
+        **{f"forecast_mae_{b}": float(np.mean(scores[b]["mae"])) for b in BASELINES},
+        **{f"forecast_pvar_{b}": float(np.nanmean(scores[b]["pvar"])) for b in BASELINES},
+        "forecast_horizon": windows.horizon,
+        "forecast_stride": int(settings.stride),
+        "forecast_context": windows.context,
+        "forecast_n_windows": len(windows.starts),
+        **{f"forecast_{key}": value for key, value in choices.items()},
+        "forecast_conditioning": conditioning,
+        "forecast_protocol": "windows every stride frames across the held-out block, each "
+        "conditioned on the context frames before its start (normalised with training "
+        "statistics, smoothed alone) and scored per step against the held-out target; "
+        "baselines on the same windows, chosen on the validation block",
+    }
+    if logger:
+        logger.info(
+            "%s: %d windows x %d steps, MAE %.4f (last frame %.4f, linear %.4f)",
+            run["model"],
+            len(windows.starts),
+            windows.horizon,
+            result["forecast_mae"],
+            result["forecast_mae_last_frame"],
+            result["forecast_mae_linear"],
+        )
+    with atomic_path(outputs["table"]) as tmp:
+        table.to_csv(tmp, index=False)
+    write_json(result, outputs["scores"])
+    return result
+
+
+def forecast_fit_file(activity_path, model_path, outputs: dict, run: dict, logger=None) -> dict:
+    """Rule fit_forecast: windowed forecasts of the held-out network ``model_path`` (its
+    heldout/model.pt, never refitted) beside the baselines. See :func:`_run_forecast`."""
+    from neurocircuit.models.activity import SpikingActivityNetwork
+    from neurocircuit.models.fitted import load_fitted_model
+
+    model, _ = load_fitted_model(model_path)
+
+    def make_forecaster(recording, raw, n_train, preprocessing):
+        if recording.n_neurons != model.n_units:
+            raise ValueError(
+                f"{model_path}: {model.n_units} units, but {activity_path} has "
+                f"{recording.n_neurons} neurons"
+            )
+        spiking = isinstance(model, SpikingActivityNetwork)
+        conditioning = (
+            "teacher forcing over the context (recorded frames as output and filtered spikes)"
+            if spiking
+            else "rates set to the last context frame (the rate network's whole state)"
+        )
+        return (lambda c, w: network_forecast(model, c, w.horizon)), conditioning
+
+    return _run_forecast(activity_path, outputs, run, make_forecaster, logger)
+
+
+def forecast_teacher_file(activity_path, truth_path, outputs: dict, run: dict, logger=None):
+    """Rule fit_forecast_teacher: the windowed forecasts of a synthetic session's teacher (the
+    ceiling, :func:`neurocircuit.fit.truth.teacher_forecasts`) beside the baselines."""
+    from neurocircuit.fit.truth import has_teacher, teacher_forecasts
+    from neurocircuit.imaging.synthetic import read_ground_truth
+
+    truth = read_ground_truth(truth_path)
+    if not has_teacher(truth):
+        raise ValueError(f"{truth_path}: the synthetic recording has no teacher to forecast")
+
+    def make_forecaster(recording, raw, n_train, preprocessing):
+        if recording.truth_index is None:
+            raise ValueError(f"{activity_path}: no truth_index (rows not matched to the truth)")
+        train_part, _ = preprocess_split(raw, preprocessing, n_train)
+
+        def forecaster(contexts, windows):
+            return teacher_forecasts(
+                truth,
+                recording.truth_index,
+                train_part,
+                len(raw),
+                windows,
+                preprocessing.smoothing_sigma_frames,
+            )
+
+        return forecaster, "the teacher's latent rates and spikes fired before each start"
+
+    return _run_forecast(activity_path, outputs, run, make_forecaster, logger)

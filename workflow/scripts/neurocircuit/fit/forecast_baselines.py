@@ -1,0 +1,129 @@
+"""The naive forecasters every windowed forecast is read beside (ZAPBench's, Lueckmann et al. 2025).
+
+Each forecaster maps a batch of contexts (C, B, N) (C frames before each of B windows, N
+neurons, time-major) to forecasts (H, B, N) of the H frames after them, and sees nothing else:
+
+- ``context_mean``: each neuron's mean over the context, held for every step;
+- ``last_frame``: the last context frame held (persistence);
+- ``linear``: a ridge linear map from each neuron's last k context frames to its next H frames,
+  one map shared by all neurons (ZAPBench's linear baseline, its time-mixing Dense layer);
+  k and the ridge are chosen on the validation block;
+- ``ar1``: the held-out fit's AR(1) (N × N ridge, neurocircuit.metrics.fit_ar1) rolled out
+  from the last context frame on its own output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BASELINES = ("context_mean", "last_frame", "linear", "ar1")
+"""Names of the baselines, in the order tables and figures list them."""
+
+
+def forecast_context_mean(contexts: np.ndarray, horizon: int) -> np.ndarray:
+    """(H, B, N): each window's mean over its context, per neuron."""
+    return np.broadcast_to(contexts.mean(axis=0), (int(horizon), *contexts.shape[1:])).copy()
+
+
+def forecast_last_frame(contexts: np.ndarray, horizon: int) -> np.ndarray:
+    """(H, B, N): each window's last context frame, held."""
+    return np.broadcast_to(contexts[-1], (int(horizon), *contexts.shape[1:])).copy()
+
+
+def forecast_ar1(weights: np.ndarray, bias: np.ndarray, contexts: np.ndarray, horizon: int):
+    """(H, B, N): x_{h} = x_{h-1} A + b from each window's last context frame, on its own
+    output (``weights`` A (N, N), ``bias`` b (N,) of neurocircuit.metrics.fit_ar1)."""
+    frames, out = contexts[-1], []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(int(horizon)):
+            frames = frames @ weights + bias
+            out.append(frames)
+    return np.stack(out)
+
+
+@dataclass(frozen=True)
+class LinearForecaster:
+    """x[t:t+H] ≈ x[t-k:t] @ weights + intercept for each neuron alone, one map for all neurons.
+
+    ``weights`` (k, H), ``intercept`` (H,); ``lags`` k and ``ridge`` are recorded with it."""
+
+    weights: np.ndarray
+    intercept: np.ndarray
+    lags: int
+    ridge: float
+
+    @property
+    def horizon(self) -> int:
+        return int(self.weights.shape[1])
+
+    def predict(self, contexts: np.ndarray, horizon: int | None = None) -> np.ndarray:
+        """(H, B, N) from contexts (C, B, N), C >= lags; the first ``horizon`` steps (all H)."""
+        if contexts.shape[0] < self.lags:
+            raise ValueError(f"linear forecaster: {contexts.shape[0]} context frames < {self.lags}")
+        recent = np.moveaxis(contexts[-self.lags :], 0, -1)  # (B, N, k)
+        forecast = np.moveaxis(recent @ self.weights + self.intercept, -1, 0)
+        return forecast[: self.horizon if horizon is None else int(horizon)]
+
+
+def fit_linear_forecaster(series: np.ndarray, lags: int, horizon: int, ridge: float):
+    """The :class:`LinearForecaster` fitted on every (k frames, next H frames) pair of every
+    neuron of ``series`` (T, N). ``ridge``: L2 penalty on the weights relative to the mean
+    energy per lag (λ = ridge · trace(XᵀX) / k of the centred inputs); the intercept is free."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    s = np.asarray(series, dtype=np.float64)
+    lags, horizon = int(lags), int(horizon)
+    if s.shape[0] < lags + horizon:
+        raise ValueError(
+            f"linear forecaster: {s.shape[0]} frames cannot hold {lags} lags and {horizon} steps"
+        )
+    pairs = sliding_window_view(s, lags + horizon, axis=0).reshape(-1, lags + horizon)
+    inputs, outputs = pairs[:, :lags], pairs[:, lags:]
+    mean_in, mean_out = inputs.mean(axis=0), outputs.mean(axis=0)
+    centred = inputs - mean_in
+    gram = centred.T @ centred
+    penalty = ridge * np.trace(gram) / lags
+    if penalty > 0:
+        weights = np.linalg.solve(gram + penalty * np.eye(lags), centred.T @ (outputs - mean_out))
+    else:
+        weights = np.linalg.pinv(centred) @ (outputs - mean_out)
+    return LinearForecaster(weights, mean_out - mean_in @ weights, lags, float(ridge))
+
+
+def select_linear_forecaster(
+    fit_series: np.ndarray,
+    full_series: np.ndarray,
+    validation_contexts: np.ndarray,
+    validation_targets: np.ndarray,
+    horizon: int,
+    lags_grid,
+    ridge_grid,
+) -> LinearForecaster:
+    """The (k, ridge) of the grids whose forecaster, fitted on ``fit_series`` (the fit block),
+    has the lowest mean absolute error on the validation windows (``validation_contexts``
+    (C, B, N), ``validation_targets`` (H_val, B, N), H_val <= ``horizon``), refitted with them on
+    ``full_series`` (fit and validation blocks, as the AR(1) is). Lags longer than the
+    validation context, or than the fit block allows, are skipped."""
+    usable = [
+        int(k)
+        for k in lags_grid
+        if k <= validation_contexts.shape[0] and k + horizon <= len(fit_series)
+    ]
+    if not usable:
+        raise ValueError(
+            f"linear baseline: no lag of {list(lags_grid)} fits a {len(fit_series)}-frame fit "
+            f"block with horizon {horizon} and {validation_contexts.shape[0]} context frames"
+        )
+    steps = validation_targets.shape[0]
+    best, best_error = None, np.inf
+    for lags in usable:
+        for ridge in ridge_grid:
+            model = fit_linear_forecaster(fit_series, lags, horizon, ridge)
+            error = np.mean(np.abs(model.predict(validation_contexts, steps) - validation_targets))
+            if np.isfinite(error) and error < best_error:
+                best, best_error = (lags, ridge), error
+    if best is None:
+        raise ValueError("linear baseline: no lag and ridge of the grids forecasts finitely")
+    return fit_linear_forecaster(full_series, best[0], horizon, best[1])
