@@ -177,6 +177,10 @@ def imaging_session_seed(wildcards):
 
 
 def imaging_user_path(session):
+    """A session's file: relative paths under data_dir (resources_dir when null), except the
+    workflow's own example NWB recording (rule imaging_example_nwb), always in resources_dir."""
+    if re.fullmatch(r"example_nwb/synthetic_seed\d+\.nwb", session["path"]):
+        return imaging_resource_path(session["path"])
     return resolve_session_path(session["path"], config["data_dir"], config["resources_dir"])
 
 
