@@ -316,6 +316,8 @@ def test_bad_arguments():
         fast_activity.rate_rollout(x, p, 3, form="other")
     with pytest.raises(ValueError, match="n_steps"):
         fast_activity.rate_rollout(x, p, 0)
+    with pytest.raises(ValueError, match="kernels"):
+        fast_activity.rate_rollout(x, p, 3, kernels="fortran")
 
 
 @pytest.mark.gpu

@@ -6,10 +6,13 @@ units, 619 steps) on its own output. Under autograd every step records a graph o
 element-wise nodes, so the time goes to per-step overhead rather than arithmetic. Here one
 ``torch.autograd.Function`` per network kind runs the whole rollout:
 
-- forward: the recurrence in preallocated (T, B, N) buffers with in-place ops, no graph; the
-  arithmetic is the plain loop's, op for op (same products, same order, no fused multiply-add
-  where the plain loop rounds twice), so the outputs and spikes are **bitwise identical** to
-  the step functions of ``neurons`` run by the modules' plain loops;
+- forward: the recurrence in preallocated (T, B, N) buffers, no graph. Two kinds of time loop
+  (``kernels``): on the CPU by default the loops of ``activity_kernels``, compiled by numba
+  (one OpenBLAS product and one fused pass over the units per step; outputs equal to the plain
+  loop's to rounding), else torch loops with in-place ops whose arithmetic is the plain loop's,
+  op for op (same products, same order, no fused multiply-add where the plain loop rounds
+  twice), so their outputs and spikes are **bitwise identical** to the step functions of
+  ``neurons`` run by the modules' plain loops (the path CUDA takes);
 - backward: the adjoint recursion in reverse, one vector-matrix product and a few in-place
   element-wise ops per step; every coefficient that does not depend on the adjoint (sigmoid
   slopes, surrogate derivatives, reset factors) is computed for all T at once before the
@@ -40,14 +43,17 @@ Adjoints (backward), G_t = dL/d(state_t) summed over every later use:
     spiking, per sub-step in reverse: dv~ = psi (1 - kappa) G_r + (1 - z) beta dv~_next;
           dI = dv~ + alpha dI_next;  G_r <- kappa G_r;  delta_t = sum of dI over the frame / S;
           dL/dy_{t-1} = delta_t W (+ its own loss term), G_r += readout slope * dL/dy
-tests/unit/test_fast_activity.py checks the outputs (bitwise, CPU, float32 and float64) and
-every gradient (float64, relative 1e-10) against the modules' plain loops under autograd, with
-and without Dale's law, for full and truncated BPTT (truncation is the caller's: one fused
-rollout per window, the state detached between windows), including the gradients into the start
-state and out of the final one. Second derivatives are not supported (``once_differentiable``).
+tests/unit/test_fast_activity.py checks, for both kinds of loop, the outputs (torch loops
+bitwise, compiled loops to rounding; CPU, float32 and float64) and every gradient (float64,
+relative 1e-10) against the modules' plain loops under autograd, with and without Dale's law,
+for full and truncated BPTT (truncation is the caller's: one fused rollout per window, the
+state detached between windows), including the gradients into the start state and out of the
+final one. Second derivatives are not supported (``once_differentiable``).
 
-The modules use these kernels for every rollout in float32 or float64 on the CPU or CUDA (the
-tensors' device decides; ``fused_rollout_applies``) and keep the plain loop elsewhere: other
+The compiled loops run on CPU tensors (``kernels`` "auto" or "compiled"), the torch loops on
+any device ("auto" on CUDA, or "torch"). The modules use these kernels for every rollout in
+float32 or float64 on the CPU or CUDA (the tensors' device decides;
+``fused_rollout_applies``) and keep the plain loop elsewhere: other
 dtypes, mixed devices or dtypes, a rate rollout with ``external_input``, and
 ``use_fast_path=False``. E-prop never rolls out through them: it has its own forward-mode loop
 (``learning.eprop``).
