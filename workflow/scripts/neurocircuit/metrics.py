@@ -69,7 +69,14 @@ def fit_ar1(series, ridge: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"fit_ar1: need a (T, N) series with T >= 2, got shape {s.shape}")
     if ridge < 0:
         raise ValueError(f"fit_ar1: ridge must be >= 0, got {ridge}")
-    inputs, outputs = s[:-1], s[1:]
+    return ridge_regression(s[:-1], s[1:], ridge)
+
+
+def ridge_regression(inputs, outputs, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """outputs ≈ inputs @ W + b by least squares on centred data, (W (k, m), b (m,)) for
+    ``inputs`` (n, k) and ``outputs`` (n, m). ``ridge``: the L2 penalty on W relative to the
+    mean energy per input column, λ = ridge · trace(XᵀX) / k of the centred inputs; 0 is plain
+    least squares (a pseudo-inverse when XᵀX is singular). The intercept is not penalised."""
     mean_in, mean_out = inputs.mean(axis=0), outputs.mean(axis=0)
     centred_in, centred_out = inputs - mean_in, outputs - mean_out
     gram = centred_in.T @ centred_in

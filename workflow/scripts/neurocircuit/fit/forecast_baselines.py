@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurocircuit.metrics import ridge_regression, rollout_ar1
+
 BASELINES = ("context_mean", "last_frame", "linear", "ar1")
 """Names of the baselines, in the order tables and figures list them."""
 
@@ -34,13 +36,10 @@ def forecast_last_frame(contexts: np.ndarray, horizon: int) -> np.ndarray:
 
 def forecast_ar1(weights: np.ndarray, bias: np.ndarray, contexts: np.ndarray, horizon: int):
     """(H, B, N): x_{h} = x_{h-1} A + b from each window's last context frame, on its own
-    output (``weights`` A (N, N), ``bias`` b (N,) of neurocircuit.metrics.fit_ar1)."""
-    frames, out = contexts[-1], []
+    output (``weights`` A (N, N), ``bias`` b (N,) of neurocircuit.metrics.fit_ar1;
+    neurocircuit.metrics.rollout_ar1 on every window at once)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(int(horizon)):
-            frames = frames @ weights + bias
-            out.append(frames)
-    return np.stack(out)
+        return rollout_ar1(weights, bias, contexts[-1], int(horizon) + 1)[1:]
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class LinearForecaster:
 def fit_linear_forecaster(series: np.ndarray, lags: int, horizon: int, ridge: float):
     """The :class:`LinearForecaster` fitted on every (k frames, next H frames) pair of every
     neuron of ``series`` (T, N). ``ridge``: L2 penalty on the weights relative to the mean
-    energy per lag (λ = ridge · trace(XᵀX) / k of the centred inputs); the intercept is free."""
+    energy per lag (neurocircuit.metrics.ridge_regression); the intercept is free."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     s = np.asarray(series, dtype=np.float64)
@@ -80,16 +79,8 @@ def fit_linear_forecaster(series: np.ndarray, lags: int, horizon: int, ridge: fl
             f"linear forecaster: {s.shape[0]} frames cannot hold {lags} lags and {horizon} steps"
         )
     pairs = sliding_window_view(s, lags + horizon, axis=0).reshape(-1, lags + horizon)
-    inputs, outputs = pairs[:, :lags], pairs[:, lags:]
-    mean_in, mean_out = inputs.mean(axis=0), outputs.mean(axis=0)
-    centred = inputs - mean_in
-    gram = centred.T @ centred
-    penalty = ridge * np.trace(gram) / lags
-    if penalty > 0:
-        weights = np.linalg.solve(gram + penalty * np.eye(lags), centred.T @ (outputs - mean_out))
-    else:
-        weights = np.linalg.pinv(centred) @ (outputs - mean_out)
-    return LinearForecaster(weights, mean_out - mean_in @ weights, lags, float(ridge))
+    weights, intercept = ridge_regression(pairs[:, :lags], pairs[:, lags:], ridge)
+    return LinearForecaster(weights, intercept, lags, float(ridge))
 
 
 def select_linear_forecaster(

@@ -47,13 +47,7 @@ def expected_observation(
 
     spec = SyntheticVolumeSpec.from_dict(truth["spec"])
     rates = truth["teacher"]["rates"] if rates is None else rates
-    lifted = rates[:n_frames] + RATE_FLOOR
-    kernel = calcium_kernel(spec)
-    out = np.full((n_frames, truth_index.size), np.nan)
-    for unit, neuron in enumerate(truth_index):
-        if neuron >= 0:
-            out[:, unit] = np.convolve(lifted[:, neuron], kernel)[:n_frames]
-    return out
+    return _unit_calcium(rates[:n_frames] + RATE_FLOOR, truth_index, calcium_kernel(spec))
 
 
 def fit_affine(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -127,6 +127,29 @@ def valid_frames(*arrays: np.ndarray, source: str = "traces") -> np.ndarray:
     return valid
 
 
+def usable_frames(
+    *arrays: np.ndarray,
+    valid: np.ndarray | None = None,
+    max_masked_fraction: float = 0.5,
+    source: str = "traces",
+) -> np.ndarray:
+    """The frames (axis 1) to keep: finite in every array (``valid_frames``) and not marked bad
+    upstream in ``valid``. Raises ValueError naming ``source`` when none is left or more than
+    ``max_masked_fraction`` of them are masked (the rest are interpolated over)."""
+    mask = valid_frames(*arrays, source=source)
+    if valid is not None:
+        mask &= np.asarray(valid, dtype=bool)
+    n_frames, n_masked = mask.size, int((~mask).sum())
+    if not mask.any():
+        raise ValueError(f"{source}: all {n_frames} frames are NaN or masked")
+    if n_masked > max_masked_fraction * n_frames:
+        raise ValueError(
+            f"{source}: {n_masked} of {n_frames} frames are NaN or masked "
+            f"(more than max_masked_fraction={max_masked_fraction})"
+        )
+    return mask
+
+
 def compute_dff(
     F: np.ndarray,
     fs_hz: float,
@@ -151,17 +174,8 @@ def compute_dff(
     if F.ndim != 2 or F.shape[0] == 0 or F.shape[1] < 2:
         raise ValueError(f"{source}: need neurons × frames with >= 1 neuron, got {F.shape}")
     arrays = (F,) if Fneu is None else (F, np.asarray(Fneu, dtype=np.float64))
-    mask = valid_frames(*arrays, source=source)
-    if valid is not None:
-        mask &= np.asarray(valid, dtype=bool)
-    n_masked = int((~mask).sum())
-    if not mask.any():
-        raise ValueError(f"{source}: all {F.shape[1]} frames are NaN or masked")
-    if n_masked > max_masked_fraction * F.shape[1]:
-        raise ValueError(
-            f"{source}: {n_masked} of {F.shape[1]} frames are NaN or masked "
-            f"(more than max_masked_fraction={max_masked_fraction})"
-        )
+    mask = usable_frames(*arrays, valid=valid, max_masked_fraction=max_masked_fraction,
+                         source=source)  # fmt: skip
     F = interpolate_masked(F, mask)
     if Fneu is None:
         corrected = F

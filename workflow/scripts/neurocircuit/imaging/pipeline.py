@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocircuit.imaging.activity import write_activity
-from neurocircuit.imaging.dff import compute_dff, interpolate_masked, valid_frames
+from neurocircuit.imaging.dff import compute_dff, interpolate_masked, usable_frames
 from neurocircuit.imaging.merge import merge_across_planes
 from neurocircuit.imaging.readers import (
     Suite2pPlane,
@@ -202,14 +202,9 @@ def activity_from_dff(
     """ΔF/F computed upstream (neurons × frames) -> rows as they are: non-finite frames masked
     and interpolated over (more than ``masking.max_masked_fraction`` is an error)."""
     dff = np.asarray(dff, dtype=np.float64)
-    valid = valid_frames(dff, source=source)
-    n, t = dff.shape
     limit = settings["masking"]["max_masked_fraction"]
-    if (~valid).sum() > limit * t:
-        raise ValueError(
-            f"{source}: {int((~valid).sum())} of {t} frames are NaN (more than "
-            f"max_masked_fraction={limit})"
-        )
+    valid = usable_frames(dff, max_masked_fraction=limit, source=source)
+    n = dff.shape[0]
     counts = {
         "n_rois": int(n),
         "n_cells": int(n),
