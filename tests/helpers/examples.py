@@ -10,7 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-from neurocircuit.models.names import model_traits
+from neurocircuit.models.names import parse_model_name
 from neurocircuit.runtime import write_json
 
 FIT_MODELS = ("spiking_nodale_eprop", "spiking_dale_eprop", "rate_nodale_bptt", "rate_dale_bptt")
@@ -108,7 +108,7 @@ def write_fit_results(
     target = 0.5 + 0.4 * np.sin(2 * np.pi * time / 40 + phases)
     ablation_runs, metrics_paths = [], []
     for index, model in enumerate(models):
-        traits = model_traits(model)
+        spec = parse_model_name(model)
         for seed in seeds:
             run = root / "fit" / dataset / model / f"seed{seed}"
             run.mkdir(parents=True, exist_ok=True)
@@ -141,9 +141,9 @@ def write_fit_results(
                 "dataset": dataset,
                 "model": model,
                 "seed": seed,
-                "dynamics": traits.dynamics,
-                "dale": bool(traits.dale),
-                "method": traits.learning,
+                "dynamics": spec.dynamics,
+                "dale": spec.dale,
+                "method": spec.method,
             }
             metrics = {
                 **labels,
@@ -170,15 +170,15 @@ def write_fit_results(
             with open(run / "weights.npz", "wb") as fh:  # presynaptic × postsynaptic
                 np.savez(
                     fh,
-                    weights=np.abs(weights) * signs[:, None] if traits.dale else weights,
-                    neuron_sign=signs if traits.dale else np.zeros(0),
+                    weights=np.abs(weights) * signs[:, None] if spec.dale else weights,
+                    neuron_sign=signs if spec.dale else np.zeros(0),
                 )
             slope = {"random": 0.5, "weakest": 0.2, "strongest": 0.9, "hubs": 0.8}
             rows = []
             for strategy in STRATEGIES:
                 for repeat in range(3 if strategy == "random" else 1):
                     for fraction in fractions:
-                        ratio = 1 - slope[strategy] * fraction ** (1.5 if traits.dale else 1.0)
+                        ratio = 1 - slope[strategy] * fraction ** (1.5 if spec.dale else 1.0)
                         ratio += rng.normal(0, 0.02) * (fraction > 0)
                         rows.append(
                             {

@@ -28,12 +28,12 @@ from neurocircuit.figures.connectivity import (
 )
 from neurocircuit.figures.style import (
     as_percent,
+    figure_traits,
     model_label,
     read_table,
     run_id,
     save_figure,
 )
-from neurocircuit.models.names import model_traits
 
 DATASET = "synthetic"
 
@@ -340,16 +340,17 @@ def test_result_path_outside_layout_is_refused(tmp_path):
         ("spiking_dale_eprop", ("spiking", True, "eprop")),
         ("spiking_nodale_bptt", ("spiking", False, "bptt")),
         ("spiking_dalesign_tbptt", ("spiking", True, "tbptt")),
-        ("rate-no-dale-bptt", ("rate", False, "bptt")),
-        ("rate_no_dale_eprop", ("rate", False, "eprop")),
-        ("wilson_cowan_dale_tbptt", ("rate", True, "tbptt")),
-        ("lif_dale", ("spiking", True, "unknown")),
+        ("rate_nodale_force", ("rate", False, "force")),
+        ("teacher", ("rate", True, "unknown")),
+        # names outside the grammar are not guessed at (classification models, typos)
+        ("rate-no-dale-bptt", ("unknown", None, "unknown")),
+        ("lif_dale", ("unknown", None, "unknown")),
         ("mystery", ("unknown", None, "unknown")),
     ],
 )
-def test_model_traits(name, expected):
-    assert tuple(model_traits(name))[:3] == expected
-    assert model_traits(name).learned_sign == ("dalesign" in name)
+def test_figure_traits_come_from_the_spec(name, expected):
+    assert tuple(figure_traits(name))[:3] == expected
+    assert figure_traits(name).learned_sign == ("dalesign" in name)
 
 
 def test_model_label():

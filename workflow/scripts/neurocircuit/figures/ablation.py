@@ -21,6 +21,7 @@ from neurocircuit.figures.style import (
     NO_DALE_COLOUR,
     apply_style,
     dale_colour,
+    figure_traits,
     model_handles,
     model_label,
     read_table,
@@ -28,7 +29,7 @@ from neurocircuit.figures.style import (
     save_figure,
     sort_models,
 )
-from neurocircuit.models.names import TEACHER, model_traits
+from neurocircuit.models.names import TEACHER
 
 CURVE_COLUMNS = ("strategy", "fraction", "repeat", "pvar", "pvar_ratio")
 AREA_COLUMNS = ("section", "dataset", "model", "seed", "strategy", "auc")
@@ -77,7 +78,7 @@ def _ordered(values, order: Sequence[str]) -> list[str]:
 
 def _marker(model: str) -> str:
     """The learning rule's marker (the "unknown" one for a rule the style does not list)."""
-    return LEARNING_MARKER.get(model_traits(model).learning, LEARNING_MARKER["unknown"])
+    return LEARNING_MARKER.get(figure_traits(model).learning, LEARNING_MARKER["unknown"])
 
 
 def read_ablation_curves(curve_csvs: Sequence[str | Path]) -> pd.DataFrame:
@@ -95,7 +96,7 @@ def read_ablation_curves(curve_csvs: Sequence[str | Path]) -> pd.DataFrame:
 
 def _model_line(ax, model: str, stats: pd.DataFrame) -> None:
     """Mean ± sd of one model against the fraction, in the line figures' code."""
-    traits = model_traits(model)
+    traits = figure_traits(model)
     colour = dale_colour(model)
     ax.plot(
         stats.index,
@@ -247,7 +248,7 @@ def _area_bars(ax, rows: pd.DataFrame, models: Sequence[str], metric: str, rng) 
             alpha=0.45,
             edgecolor="black",
             linewidth=0.6,
-            hatch="" if model_traits(model).dynamics == "spiking" else "//",
+            hatch="" if figure_traits(model).dynamics == "spiking" else "//",
         )
         ax.plot(
             xi + rng.uniform(-0.15, 0.15, values.size),
@@ -334,7 +335,7 @@ def _area_legend(fig, models: Sequence[str], has_teacher: bool, has_tests: bool)
             (DALE_SIGN_COLOUR, "Dale, learned sign"),
             (NO_DALE_COLOUR, "no Dale"),
         )
-        if label in {model_traits(m).dale_label for m in models}
+        if label in {figure_traits(m).dale_label for m in models}
     ]
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="rate"))
     handles += [
@@ -342,7 +343,7 @@ def _area_legend(fig, models: Sequence[str], has_teacher: bool, has_tests: bool)
                linestyle="none", color="#999999", markeredgecolor="black", label=f"seed, {name}")
         for learning, name in (("eprop", "e-prop"), ("bptt", "BPTT"), ("tbptt", "TBPTT"),
                                ("force", "FORCE"))
-        if learning in {model_traits(m).learning for m in models}
+        if learning in {figure_traits(m).learning for m in models}
     ]  # fmt: skip
     if has_tests:
         handles += [

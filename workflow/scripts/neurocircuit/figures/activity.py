@@ -23,8 +23,8 @@ from neurocircuit.figures.style import (
     SEQUENTIAL_CMAP,
     apply_style,
     dale_colour,
+    figure_traits,
     model_label,
-    model_traits,
     read_json,
     read_table,
     run_id,
@@ -378,7 +378,7 @@ def _pvar_legend_handles(models: Sequence[str], has_heldout: bool) -> list:
         Patch(facecolor=DALE_SIGN_COLOUR, edgecolor="black", alpha=0.7, label="Dale, learned sign"),
         Patch(facecolor=NO_DALE_COLOUR, edgecolor="black", alpha=0.7, label="no Dale"),
     ]
-    present = {model_traits(m).dale_label for m in models}
+    present = {figure_traits(m).dale_label for m in models}
     handles = [h for h in handles if h.get_label() in present]
     for key, name in BASELINE_NAMES.items():
         if key == "last_frame" and not has_heldout:

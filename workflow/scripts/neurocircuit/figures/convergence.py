@@ -16,6 +16,7 @@ from neurocircuit.figures.style import (
     LEARNING_MARKER,
     apply_style,
     dale_colour,
+    figure_traits,
     model_handles,
     model_label,
     read_table,
@@ -23,7 +24,6 @@ from neurocircuit.figures.style import (
     save_figure,
     sort_models,
 )
-from neurocircuit.models.names import model_traits
 
 TO_HALF_GAIN = "iterations_to_half_gain"
 CONVERGENCE_COLUMNS = ("dataset", "model", "seed", "baseline_pvar_mean")
@@ -87,7 +87,7 @@ def _pvar_curves(
     (iteration, pVar) column names."""
     iteration_column, pvar_column = columns
     for (model, _seed), run in history.groupby(["model", "seed"]):
-        traits = model_traits(model)
+        traits = figure_traits(model)
         ax.plot(
             run[iteration_column],
             run[pvar_column],
@@ -122,7 +122,7 @@ def _pvar_curves(
     )
     low = min(max(float(np.nanpercentile(history[pvar_column], 5)), -0.5), baseline)
     ax.set_ylim(low - 0.05, 1.0)
-    has_force = any(model_traits(m).learning == "force" for m in history["model"].unique())
+    has_force = any(figure_traits(m).learning == "force" for m in history["model"].unique())
     ax.set_xlabel("training iteration (FORCE: one pass)" if has_force else "training iteration")
     ax.set_ylabel("pVar (all neurons and times)")
     ax.set_title("pVar during training (star: half the gain reached)")
@@ -151,7 +151,7 @@ def _iterations_dots(ax, convergence: pd.DataFrame, models: Sequence[str], ceili
         ax.plot(
             xi + jitter,
             shown,
-            marker=LEARNING_MARKER[model_traits(model).learning],
+            marker=LEARNING_MARKER[figure_traits(model).learning],
             linestyle="none",
             color=dale_colour(model),
             markeredgecolor="black",

@@ -17,6 +17,7 @@ from neurocircuit.figures.style import (
     LEARNING_MARKER,
     apply_style,
     dale_colour,
+    figure_traits,
     model_handles,
     model_label,
     save_figure,
@@ -24,7 +25,7 @@ from neurocircuit.figures.style import (
 )
 from neurocircuit.fit.forecast_baselines import BASELINES
 from neurocircuit.fit.forecast_summary import read_forecast_table
-from neurocircuit.models.names import TEACHER, model_traits
+from neurocircuit.models.names import TEACHER
 
 BASELINE_STYLE = {
     "context_mean": (BASELINE_COLOURS["mean"], "mean over the context"),
@@ -54,7 +55,7 @@ def _draw_panel(ax, tables: pd.DataFrame, metric: str) -> None:
         if model == TEACHER:
             ax.plot(stats.index, stats["mean"], color="black", linewidth=2.6, zorder=5)
             continue
-        traits = model_traits(model)
+        traits = figure_traits(model)
         ax.plot(
             stats.index,
             stats["mean"],

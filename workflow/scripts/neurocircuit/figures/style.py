@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from neurocircuit.models.names import TEACHER, model_traits  # noqa: E402
+from neurocircuit.models.names import TEACHER, model_spec  # noqa: E402
 from neurocircuit.runtime import atomic_path  # noqa: E402
 
 OKABE_ITO = {
@@ -56,6 +56,38 @@ SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 DYNAMICS_LINESTYLE = {"spiking": "-", "rate": "--", "unknown": ":"}
 LEARNING_MARKER = {"eprop": "o", "bptt": "s", "tbptt": "^", "force": "v", "unknown": "D"}
+
+
+class FigureTraits(NamedTuple):
+    """How a figure draws a model: dynamics (line style), Dale (colour), learning rule (marker)
+    and whether the Dale signs are learnt (NeuroTorch's variant, ``dalesign``)."""
+
+    dynamics: str
+    dale: bool | None
+    learning: str
+    learned_sign: bool = False
+
+    @property
+    def dale_label(self) -> str:
+        if self.learned_sign:
+            return "Dale, learned sign"
+        return {True: "Dale", False: "no Dale", None: "Dale?"}[self.dale]
+
+
+UNKNOWN_TRAITS = FigureTraits("unknown", None, "unknown")
+"""A name outside the fit grammar (a classification model): drawn in the neutral style."""
+
+
+def figure_traits(model: str) -> FigureTraits:
+    """The traits of ``model``'s spec (neurocircuit.models.names.model_spec; the teacher is a
+    Dale rate network whose learning is "unknown": it is not trained); :data:`UNKNOWN_TRAITS`
+    for any other name."""
+    try:
+        spec = model_spec(model)
+    except ValueError:
+        return UNKNOWN_TRAITS
+    learned_sign = spec.dale_mode == "learnable_sign"
+    return FigureTraits(spec.dynamics, spec.dale, spec.method or "unknown", learned_sign)
 
 
 def apply_style(font_size: float = 10.0) -> None:
@@ -95,7 +127,7 @@ def model_label(model: str) -> str:
     """Readable label, e.g. ``spiking_dale_eprop`` -> "spiking, Dale, e-prop"."""
     if model == TEACHER:
         return "teacher (the true circuit)"
-    traits = model_traits(model)
+    traits = figure_traits(model)
     if "unknown" in (traits.dynamics, traits.learning) or traits.dale is None:
         return model
     learning = {"eprop": "e-prop", "bptt": "BPTT", "tbptt": "TBPTT", "force": "FORCE"}[
@@ -109,7 +141,7 @@ def model_handles(models: Sequence[str]) -> list[Line2D]:
     style spiking / rate, marker learning rule."""
     handles = []
     for model in models:
-        traits = model_traits(model)
+        traits = figure_traits(model)
         handles.append(
             Line2D(
                 [],
@@ -134,7 +166,7 @@ def dale_colour(model: str) -> str:
     unconstrained ones, grey when unknown."""
     if model == TEACHER:
         return OKABE_ITO["black"]
-    traits = model_traits(model)
+    traits = figure_traits(model)
     if traits.learned_sign:
         return DALE_SIGN_COLOUR
     return {True: DALE_COLOUR, False: NO_DALE_COLOUR, None: "#777777"}[traits.dale]
@@ -147,7 +179,7 @@ def sort_models(models: Iterable[str]) -> list[str]:
     order_learn = {"eprop": 0, "bptt": 1, "tbptt": 2, "force": 3, "unknown": 4}
 
     def key(model):
-        t = model_traits(model)
+        t = figure_traits(model)
         return (
             order_dyn[t.dynamics],
             {False: 0, None: 0, True: 1}[t.dale] + t.learned_sign,

@@ -3,16 +3,16 @@
 A fitted activity model is named ``{dynamics}_{dale}_{method}``: dynamics "spiking" or "rate",
 dale "dale" (fixed identities), "dalesign" (NeuroTorch's learnable sign) or "nodale", method
 "bptt", "tbptt", "eprop" or "force" (:func:`parse_model_name`; FORCE only as ``rate_nodale_force``,
-see :data:`FORCE_REFUSALS`). Figures also show other names (the
-classification models, a ground-truth ``teacher``): :func:`model_traits` reads what it can of any
-name and says "unknown" for the rest.
+see :data:`FORCE_REFUSALS`). The parsed name, :class:`ModelSpec`, is the one identity of a model
+that fit, ablation, statistics and figures read (and that each fit saves in its metrics as
+``spec``). The ``teacher`` (the known circuit of a synthetic recording) is the one other model:
+:func:`model_spec` gives it :data:`TEACHER_SPEC`; any other name is refused, nothing is guessed.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import asdict, dataclass
 
 TEACHER = "teacher"
 """The known circuit of a synthetic recording, ablated and drawn beside the fitted models."""
@@ -45,7 +45,34 @@ class ModelSpec:
     dynamics: str
     dale: bool
     dale_mode: str
-    method: str
+    method: str | None
+    """None for the teacher, which is not trained."""
+
+    @property
+    def dale_variant(self) -> str:
+        """The name's Dale token: "dale", "dalesign" or "nodale"."""
+        return next(k for k, v in DALE_VARIANTS.items() if v == (self.dale, self.dale_mode))
+
+    @property
+    def learns_sign(self) -> bool:
+        """Whether training sets each neuron's sign (``dalesign`` and ``nodale``)."""
+        return self.dale_mode == "learnable_sign" or not self.dale
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.name == TEACHER
+
+    def factors(self) -> dict:
+        """The factor levels the ablation summary compares, e.g. ``rate_dalesign_eprop`` →
+        {dynamics: rate, dale: dalesign, method: eprop}; all None for the teacher (it joins
+        no comparison)."""
+        if self.is_teacher:
+            return {"dynamics": None, "dale": None, "method": None}
+        return {"dynamics": self.dynamics, "dale": self.dale_variant, "method": self.method}
+
+    def to_dict(self) -> dict:
+        """The spec as saved in a run's metrics (``spec``)."""
+        return asdict(self)
 
 
 def parse_model_name(name: str) -> ModelSpec:
@@ -66,66 +93,11 @@ def parse_model_name(name: str) -> ModelSpec:
     return ModelSpec(name, dynamics, dale, dale_mode, method)
 
 
-class ModelTraits(NamedTuple):
-    """What a model name says: dynamics (spiking/rate), Dale's law or not, learning rule, and
-    whether the Dale signs are learnable (NeuroTorch's variant, ``dalesign``)."""
-
-    dynamics: str
-    dale: bool | None
-    learning: str
-    learned_sign: bool = False
-
-    @property
-    def dale_label(self) -> str:
-        if self.learned_sign:
-            return "Dale, learned sign"
-        return {True: "Dale", False: "no Dale", None: "Dale?"}[self.dale]
+TEACHER_SPEC = ModelSpec(TEACHER, "rate", True, "fixed", None)
+"""The teacher: a Dale rate network with fixed identities, not trained (no method)."""
 
 
-_NO_DALE = re.compile(r"(?:^|[_\-])(?:no[_\-]?dale|nodale|free|unconstrained)(?:$|[_\-])")
-_DALE = re.compile(r"(?:^|[_\-])dale(?:$|[_\-])")
-
-
-def model_traits(model: str) -> ModelTraits:
-    """Parse a model name such as ``spiking_dale_eprop`` or ``rate-nodale-bptt``.
-
-    Recognised tokens: spiking/snn/lif/alif vs rate/wc/wilson_cowan; dale vs dalesign (learnable
-    sign) vs nodale/no_dale/no-dale; eprop/e_prop vs bptt vs tbptt vs force. Unknown parts
-    are reported as "unknown" (or None for Dale).
-    """
-    if model == TEACHER:  # a Dale rate network with fixed identities, not trained
-        return ModelTraits("rate", True, "unknown")
-    try:
-        spec = parse_model_name(model)
-    except ValueError:
-        spec = None
-    if spec is not None:
-        return ModelTraits(
-            spec.dynamics, spec.dale, spec.method, spec.dale_mode == "learnable_sign"
-        )
-    name = model.lower()
-    tokens = set(re.split(r"[_\-]+", name))
-    if tokens & {"spiking", "snn", "lif", "alif", "lifsyn", "spike"}:
-        dynamics = "spiking"
-    elif tokens & {"rate", "wc", "wilson", "wilsoncowan"} or "wilson" in name:
-        dynamics = "rate"
-    else:
-        dynamics = "unknown"
-    learned_sign = bool(tokens & {"dalesign", "learnedsign", "learnablesign"})
-    if _NO_DALE.search(name):
-        dale: bool | None = False
-    elif _DALE.search(name) or learned_sign:
-        dale = True
-    else:
-        dale = None
-    if tokens & {"eprop"} or "e_prop" in name or "e-prop" in name:
-        learning = "eprop"
-    elif "tbptt" in tokens:
-        learning = "tbptt"
-    elif "bptt" in tokens:
-        learning = "bptt"
-    elif "force" in tokens:
-        learning = "force"
-    else:
-        learning = "unknown"
-    return ModelTraits(dynamics, dale, learning, learned_sign)
+def model_spec(name: str) -> ModelSpec:
+    """The spec of any model the workflow fits or ablates: :func:`parse_model_name`, or
+    :data:`TEACHER_SPEC` for ``teacher`` (the one special case)."""
+    return TEACHER_SPEC if name == TEACHER else parse_model_name(name)
