@@ -46,24 +46,24 @@ is the slower of ours and ours_linear_init.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from _measure import (
-    cpu_snapshot,
-    foreign_load,
-    format_runs,
+from _harness import (
+    BUSY,
+    Column,
+    add_harness_arguments,
+    ensure_installed,
+    guarded,
     print_result,
-    reset_peak_rss,
-    status_mb,
-    wait_quiet,
-    worker_result,
+    print_table,
+    run_rounds,
+    run_worker,
+    start_worker,
+    time_steps,
+    worker_env,
+    write_json,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -80,7 +80,6 @@ ALPHA = math.exp(-DT / TAU_SYN)
 BETA = math.exp(-DT / TAU_MEM)
 THRESHOLD, SURROGATE_SCALE = 1.0, 100.0
 LR = 2e-4
-BUSY = 0.15
 ALLOCATOR_HELP = {
     "kept": "freed blocks kept for reuse (neurocircuit.runtime.configure_cpu_allocator, as "
     "the workflow's training rules run), applied to every configuration alike",
@@ -250,18 +249,11 @@ def build(name, torch):
 
 
 def worker(name: str, threads: int, allocator: str = "kept") -> dict:
-    import torch
+    out = start_worker(threads, allocator, name=name)
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    out = {"name": name, "torch": torch.__version__, "threads": torch.get_num_threads()}
-    if allocator == "kept":
-        from neurocircuit.runtime import configure_cpu_allocator
+    def measure(out: dict) -> None:
+        import torch
 
-        out["allocator"] = "kept" if configure_cpu_allocator() else "default (not glibc)"
-    else:
-        out["allocator"] = "default"
-    try:
         params, loss_fn, what = build(name, torch)
         out["what"] = what
         optimizer = torch.optim.AdamW(params, lr=LR)
@@ -273,110 +265,46 @@ def worker(name: str, threads: int, allocator: str = "kept") -> dict:
             optimizer.step()
             return loss.item(), float(rate)
 
-        out["rss_before_mb"] = status_mb("VmRSS")
-        out["peak_reset"] = reset_peak_rss()
-        warm = []
-        for i in range(WARMUP):
-            t0 = time.perf_counter()
-            loss, rate = step()
-            warm.append(time.perf_counter() - t0)
-            if i == 0:
-                out["first_loss"], out["spike_rate"] = loss, rate
-        times = []
-        before = cpu_snapshot()
-        for _ in range(TIMED):
-            t0 = time.perf_counter()
-            loss, _ = step()
-            times.append(time.perf_counter() - t0)
-        out["foreign_load"] = foreign_load(before, cpu_snapshot())
-        peak = status_mb("VmHWM")
-        out.update(
-            warmup_s=warm,
-            times=times,
-            median_s=statistics.median(times),
-            best_s=min(times),
-            last_loss=loss,
-            peak_rss_mb=peak,
-            step_mb=peak - out["rss_before_mb"],
-            ok=True,
-        )
-    except Exception as error:  # report it in the table instead of stopping the run
-        import traceback
+        values = time_steps(step, WARMUP, TIMED, out)
+        out["first_loss"], out["spike_rate"] = values[0]
+        out["last_loss"] = values[-1][0]
 
-        out.update(ok=False, error=f"{type(error).__name__}: {error}")
-        out["traceback"] = traceback.format_exc()[-2000:]
-    return out
+    return guarded(out, measure)
 
 
 # ----------------------------------------------------------------------------- orchestrator
 def ensure_peers(install: bool) -> None:
-    if (PEERS_DIR / "snntorch").is_dir() and (PEERS_DIR / "norse").is_dir():
-        return
-    if not install:
-        print(f"peers missing in {PEERS_DIR}: run benchmarks/setup_peers.sh", file=sys.stderr)
-        return
-    print(f"installing snnTorch and Norse into {PEERS_DIR} (once) ...", file=sys.stderr)
-    subprocess.run(["bash", str(HERE / "setup_peers.sh"), sys.executable], check=False)
+    command = ["bash", str(HERE / "setup_peers.sh"), sys.executable]
+    folders = [PEERS_DIR / "snntorch", PEERS_DIR / "norse"]
+    ensure_installed(folders, command, "snnTorch and Norse (benchmarks/setup_peers.sh)", install)
 
 
 def run_one(name: str, threads: int, timeout: float, allocator: str) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    paths = [str(PACKAGE_DIR), str(PEERS_DIR), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    env.setdefault("PYTHONWARNINGS", "ignore")
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
-    command += ["--threads", str(threads), "--allocator", allocator]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"name": name, "ok": False, "error": f"timeout after {timeout:.0f} s"}
-    return worker_result(proc, name=name)
+    env = worker_env(threads, [PACKAGE_DIR, PEERS_DIR])
+    worker_args = [name, "--threads", str(threads), "--allocator", allocator]
+    return run_worker(__file__, worker_args, env, timeout, name=name)
 
 
-def summarise(runs: list[dict]) -> dict | None:
-    ok = [r for r in runs if r.get("ok")]
-    if not ok:
-        return None
-    quiet = [r for r in ok if not r["foreign_load"] > BUSY] or ok
-    return {
-        "median_s": statistics.median(r["median_s"] for r in quiet),
-        "best_s": min(r["best_s"] for r in quiet),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
-        "step_mb": max(r["step_mb"] for r in ok),
-        "spike_rate": ok[0]["spike_rate"],
-        "other": statistics.median(r["foreign_load"] for r in ok),
-        "runs": [r["median_s"] for r in ok],
-        "starred": [r["foreign_load"] > BUSY for r in ok],
-        "what": ok[0]["what"],
-        "peak_reset": all(r["peak_reset"] for r in ok),
-    }
+COLUMNS = (
+    Column("s/step", 7, ".3f", lambda s: s["median_s"]),
+    Column("best", 7, ".3f", lambda s: s["best_s"]),
+    Column("peak MB", 8, ".0f", lambda s: s["peak_rss_mb"]),
+    Column("step MB", 8, ".0f", lambda s: s["growth_mb"]),
+    Column("rate", 6, ".3f", lambda s: s["first"]["spike_rate"]),
+    Column("other", 6, ".2f", lambda s: s["other"]),
+)
 
 
-def print_table(results: dict[str, list[dict]], allocator: str) -> float:
+def print_results(results: dict[str, list[dict]], allocator: str) -> float:
+    """The table of every configuration; returns ours / the fastest peer."""
     print(
         f"\nWorkload: batch {BATCH}, T={STEPS}, {N_IN} inputs p={P_IN}, {N_HIDDEN} recurrent "
         f"LIF-syn, {N_OUT} leaky readouts, max-over-time CE, float32, {THREADS} threads, AdamW;"
         f"\nallocator: {ALLOCATOR_HELP[allocator]}"
     )
-    header = (
-        f"{'config':16s} {'s/step':>7s} {'best':>7s} {'peak MB':>8s} {'step MB':>8s} "
-        f"{'rate':>6s} {'other':>6s}  runs (median s/step; * = busy machine)  what"
-    )
-    print(header)
-    print("-" * len(header))
-    summaries = {}
-    for name, runs in results.items():
-        s = summarise(runs)
-        summaries[name] = s
-        if s is None:
-            error = runs[0].get("error", "?") if runs else "not run"
-            print(f"{name:16s} FAILED: {error[:160]}")
-            continue
-        per_run = format_runs(s)
-        print(
-            f"{name:16s} {s['median_s']:7.3f} {s['best_s']:7.3f} {s['peak_rss_mb']:8.0f} "
-            f"{s['step_mb']:8.0f} {s['spike_rate']:6.3f} {s['other']:6.2f}  {per_run}  {s['what']}"
-        )
+    rows = [((name,), runs) for name, runs in results.items()]
+    found = print_table(rows, [("config", 16)], COLUMNS, "s/step", pooled=False)
+    summaries = {names[0]: s for names, s in found.items()}
     print(
         "\ns/step = median of the runs' medians of "
         f"{TIMED} timed steps (after {WARMUP} warm-up), un-starred runs only when there are any;"
@@ -398,25 +326,27 @@ def print_table(results: dict[str, list[dict]], allocator: str) -> float:
     print(
         f"\nratio = {ours_name} {ours['median_s']:.3f} s / "
         f"{peer_name} {fastest['median_s']:.3f} s; "
-        f"step MB {ours['step_mb']:.0f} (ours, max over runs) vs "
-        + ", ".join(f"{n} {s['step_mb']:.0f}" for n, s in peers)
+        f"step MB {ours['growth_mb']:.0f} (ours, max over runs) vs "
+        + ", ".join(f"{n} {s['growth_mb']:.0f}" for n, s in peers)
     )
     return ours["median_s"] / fastest["median_s"]
 
 
+def progress(index: int, group: str, name: str, r: dict) -> str:
+    """The line printed after each run."""
+    msg = (
+        f"{r['median_s']:.3f} s/step, other load {r['foreign_load']:.2f}"
+        if r.get("ok")
+        else r.get("error", "?")[:200]
+    )
+    return f"[run {index + 1}] {name:16s} {msg}"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--repeats", type=int, default=1, help="fresh runs per configuration")
     parser.add_argument("--only", default="", help="comma-separated subset of " + ",".join(CONFIGS))
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        help="before each run, wait up to this many seconds for other processes to use <10%% CPU",
-    )
+    add_harness_arguments(parser, timeout=900.0, threads=THREADS)
     parser.add_argument(
         "--allocator",
         choices=sorted(ALLOCATOR_HELP),
@@ -424,12 +354,10 @@ def main(argv=None) -> None:
         help="glibc malloc setting for every configuration alike: "
         + "; ".join(f"{k}: {v}" for k, v in sorted(ALLOCATOR_HELP.items())),
     )
-    parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
-    parser.add_argument("--json-out", help="also write every run's raw numbers here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        result = worker(args.worker, args.threads, args.allocator)
-        print_result(result)
+        print_result(worker(args.worker, args.threads, args.allocator))
         return
     names = [n for n in args.only.split(",") if n] or list(CONFIGS)
     unknown = sorted(set(names) - set(CONFIGS))
@@ -437,22 +365,15 @@ def main(argv=None) -> None:
         parser.error(f"unknown configuration(s) {unknown}; choose from {CONFIGS}")
     if any(n in PEERS for n in names):
         ensure_peers(not args.no_install)
-    results: dict[str, list[dict]] = {n: [] for n in names}
-    for repeat in range(args.repeats):  # round-robin, so slow drifts hit every config alike
-        for name in names:
-            if args.wait_quiet > 0:
-                wait_quiet(args.wait_quiet)
-            r = run_one(name, args.threads, args.timeout, args.allocator)
-            results[name].append(r)
-            msg = (
-                f"{r['median_s']:.3f} s/step, other load {r['foreign_load']:.2f}"
-                if r.get("ok")
-                else r.get("error", "?")[:200]
-            )
-            print(f"[run {repeat + 1}] {name:16s} {msg}", file=sys.stderr, flush=True)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=1))
-    ratio = print_table(results, args.allocator)
+
+    def run_cell(group: str, name: str) -> dict:
+        return run_one(name, args.threads, args.timeout, args.allocator)
+
+    results = run_rounds(
+        args.repeats, [""], names, run_cell, wait_quiet_s=args.wait_quiet, progress=progress
+    )[""]
+    write_json(args.json_out, results)
+    ratio = print_results(results, args.allocator)
     print(f"ratio_vs_fastest_peer={ratio:.3f}")
 
 
