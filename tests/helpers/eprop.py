@@ -14,11 +14,15 @@ def grads_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def rate_eprop_and_autograd(
-    model: torch.nn.Module, target: torch.Tensor, weights: torch.Tensor, outputs: list
+    model: torch.nn.Module,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    outputs: list,
+    backend: str = "auto",
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Autograd's gradients of the weighted MSE of the reference rollout ``outputs`` ((1, N)
     each, from target[0], built on ``model``'s effective parameters) against ``target``, then
-    ``eprop_rate_gradients``' on ``model``: asserts that the two losses and rollouts agree and
+    ``eprop_rate_gradients``' on ``model`` (its ``backend``): asserts that the two losses and rollouts agree and
     returns (autograd's gradients, e-prop's), each {parameter name: gradient}."""
     prediction = torch.cat(outputs)
     n = target.shape[1]
@@ -26,7 +30,7 @@ def rate_eprop_and_autograd(
     loss.backward()
     reference = grads_of(model)
     model.zero_grad()
-    eprop_loss, rollout = eprop_rate_gradients(model, target, weights)
+    eprop_loss, rollout = eprop_rate_gradients(model, target, weights, backend=backend)
     assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
     torch.testing.assert_close(rollout, prediction.detach(), rtol=0, atol=1e-12)
     return reference, grads_of(model)

@@ -157,8 +157,9 @@ def fit_target(steps=30, n=7, seed=4):
     return torch.rand(steps, n, generator=generator) * 0.8 + 0.1
 
 
+@pytest.mark.parametrize("backend", ["torch", "compiled"])
 @pytest.mark.parametrize("dale_mode", [None, "fixed", "learnable_sign"])
-def test_eprop_rate_network_traces_exact(dale_mode):
+def test_eprop_rate_network_traces_exact(dale_mode, backend):
     target = fit_target()
     weights = SequenceFitTask().weights(target.shape[0], target)
     model = RateActivityNetwork(
@@ -170,7 +171,7 @@ def test_eprop_rate_network_traces_exact(dale_mode):
         rate = torch.sigmoid(p["gain"] * (r.detach() @ p["weight"].t()) - p["threshold"])
         r = p["decay"] * r + (1 - p["decay"]) * rate
         outputs.append(r)
-    reference, _ = rate_eprop_and_autograd(model, target, weights, outputs)
+    reference, _ = rate_eprop_and_autograd(model, target, weights, outputs, backend)
     assert_same_grads(model, reference)
 
 
@@ -181,6 +182,7 @@ def ablated_column_mask(n=7, unit=2):
     return mask
 
 
+@pytest.mark.parametrize("backend", ["torch", "compiled"])
 @pytest.mark.parametrize(
     ("readout", "reset", "substeps", "ablated"),
     [
@@ -191,9 +193,10 @@ def ablated_column_mask(n=7, unit=2):
         ("full", "zero", 1, True),
     ],
 )
-def test_eprop_spiking_activity_traces_exact(readout, reset, substeps, ablated):
+def test_eprop_spiking_activity_traces_exact(readout, reset, substeps, ablated, backend):
     """The default readout is the diagonal one; the full readout is also checked with an
-    ablation mask, which removes W_out's off-diagonal entries together with W's."""
+    ablation mask, which removes W_out's off-diagonal entries together with W's. Each backend's
+    rollout is bitwise the model's rollout on the same kind of loop."""
     target = fit_target()
     weights = SequenceFitTask().weights(target.shape[0], target)
     model = SpikingActivityNetwork(
@@ -230,10 +233,12 @@ def test_eprop_spiking_activity_traces_exact(readout, reset, substeps, ablated):
     loss.backward()
     reference = grads_of(model)
     model.zero_grad()
-    eprop_loss, rollout = eprop_spiking_activity_gradients(model, target, weights)
+    eprop_loss, rollout = eprop_spiking_activity_gradients(
+        model, target, weights, backend=backend
+    )
     assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
     assert_same_grads(model, reference)
-    model.kernels = "torch"  # the torch loops: bitwise the plain loop's arithmetic
+    model.kernels = backend  # torch loops: bitwise the plain loop's arithmetic
     with torch.no_grad():
         torch.testing.assert_close(
             rollout, model(target[0:1], target.shape[0])[:, 0], rtol=0, atol=0

@@ -1,0 +1,118 @@
+"""Compiled (numba, CPU) loops of e-prop for the activity networks (``learning.eprop_compiled``).
+
+In both activity networks every eligibility trace factorises into a presynaptic filter, the
+same for every postsynaptic unit, times a postsynaptic term, and the learning signal of step
+t is known once the forward pass has run (the error of step t through the unit's own readout).
+So instead of carrying (N, N) traces forward, the learning signals are filtered backward in
+time through each unit's own leak (a per-unit scalar recursion, the adjoint of BPTT without
+the paths between units), and the weight gradient is one matrix product over time,
+dE/dW = sum_t post_t^T pre_t, as in BPTT (done by the caller). These loops compute post_t and
+pre_t (and the per-unit parameter gradients) in one pass over the units per step.
+
+Rate, both forms (``eprop_torch.rate_default_gradients`` gives the traces): with leak_t the
+unit's own dr_t/dr_{t-1} (d, or (1 - h) - h c s_t) and L_t the learning signal,
+Lambda_t = L_t + leak_{t+1} Lambda_{t+1}, and sum_t L_t e_t = sum_t Lambda_t (direct term)_t.
+
+Spiking (LIF with synaptic current, S sub-steps a frame, low-pass filter kappa): the input
+trace I_k = alpha I_{k-1} + x_k and the membrane trace V_k = beta V_{k-1} + I_k are
+presynaptic; the unit's term is (1 - kappa) psi_k Lambda_k with Lambda_k = kappa Lambda_{k+1}
+(+ L_t at the last sub-step of frame t). The "zero" reset clears a unit's membrane trace at
+each of its spikes: then its trace is V_k - beta^(k - s) V_s (s its last spike before k), so
+the unit's term at a spike s also carries -sum_{k in (s, s']} beta^(k - s) post_k (s' the
+next spike), one more scalar recursion backward.
+
+Arrays are C-contiguous NumPy views of torch tensors, (T, N) per frame or (T S, N) per
+sub-step (batch 1); scalars are Python floats. Compiled once per dtype, cached on disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def rate_unit_terms(post, unit_grads, signal, rates, drive, sig, leak_rate, gain, transition,
+                    neurotorch):  # fmt: skip
+    """Backward filter of the rate network's learning signals, in place.
+
+    In: ``signal`` L (T, N); ``rates`` (T + 1, N) with rates[0] the start; ``drive`` u_t and
+    ``sig`` s_t (T, N) from ``activity_kernels.rate_forward``; ``leak_rate`` d (default form)
+    or h (neurotorch form), ``gain``, ``transition`` (N,). Fills ``post`` (T, N) with
+    Lambda_t g dr_t/d(g u_t) (dE/dW = post^T rates[:-1]) and ``unit_grads`` with the gradients
+    of (decay, gain, threshold) (default form, (3, N)) or (dt_over_tau, transition, gain,
+    threshold) (neurotorch form, (4, N)).
+    """
+    steps, n = signal.shape
+    for j in range(n):
+        lam = 0.0
+        next_leak = 0.0
+        g_leak = g_c = g_gain = g_theta = 0.0
+        for t in range(steps - 1, -1, -1):
+            lam = signal[t, j] + next_leak * lam
+            s = sig[t, j]
+            x = rates[t, j]
+            if neurotorch:
+                h = leak_rate[j]
+                gate = 1.0 - transition[j] * x
+                slope = h * gate * s * (1.0 - s)
+                next_leak = (1.0 - h) - h * transition[j] * s
+                g_leak += lam * (gate * s - x)
+                g_c -= lam * h * x * s
+            else:
+                d = leak_rate[j]
+                slope = (1.0 - d) * (s * (1.0 - s))
+                next_leak = d
+                g_leak += lam * (x - s)
+            post[t, j] = lam * slope * gain[j]
+            g_gain += lam * slope * drive[t, j]
+            g_theta -= lam * slope
+        unit_grads[0, j] = g_leak
+        if neurotorch:
+            unit_grads[1, j] = g_c
+        unit_grads[unit_grads.shape[0] - 2, j] = g_gain
+        unit_grads[unit_grads.shape[0] - 1, j] = g_theta
+
+
+@njit(cache=True)
+def spiking_pre_traces(pre, outputs, alpha, beta, substeps):
+    """Presynaptic traces of the spiking network in place: ``pre`` (T S, N + 1) gets V_k of
+    each input y_{t-1} / S (columns :N, ``outputs`` (T, N) holding y_0 .. y_{T-1}) and of the
+    bias current's constant 1 / S (column N), with I_k = alpha I_{k-1} + x_k,
+    V_k = beta V_{k-1} + I_k from zero."""
+    steps, n = outputs.shape
+    current = np.zeros(n + 1, dtype=np.float64)
+    membrane = np.zeros(n + 1, dtype=np.float64)
+    for t in range(steps):
+        for k in range(t * substeps, (t + 1) * substeps):
+            for i in range(n + 1):
+                x = 1.0 if i == n else outputs[t, i]
+                if substeps > 1:
+                    x = x / substeps
+                current[i] = current[i] * alpha + x
+                membrane[i] = membrane[i] * beta + current[i]
+                pre[k, i] = membrane[i]
+
+
+@njit(cache=True)
+def spiking_post_terms(post, psi, spikes, signal, beta, kappa, subtract, substeps):
+    """Postsynaptic terms of the spiking network in place, backward over the sub-steps:
+    ``post`` (T S, N) such that dE/dW = post^T pre[:, :N] and dE/db_in = post^T pre[:, N].
+
+    In: ``psi`` (T S, N) the surrogate derivative of every sub-step, ``spikes`` (T S, N),
+    ``signal`` (T, N) the learning signal of each frame (applied at its last sub-step)."""
+    total, n = psi.shape
+    for j in range(n):
+        lam = 0.0
+        after = 0.0  # sum over the sub-steps after k up to the next spike of beta^(.) post
+        for k in range(total - 1, -1, -1):
+            lam = lam * kappa
+            if (k + 1) % substeps == 0:
+                lam += signal[k // substeps, j]
+            direct = (1.0 - kappa) * psi[k, j] * lam
+            if subtract:
+                post[k, j] = direct
+                continue
+            z = spikes[k, j]
+            post[k, j] = direct - z * after
+            after = beta * (direct + (1.0 - z) * after)
