@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from neurocircuit import ablation
+from neurocircuit.statistics import welch_test
 
 # W[i, j]: from presynaptic j to postsynaptic i. Connections (flat index: weight):
 # 1: 0.5 (1->0), 3: 0.6 (0->1), 5: 5 (2->1), 6: 0.7 (0->2), 7: 0.8 (1->2).
@@ -286,7 +287,7 @@ def test_welch_and_cohens_d_against_hand_values():
     se2 = var_a / 4 + var_b / 5
     t = (mean_a - mean_b) / math.sqrt(se2)
     df = se2**2 / ((var_a / 4) ** 2 / 3 + (var_b / 5) ** 2 / 4)
-    result = ablation.welch_test(a, b)
+    result = welch_test(a, b)
     assert (result["n_a"], result["n_b"]) == (4, 5)
     assert result["difference"] == pytest.approx(mean_a - mean_b)
     assert result["t"] == pytest.approx(t)
@@ -297,7 +298,7 @@ def test_welch_and_cohens_d_against_hand_values():
 
 
 def test_fewer_than_three_values_give_means_only():
-    result = ablation.welch_test([1.0, 2.0], [4.0, 5.0, 6.0])
+    result = welch_test([1.0, 2.0], [4.0, 5.0, 6.0])
     assert result["mean_a"] == 1.5 and result["difference"] == pytest.approx(-3.5)
     for key in ("t", "df", "p", "cohens_d", "d_ci_low", "d_ci_high"):
         assert np.isnan(result[key]), key
@@ -569,7 +570,7 @@ def test_a_network_with_nothing_to_lose_gets_nan_not_a_ratio():
         baseline_pvar=0.1,
     )  # fmt: skip
     assert above_zero["pvar_ratio"].notna().all() and above_zero["gain_retained"].isna().all()
-    test = ablation.welch_test([0.5, 0.6, np.nan, 0.55], [0.1, 0.2, 0.15])
+    test = welch_test([0.5, 0.6, np.nan, 0.55], [0.1, 0.2, 0.15])
     assert test["n_a"] == 3 and np.isfinite(test["t"])
-    too_few = ablation.welch_test([0.5, 0.6, np.nan], [0.1, 0.2, 0.15])  # 2 values left: no test
+    too_few = welch_test([0.5, 0.6, np.nan], [0.1, 0.2, 0.15])  # 2 values left: no test
     assert too_few["n_a"] == 2 and np.isnan(too_few["t"]) and np.isfinite(too_few["difference"])
