@@ -22,8 +22,9 @@ def rate_eprop_and_autograd(
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Autograd's gradients of the weighted MSE of the reference rollout ``outputs`` ((1, N)
     each, from target[0], built on ``model``'s effective parameters) against ``target``, then
-    ``eprop_rate_gradients``' on ``model`` (its ``backend``): asserts that the two losses and rollouts agree and
-    returns (autograd's gradients, e-prop's), each {parameter name: gradient}."""
+    ``eprop_rate_gradients``' on ``model`` (on ``backend``): asserts that the two losses and
+    rollouts agree and returns (autograd's gradients, e-prop's), each {parameter name:
+    gradient}."""
     prediction = torch.cat(outputs)
     n = target.shape[1]
     loss = (weights[:, None] * (prediction - target) ** 2).sum() / (n * weights.sum())
