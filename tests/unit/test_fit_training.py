@@ -10,7 +10,7 @@ import pytest
 import torch
 from neurocircuit import ablation, metrics
 from neurocircuit.fit import convergence, jobs, training
-from neurocircuit.fit.settings import FitSettings, resolve_fit_settings
+from neurocircuit.fit.settings import FitRun, resolve_fit_settings
 from neurocircuit.models import fitted
 from neurocircuit.models.names import parse_model_name
 
@@ -174,7 +174,7 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
         }.items()
     }
     run = fit_run(fit_config(), "rate_dale_bptt")
-    scores = jobs.fit_job("full", activity, outputs, run)
+    scores = jobs.fit_job("in_sample", activity, outputs, run)
     jobs.fit_job("heldout", activity, heldout, run)
     merged = jobs.merge_fit_metrics(outputs["scores"], heldout["scores"], run_dir / "metrics.json")
 
@@ -200,6 +200,13 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     assert merged["n_train_frames"] == 48 and merged["n_heldout_frames"] == 12
     assert merged["n_validation_frames"] == 6 and merged["n_fit_frames"] == 42
     assert not (run_dir / "resume").exists()  # training checkpoints removed on success
+    assert merged["spec"] == {
+        "name": "rate_dale_bptt",
+        "dynamics": "rate",
+        "dale": True,
+        "dale_mode": "fixed",
+        "method": "bptt",
+    }
 
     with h5py.File(outputs["prediction"]) as h5:
         target, prediction = h5["target"][:], h5["prediction"][:]
@@ -257,9 +264,18 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
         assert json.load(fh)["model"] == "rate_dale_bptt"
 
 
+def test_fit_split_names(caplog):
+    assert jobs.fit_split("in_sample") == "in_sample" and jobs.fit_split("heldout") == "heldout"
+    with caplog.at_level("WARNING"):
+        assert jobs.fit_split("full") == "in_sample"  # the old name, deprecated
+    assert "deprecated" in caplog.text
+    with pytest.raises(ValueError, match="split must be 'in_sample' or 'heldout', got 'whole'"):
+        jobs.fit_job("whole", None, {}, {})
+
+
 def test_ablated_model_file_mismatch_is_clear(tmp_path):
     activity = write_recording(tmp_path / "activity.h5")
-    settings = FitSettings.from_run(fit_run(fit_config(epochs=2), "rate_nodale_bptt"))
+    run = FitRun.from_params(fit_run(fit_config(epochs=2), "rate_nodale_bptt"))
     outputs = {
         "model": tmp_path / "model.pt",
         "prediction": tmp_path / "prediction.h5",
@@ -268,7 +284,7 @@ def test_ablated_model_file_mismatch_is_clear(tmp_path):
         "weights": tmp_path / "weights.npz",
         "scores": tmp_path / "scores.json",
     }
-    jobs.fit_activity_file(activity, outputs, settings)
+    jobs.fit_in_sample_file(activity, outputs, run)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as h5:
         h5["target"] = np.zeros((3, 60))

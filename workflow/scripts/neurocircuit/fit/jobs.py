@@ -1,8 +1,11 @@
 """The fit stage's jobs: check a recording, fit it in sample, forecast held-out frames, merge.
 
-Each job reads one recording, resolves nothing from the config (its settings arrive resolved, see
-:mod:`neurocircuit.fit.settings`) and writes its outputs atomically; the scores JSON is written
-last, so its presence means the job finished.
+A fit job has a split: ``in_sample`` (train on the whole recording and score the same frames) or
+``heldout`` (train on the first frames, forecast the last ones). It resolves nothing from the
+config: :func:`fit_job` reads its params once into a :class:`~neurocircuit.fit.settings.FitRun`
+(the model's spec and the resolved settings, :mod:`neurocircuit.fit.settings`) and hands that
+down. Outputs are written atomically; the scores JSON is written last, so its presence means the
+job finished.
 
 1. **Rollout**: the network starts from the first frame and is fed back its own output for all
    remaining frames (never the data: one-step-ahead scores are meaningless on smoothed data).
@@ -14,6 +17,7 @@ last, so its presence means the job finished.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -24,46 +28,67 @@ from neurocircuit.fit.recording import (
     preprocess,
     preprocess_split,
 )
-from neurocircuit.fit.settings import FitSettings
+from neurocircuit.fit.settings import FitRun, FitSettings
 from neurocircuit.fit.training import (
-    FitRun,
+    TrainedFit,
     history_rows,
     iterations_to_half_gain,
     train_on_sequence,
 )
-from neurocircuit.fit.truth import gain_fraction, heldout_ceiling_pvar
+from neurocircuit.fit.truth import (
+    heldout_truth_scores,
+    in_sample_truth_scores,
+    read_teacher_truth,
+)
 from neurocircuit.learning.training import write_history_csv
 from neurocircuit.metrics import pvar
 from neurocircuit.models.fitted import rollout, save_fitted_model
-from neurocircuit.models.names import parse_model_name
 from neurocircuit.runtime import atomic_path, write_json
 
+IN_SAMPLE = "in_sample"
+HELDOUT = "heldout"
+SPLITS = (IN_SAMPLE, HELDOUT)
+"""A fit's splits: in sample (the whole recording) and held out (forecast the last frames)."""
+DEPRECATED_SPLITS = {"full": IN_SAMPLE}
 
-def _train_run(
-    target, settings: FitSettings, split: str, scores_path, logger, validation_frames: int = 0
-) -> FitRun:
-    """Train one fit of ``settings`` on ``target``, resuming an interrupted run of the same
+
+def fit_split(split: str) -> str:
+    """``split`` by its name (:data:`SPLITS`); "full", the old name of ``in_sample``, is read
+    with a deprecation warning."""
+    if split in DEPRECATED_SPLITS:
+        new = DEPRECATED_SPLITS[split]
+        logging.getLogger(__name__).warning("fit split '%s' is deprecated: use '%s'", split, new)
+        return new
+    if split not in SPLITS:
+        raise ValueError(f"fit: split must be 'in_sample' or 'heldout', got '{split}'")
+    return split
+
+
+def _train(
+    target, run: FitRun, split: str, scores_path, logger, validation_frames: int = 0
+) -> TrainedFit:
+    """Train the network of ``run`` on ``target``, resuming an interrupted run of the same
     settings from ``resume/{split}.pt`` beside the scores file; the last ``validation_frames``
     of ``target`` are its validation block."""
     return train_on_sequence(
         target,
-        parse_model_name(settings.model),
-        network_options=settings.network,
-        training=settings.training,
-        seed=settings.seed,
-        device=settings.device,
+        run.spec,
+        network_options=run.settings.network,
+        training=run.settings.training,
+        seed=run.seed,
+        device=run.device,
         checkpoint_path=resume_checkpoint_path(scores_path, split),
-        fingerprint=_resume_fingerprint(settings, split),
+        fingerprint=_resume_fingerprint(run, split),
         validation_frames=validation_frames,
         logger=logger,
     )
 
 
-def _resume_fingerprint(settings: FitSettings, split: str) -> dict:
+def _resume_fingerprint(run: FitRun, split: str) -> dict:
     """What a checkpoint must share to be resumed: the run and its data, network and split.
     The training options are compared by the training loop itself, which lets ``epochs``
     grow (more iterations continue a run); scoring-only settings are left out."""
-    provenance = settings.provenance()
+    provenance = run.provenance()
     kept = ("dataset", "model", "seed", "preprocessing", "network", "heldout_fraction")
     kept += ("validation_fraction",)
     kept += ("frame_period_s", "max_neurons", "max_frames")
@@ -82,19 +107,6 @@ def _remove_checkpoint(checkpoint: Path) -> None:
         checkpoint.parent.rmdir()
     except OSError:
         pass
-
-
-def _run_labels(settings: FitSettings) -> dict:
-    spec = parse_model_name(settings.model)
-    return {
-        "dataset": settings.dataset,
-        "model": settings.model,
-        "seed": settings.seed,
-        "dynamics": spec.dynamics,
-        "dale": spec.dale,
-        "dale_mode": spec.dale_mode if spec.dale else None,
-        "method": spec.method,
-    }
 
 
 def write_prediction_h5(path, target, prediction, time_s, attributes: dict) -> None:
@@ -139,10 +151,10 @@ def _named_scores(prefix: str, prediction, target) -> dict:
     }
 
 
-def _training_summary(run: FitRun, baseline_pvar: float) -> dict:
+def _training_summary(trained: TrainedFit, baseline_pvar: float) -> dict:
     """How training went; ``baseline_pvar``: the time-mean predictor's pVar on the frames the
     history scores (for iterations_to_half_gain)."""
-    result = run.result
+    result = trained.result
     return {
         "iterations_to_half_gain": iterations_to_half_gain(result.history, baseline_pvar),
         "iterations": result.epochs_run,
@@ -168,45 +180,17 @@ def _in_sample_baselines(target: np.ndarray, settings: FitSettings):
     }
 
 
-def _load_recording(activity_path, settings: FitSettings):
-    """The recording as the run's settings read it (frame period, crop)."""
-    return load_activity(
-        activity_path, settings.frame_period_s, settings.max_neurons, settings.max_frames
-    )
+def _read_inputs(activity_path, run: FitRun, truth_path):
+    """(recording, truth) of a fit job: the recording as the run's settings read it (frame
+    period, crop) and the ground truth of a synthetic session with a teacher (else None)."""
+    recording = load_activity(activity_path, **run.settings.recording())
+    return recording, read_teacher_truth(truth_path, recording.truth_index)
 
 
-def _read_truth(truth_path, recording) -> dict | None:
-    """The ground truth of a synthetic session with a teacher whose rows the imaging stage
-    matched (``truth_index`` in activity.h5), else None."""
-    from neurocircuit.fit.truth import has_teacher
-    from neurocircuit.imaging.synthetic import read_ground_truth
-
-    if truth_path is None or recording.truth_index is None:
-        return None
-    truth = read_ground_truth(truth_path)
-    return truth if has_teacher(truth) else None
-
-
-def _truth_scores(truth, recording, settings: FitSettings, model, target, scores) -> dict:
-    """In-sample ground-truth scores (see neurocircuit.fit.truth) of a fit on ``target``."""
-    from neurocircuit.fit.truth import ceiling_pvar, connectivity_scores
-
-    sigma = settings.preprocessing.smoothing_sigma_frames
-    out = {"pvar_ceiling": ceiling_pvar(truth, recording.truth_index, target, sigma)}
-    out["gain_fraction"] = gain_fraction(
-        scores["pvar"], scores["baseline_pvar_mean"], out["pvar_ceiling"]
-    )
-    spec = parse_model_name(settings.model)
-    learns_sign = spec.dale_mode == "learnable_sign" or not spec.dale
-    connectivity = model.effective_connectivity().numpy()
-    out.update(connectivity_scores(truth, recording.truth_index, connectivity, learns_sign))
-    return out
-
-
-def fit_activity_file(
+def fit_in_sample_file(
     activity_path: str | Path,
     outputs: dict,
-    settings: FitSettings,
+    run: FitRun,
     logger=None,
     truth_path: str | Path | None = None,
 ) -> dict:
@@ -220,15 +204,16 @@ def fit_activity_file(
     """
     from neurocircuit.runtime import package_versions
 
-    recording = _load_recording(activity_path, settings)
+    settings = run.settings
+    recording, truth = _read_inputs(activity_path, run, truth_path)
     target = preprocess(recording.traces, settings.preprocessing)
-    _log_start(logger, activity_path, recording, settings)
-    run = _train_run(target, settings, "full", outputs["scores"], logger)
-    prediction = rollout(run.model, target[0], target.shape[0])
+    _log_start(logger, activity_path, recording, run)
+    trained = _train(target, run, IN_SAMPLE, outputs["scores"], logger)
+    prediction = rollout(trained.model, target[0], target.shape[0])
     ridge, baselines = _in_sample_baselines(target, settings)
     scored = target[1:]  # frame 0 is given to every predictor
     scores = {
-        **_run_labels(settings),
+        **run.labels(),
         **_named_scores("pvar", prediction[1:], scored),
         **_named_scores("baseline_pvar_mean", baselines["mean"], scored),
         **_named_scores("baseline_pvar_ar1", baselines["ar1"], scored),
@@ -240,35 +225,39 @@ def fit_activity_file(
         "n_frames": recording.n_frames,
         "frame_period_s": recording.frame_period_s,
         "interpolated_values": recording.interpolated_values,
-        "dale_on_every_path": run.model.dale_on_every_path(),
-        **_training_summary(run, pvar(baselines["mean"], scored)),
-        "settings": settings.provenance(),
+        "dale_on_every_path": trained.model.dale_on_every_path(),
+        **_training_summary(trained, pvar(baselines["mean"], scored)),
+        "settings": run.provenance(),
+        "spec": run.spec.to_dict(),
         "versions": package_versions(),
         "source": recording.source,
     }
-    truth = _read_truth(truth_path, recording)
     if truth is not None:
-        scores.update(_truth_scores(truth, recording, settings, run.model, target, scores))
-    _write_in_sample_outputs(outputs, run, recording, settings, target, prediction, baselines)
+        connectivity = trained.model.effective_connectivity().numpy()
+        sigma = settings.preprocessing.smoothing_sigma_frames
+        scores |= in_sample_truth_scores(
+            truth, recording.truth_index, target, sigma, scores, connectivity, run.spec
+        )
+    _write_in_sample_outputs(outputs, trained, recording, run, target, prediction, baselines)
     write_json(scores, outputs["scores"])
-    _remove_checkpoint(resume_checkpoint_path(outputs["scores"], "full"))
+    _remove_checkpoint(resume_checkpoint_path(outputs["scores"], IN_SAMPLE))
     return scores
 
 
-def _log_start(logger, activity_path, recording, settings: FitSettings) -> None:
+def _log_start(logger, activity_path, recording, run: FitRun) -> None:
     if logger:
         logger.info(
             "%s: %d neurons x %d frames, %s min-max, sigma %.3g frames; training %s",
             activity_path,
             recording.n_neurons,
             recording.n_frames,
-            settings.preprocessing.normalisation,
-            settings.preprocessing.smoothing_sigma_frames,
-            settings.model,
+            run.settings.preprocessing.normalisation,
+            run.settings.preprocessing.smoothing_sigma_frames,
+            run.model,
         )
 
 
-def _write_in_sample_outputs(outputs, run, recording, settings, target, prediction, baselines):
+def _write_in_sample_outputs(outputs, trained, recording, run, target, prediction, baselines):
     """Model, prediction, history, per-neuron scores and weights of an in-sample fit."""
     import pandas as pd
 
@@ -284,9 +273,10 @@ def _write_in_sample_outputs(outputs, run, recording, settings, target, predicti
             "baseline_ar1": pvar_per_neuron(baselines["ar1"], scored),
         }
     )
-    labels = _run_labels(settings)
-    metadata = {**labels, "preprocessing": describe_preprocessing(settings.preprocessing)}
-    save_fitted_model(run.model, outputs["model"], metadata)
+    preprocessing = run.settings.preprocessing
+    labels = run.labels()
+    metadata = {**labels, "preprocessing": describe_preprocessing(preprocessing)}
+    save_fitted_model(trained.model, outputs["model"], metadata)
     write_prediction_h5(
         outputs["prediction"],
         target,
@@ -294,14 +284,14 @@ def _write_in_sample_outputs(outputs, run, recording, settings, target, predicti
         recording.time_s,
         {
             **labels,
-            "normalisation": settings.preprocessing.normalisation,
-            "smoothing_sigma_frames": settings.preprocessing.smoothing_sigma_frames,
+            "normalisation": preprocessing.normalisation,
+            "smoothing_sigma_frames": preprocessing.smoothing_sigma_frames,
             "pvar": fit_pvar,
         },
     )
-    write_history_csv(history_rows(run.result.history), outputs["history"])
+    write_history_csv(history_rows(trained.result.history), outputs["history"])
     _write_csv(per_neuron, outputs["per_neuron"])
-    write_weights_npz(run.model, outputs["weights"])
+    write_weights_npz(trained.model, outputs["weights"])
 
 
 def validation_split(n_train: int, validation_fraction: float) -> int:
@@ -315,10 +305,18 @@ def validation_split(n_train: int, validation_fraction: float) -> int:
     return n_validation
 
 
+HELDOUT_PROTOCOL = (
+    "frames [0, n_fit) fit the network, [n_fit, n_train) validate it "
+    "(they pick the iteration kept and the AR(1) ridge), [n_train, T) are held out and "
+    "scored once; the network and the AR(1) are rolled out from the last training frame; "
+    "normalisation statistics from the training frames, smoothing per part"
+)
+
+
 def fit_heldout_file(
     activity_path: str | Path,
     outputs: dict,
-    settings: FitSettings,
+    run: FitRun,
     logger=None,
     truth_path: str | Path | None = None,
 ) -> dict:
@@ -333,14 +331,16 @@ def fit_heldout_file(
     """
     from neurocircuit.metrics import split_train_test
 
-    recording = _load_recording(activity_path, settings)
+    settings = run.settings
+    recording, truth = _read_inputs(activity_path, run, truth_path)
     n_train = split_train_test(recording.n_frames, settings.heldout_fraction)
     n_validation = validation_split(n_train, settings.validation_fraction)
     train_part, test_part = preprocess_split(recording.traces, settings.preprocessing, n_train)
-    run = _train_run(train_part, settings, "heldout", outputs["scores"], logger, n_validation)
-    forecast = rollout(run.model, train_part[-1], test_part.shape[0] + 1)[1:]
+    trained = _train(train_part, run, HELDOUT, outputs["scores"], logger, n_validation)
+    forecast = rollout(trained.model, train_part[-1], test_part.shape[0] + 1)[1:]
+    result = trained.result
     scores = {
-        **_run_labels(settings),
+        **run.labels(),
         **_named_scores("pvar_heldout", forecast, test_part),
         **_heldout_baselines(train_part, test_part, settings, n_validation),
         "heldout_fraction": settings.heldout_fraction,
@@ -349,40 +349,29 @@ def fit_heldout_file(
         "n_fit_frames": n_train - n_validation,
         "n_validation_frames": n_validation,
         "n_heldout_frames": int(test_part.shape[0]),
-        "heldout_validation_pvar": run.result.best_score,
-        "heldout_best_iteration": run.result.best_epoch,
-        "heldout_iterations": run.result.epochs_run,
-        "heldout_wall_time_s": float(sum(row["epoch_time_s"] for row in run.result.history)),
-        "heldout_protocol": "frames [0, n_fit) fit the network, [n_fit, n_train) validate it "
-        "(they pick the iteration kept and the AR(1) ridge), [n_train, T) are held out and "
-        "scored once; the network and the AR(1) are rolled out from the last training frame; "
-        "normalisation statistics from the training frames, smoothing per part",
+        "heldout_validation_pvar": result.best_score,
+        "heldout_best_iteration": result.best_epoch,
+        "heldout_iterations": result.epochs_run,
+        "heldout_wall_time_s": float(sum(row["epoch_time_s"] for row in result.history)),
+        "heldout_protocol": HELDOUT_PROTOCOL,
+        "spec": run.spec.to_dict(),
     }
-    truth = _read_truth(truth_path, recording)
     if truth is not None:
-        scores["pvar_ceiling_heldout"] = heldout_ceiling_pvar(
-            truth,
-            recording.truth_index,
-            train_part,
-            test_part,
-            settings.preprocessing.smoothing_sigma_frames,
+        sigma = settings.preprocessing.smoothing_sigma_frames
+        scores |= heldout_truth_scores(
+            truth, recording.truth_index, train_part, test_part, sigma, scores
         )
-        scores["gain_fraction_heldout"] = gain_fraction(
-            scores["pvar_heldout"],
-            scores["baseline_pvar_mean_heldout"],
-            scores["pvar_ceiling_heldout"],
-        )
-    save_fitted_model(run.model, outputs["model"], _run_labels(settings))
+    save_fitted_model(trained.model, outputs["model"], run.labels())
     write_prediction_h5(
         outputs["prediction"],
         test_part,
         forecast,
         recording.time_s[n_train:],
-        {**_run_labels(settings), "normalisation": settings.preprocessing.normalisation},
+        {**run.labels(), "normalisation": settings.preprocessing.normalisation},
     )
-    write_history_csv(history_rows(run.result.history), outputs["history"])
+    write_history_csv(history_rows(result.history), outputs["history"])
     write_json(scores, outputs["scores"])
-    _remove_checkpoint(resume_checkpoint_path(outputs["scores"], "heldout"))
+    _remove_checkpoint(resume_checkpoint_path(outputs["scores"], HELDOUT))
     return scores
 
 
@@ -414,17 +403,14 @@ def merge_fit_metrics(scores_path, heldout_path, metrics_path, *more_paths) -> d
 
 
 def fit_job(
-    kind: str, activity_path, outputs: dict, run: dict, logger=None, truth_path=None
+    split: str, activity_path, outputs: dict, params: dict, logger=None, truth_path=None
 ) -> dict:
-    """One fit rule: ``kind`` "full" (in-sample) or "heldout". ``run``: the job's params
-    (dataset, model, seed, device and the resolved ``settings``); ``truth_path``: the ground
-    truth of a synthetic session (None otherwise)."""
-    settings = FitSettings.from_run(run)
-    if kind == "full":
-        return fit_activity_file(activity_path, outputs, settings, logger, truth_path)
-    if kind == "heldout":
-        return fit_heldout_file(activity_path, outputs, settings, logger, truth_path)
-    raise ValueError(f"fit_job: kind must be 'full' or 'heldout', got '{kind}'")
+    """One fit job: ``split`` "in_sample" or "heldout" (:func:`fit_split`; "full" is the
+    deprecated name of "in_sample"). ``params``: the job's params (dataset, model, seed,
+    device and the resolved ``settings``), read once into a :class:`FitRun`; ``truth_path``:
+    the ground truth of a synthetic session (None otherwise)."""
+    fit = {IN_SAMPLE: fit_in_sample_file, HELDOUT: fit_heldout_file}[fit_split(split)]
+    return fit(activity_path, outputs, FitRun.from_params(params), logger, truth_path)
 
 
 def check_activity_file(

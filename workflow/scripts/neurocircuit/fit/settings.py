@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from neurocircuit.config import merge_settings
 from neurocircuit.fit.recording import Preprocessing, describe_preprocessing
-from neurocircuit.models.names import parse_model_name
+from neurocircuit.models.names import ModelSpec, parse_model_name
 
 RUN_KEYS = (
     "preprocessing",
@@ -82,11 +82,9 @@ def split_settings(run_settings: dict) -> dict:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """Everything a fit job needs besides its files: the run's labels and resolved settings."""
+    """One fit run's resolved hyperparameters (:func:`resolve_fit_settings`), typed: how the
+    recording is read, split and preprocessed, the network's options and the training's."""
 
-    dataset: str
-    model: str
-    seed: int
     preprocessing: Preprocessing
     network: dict
     training: dict
@@ -96,23 +94,59 @@ class FitSettings:
     frame_period_s: float | None = None
     max_neurons: int | None = None
     max_frames: int | None = None
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> FitSettings:
+        """From the resolved settings dict (:func:`resolve_fit_settings`)."""
+        settings = dict(settings)
+        return cls(preprocessing=Preprocessing(**settings.pop("preprocessing")), **settings)
+
+    def recording(self) -> dict:
+        """What reading the recording needs (:func:`recording_settings`)."""
+        return {key: getattr(self, key) for key in ("frame_period_s", "max_neurons", "max_frames")}
+
+
+@dataclass(frozen=True)
+class FitRun:
+    """One fit job, read once: the run's labels, its model's spec (parsed here and nowhere else
+    in the job) and its resolved settings; the job's helpers take what they need of it."""
+
+    dataset: str
+    model: str
+    seed: int
+    spec: ModelSpec
+    settings: FitSettings
     device: str = "auto"
 
     @classmethod
-    def from_run(cls, run: dict) -> FitSettings:
+    def from_params(cls, params: dict) -> FitRun:
         """From a fit job's params: ``dataset``, ``model``, ``seed``, ``device`` and
         ``settings`` (:func:`resolve_fit_settings`)."""
-        settings = dict(run["settings"])
         return cls(
-            dataset=run["dataset"],
-            model=run["model"],
-            seed=int(run["seed"]),
-            preprocessing=Preprocessing(**settings.pop("preprocessing")),
-            device=run["device"],
-            **settings,
+            dataset=params["dataset"],
+            model=params["model"],
+            seed=int(params["seed"]),
+            spec=parse_model_name(params["model"]),
+            settings=FitSettings.from_dict(params["settings"]),
+            device=params["device"],
         )
 
+    def labels(self) -> dict:
+        """The run's labels as every output file states them (scores, prediction, model)."""
+        spec = self.spec
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            "seed": self.seed,
+            "dynamics": spec.dynamics,
+            "dale": spec.dale,
+            "dale_mode": spec.dale_mode if spec.dale else None,
+            "method": spec.method,
+        }
+
     def provenance(self) -> dict:
-        data = asdict(self)
-        data["preprocessing"] = describe_preprocessing(self.preprocessing)
-        return data
+        """The run as scores.json records it (``settings``): labels, settings, device."""
+        settings = asdict(self.settings)
+        settings["preprocessing"] = describe_preprocessing(self.settings.preprocessing)
+        labels = {"dataset": self.dataset, "model": self.model, "seed": self.seed}
+        return {**labels, **settings, "device": self.device}

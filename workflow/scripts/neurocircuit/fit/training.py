@@ -17,7 +17,7 @@ from neurocircuit.models.names import ModelSpec
 
 
 @dataclass(frozen=True)
-class FitRun:
+class TrainedFit:
     """A trained network with its history: ``result`` is neurocircuit.learning's TrainResult."""
 
     model: object
@@ -74,7 +74,7 @@ def train_on_sequence(
     fingerprint: dict | None = None,
     validation_frames: int = 0,
     logger=None,
-) -> FitRun:
+) -> TrainedFit:
     """Train a network of N units to reproduce ``target`` (T, N) in [0, 1] by rollout from frame 0.
 
     ``training``: neurocircuit.learning.TrainConfig fields, plus ``stop_pvar`` (stop once the
@@ -121,7 +121,7 @@ def train_on_sequence(
         logger=logger,
     )
     model.cpu()
-    return FitRun(model, result)
+    return TrainedFit(model, result)
 
 
 def history_rows(history: list[dict]) -> list[dict]:

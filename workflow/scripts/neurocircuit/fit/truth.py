@@ -98,6 +98,45 @@ def gain_fraction(score: float, baseline: float, ceiling: float) -> float | None
     return float((score - baseline) / (ceiling - baseline))
 
 
+def read_teacher_truth(truth_path, truth_index) -> dict | None:
+    """The ground truth of a synthetic session with a teacher whose rows the imaging stage
+    matched (``truth_index`` of the recording not None), else None."""
+    from neurocircuit.imaging.synthetic import read_ground_truth
+
+    if truth_path is None or truth_index is None:
+        return None
+    truth = read_ground_truth(truth_path)
+    return truth if has_teacher(truth) else None
+
+
+def in_sample_truth_scores(
+    truth: dict, truth_index, target, sigma: float, scores: dict, connectivity, spec
+) -> dict:
+    """The in-sample fit's scores against the circuit: ``pvar_ceiling``, ``gain_fraction``
+    (of ``scores``' pvar over its baseline_pvar_mean) and :func:`connectivity_scores` of the
+    fitted ``connectivity``, signs scored when the model's ``spec`` learns them."""
+    out = {"pvar_ceiling": ceiling_pvar(truth, truth_index, target, sigma)}
+    out["gain_fraction"] = gain_fraction(
+        scores["pvar"], scores["baseline_pvar_mean"], out["pvar_ceiling"]
+    )
+    out.update(connectivity_scores(truth, truth_index, connectivity, spec.learns_sign))
+    return out
+
+
+def heldout_truth_scores(
+    truth: dict, truth_index, train_part, test_part, sigma: float, scores: dict
+) -> dict:
+    """The held-out fit's ``pvar_ceiling_heldout`` and ``gain_fraction_heldout`` (of
+    ``scores``' pvar_heldout over its baseline_pvar_mean_heldout)."""
+    ceiling = heldout_ceiling_pvar(truth, truth_index, train_part, test_part, sigma)
+    return {
+        "pvar_ceiling_heldout": ceiling,
+        "gain_fraction_heldout": gain_fraction(
+            scores["pvar_heldout"], scores["baseline_pvar_mean_heldout"], ceiling
+        ),
+    }
+
+
 def matched_pairs(truth_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(units, neurons): recorded units that match a simulated neuron, and those neurons."""
     units = np.flatnonzero(truth_index >= 0)
