@@ -133,3 +133,38 @@ def test_the_teacher_ablated_loses_what_it_explains(recording):
     intact = score(np.ones_like(weight))
     assert intact > pvar(predict_time_mean(target)[1:], target[1:]) + 0.2
     assert score(np.zeros_like(weight)) < intact - 0.3  # no connections: no sequence
+
+
+def test_a_split_scores_against_the_teacher_through_its_spec(recording):
+    from neurocircuit.models.names import parse_model_name
+
+    preset = Preprocessing("global", 3.0)
+    target = preprocess(recording["dff"].T, preset)
+    index, weight = np.arange(40), recording["teacher"].weight
+    scores = {"pvar": 0.5, "baseline_pvar_mean": 0.1}
+    fixed = gt.in_sample_truth_scores(
+        recording["truth"], index, target, 3.0, scores, weight, parse_model_name("rate_dale_bptt")
+    )
+    ceiling = gt.ceiling_pvar(recording["truth"], index, target, 3.0)
+    assert fixed["pvar_ceiling"] == ceiling
+    assert fixed["gain_fraction"] == gt.gain_fraction(0.5, 0.1, ceiling)
+    assert fixed["weight_corr"] == pytest.approx(1.0) and fixed["sign_accuracy"] is None
+    learnt = gt.in_sample_truth_scores(
+        recording["truth"],
+        index,
+        target,
+        3.0,
+        scores,
+        weight,
+        parse_model_name("rate_dalesign_bptt"),
+    )
+    assert learnt["sign_accuracy"] == 1.0  # dalesign learns the signs: scored
+    train, test = preprocess_split(recording["dff"].T, preset, 480)
+    held = gt.heldout_truth_scores(
+        recording["truth"], index, train, test, 3.0,
+        {"pvar_heldout": 0.2, "baseline_pvar_mean_heldout": 0.0},
+    )  # fmt: skip
+    assert held["pvar_ceiling_heldout"] == gt.heldout_ceiling_pvar(
+        recording["truth"], index, train, test, 3.0
+    )
+    assert held["gain_fraction_heldout"] == gt.gain_fraction(0.2, 0.0, held["pvar_ceiling_heldout"])
