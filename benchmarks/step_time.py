@@ -50,21 +50,7 @@ import math
 import sys
 from pathlib import Path
 
-from _harness import (
-    BUSY,
-    Column,
-    add_harness_arguments,
-    ensure_installed,
-    guarded,
-    print_result,
-    print_table,
-    run_rounds,
-    run_worker,
-    start_worker,
-    time_steps,
-    worker_env,
-    write_json,
-)
+import _harness as harness
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -249,7 +235,7 @@ def build(name, torch):
 
 
 def worker(name: str, threads: int, allocator: str = "kept") -> dict:
-    out = start_worker(threads, allocator, name=name)
+    out = harness.start_worker(threads, allocator, name=name)
 
     def measure(out: dict) -> None:
         import torch
@@ -265,33 +251,35 @@ def worker(name: str, threads: int, allocator: str = "kept") -> dict:
             optimizer.step()
             return loss.item(), float(rate)
 
-        values = time_steps(step, WARMUP, TIMED, out)
+        values = harness.time_steps(step, WARMUP, TIMED, out)
         out["first_loss"], out["spike_rate"] = values[0]
         out["last_loss"] = values[-1][0]
 
-    return guarded(out, measure)
+    return harness.guarded(out, measure)
 
 
 # ----------------------------------------------------------------------------- orchestrator
 def ensure_peers(install: bool) -> None:
     command = ["bash", str(HERE / "setup_peers.sh"), sys.executable]
     folders = [PEERS_DIR / "snntorch", PEERS_DIR / "norse"]
-    ensure_installed(folders, command, "snnTorch and Norse (benchmarks/setup_peers.sh)", install)
+    harness.ensure_installed(
+        folders, command, "snnTorch and Norse (benchmarks/setup_peers.sh)", install
+    )
 
 
 def run_one(name: str, threads: int, timeout: float, allocator: str) -> dict:
-    env = worker_env(threads, [PACKAGE_DIR, PEERS_DIR])
+    env = harness.worker_env(threads, [PACKAGE_DIR, PEERS_DIR])
     worker_args = [name, "--threads", str(threads), "--allocator", allocator]
-    return run_worker(__file__, worker_args, env, timeout, name=name)
+    return harness.run_worker(__file__, worker_args, env, timeout, name=name)
 
 
 COLUMNS = (
-    Column("s/step", 7, ".3f", lambda s: s["median_s"]),
-    Column("best", 7, ".3f", lambda s: s["best_s"]),
-    Column("peak MB", 8, ".0f", lambda s: s["peak_rss_mb"]),
-    Column("step MB", 8, ".0f", lambda s: s["growth_mb"]),
-    Column("rate", 6, ".3f", lambda s: s["first"]["spike_rate"]),
-    Column("other", 6, ".2f", lambda s: s["other"]),
+    harness.Column("s/step", 7, ".3f", lambda s: s["median_s"]),
+    harness.Column("best", 7, ".3f", lambda s: s["best_s"]),
+    harness.Column("peak MB", 8, ".0f", lambda s: s["peak_rss_mb"]),
+    harness.Column("step MB", 8, ".0f", lambda s: s["growth_mb"]),
+    harness.Column("rate", 6, ".3f", lambda s: s["first"]["spike_rate"]),
+    harness.Column("other", 6, ".2f", lambda s: s["other"]),
 )
 
 
@@ -303,7 +291,7 @@ def print_results(results: dict[str, list[dict]], allocator: str) -> float:
         f"\nallocator: {ALLOCATOR_HELP[allocator]}"
     )
     rows = [((name,), runs) for name, runs in results.items()]
-    found = print_table(rows, [("config", 16)], COLUMNS, "s/step", pooled=False)
+    found = harness.print_table(rows, [("config", 16)], COLUMNS, "s/step", pooled=False)
     summaries = {names[0]: s for names, s in found.items()}
     print(
         "\ns/step = median of the runs' medians of "
@@ -311,7 +299,7 @@ def print_results(results: dict[str, list[dict]], allocator: str) -> float:
         "\nbest = fastest single step; peak MB = peak resident memory of the worker process during"
         "\nthe steps (torch runtime included); step MB = that peak minus the resident memory just"
         "\nbefore the first step; rate = hidden spike rate at the first step; other = share of CPU"
-        f"\ntime used by other processes while timing (runs above {BUSY:.0%} starred)."
+        f"\ntime used by other processes while timing (runs above {harness.BUSY:.0%} starred)."
     )
     if not all(s["peak_reset"] for s in summaries.values() if s):
         print("note: VmHWM could not be reset here, so peak MB includes start-up peaks")
@@ -346,7 +334,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=1, help="fresh runs per configuration")
     parser.add_argument("--only", default="", help="comma-separated subset of " + ",".join(CONFIGS))
-    add_harness_arguments(parser, timeout=900.0, threads=THREADS)
+    harness.add_harness_arguments(parser, timeout=900.0, threads=THREADS)
     parser.add_argument(
         "--allocator",
         choices=sorted(ALLOCATOR_HELP),
@@ -357,7 +345,7 @@ def main(argv=None) -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print_result(worker(args.worker, args.threads, args.allocator))
+        harness.print_result(worker(args.worker, args.threads, args.allocator))
         return
     names = [n for n in args.only.split(",") if n] or list(CONFIGS)
     unknown = sorted(set(names) - set(CONFIGS))
@@ -369,10 +357,10 @@ def main(argv=None) -> None:
     def run_cell(group: str, name: str) -> dict:
         return run_one(name, args.threads, args.timeout, args.allocator)
 
-    results = run_rounds(
+    results = harness.run_rounds(
         args.repeats, [""], names, run_cell, wait_quiet_s=args.wait_quiet, progress=progress
     )[""]
-    write_json(args.json_out, results)
+    harness.write_json(args.json_out, results)
     ratio = print_results(results, args.allocator)
     print(f"ratio_vs_fastest_peer={ratio:.3f}")
 
