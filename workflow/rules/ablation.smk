@@ -1,4 +1,4 @@
-# Rules of the ablation stage (see workflow/rules/common.smk for helpers).
+# Rules of the ablation stage (params: neurocircuit/workflow/ablation.py).
 # fitted network -> pVar after removing a growing fraction of connections (orders ranked within
 # each sign class, global and single-class controls) -> summary: area under each curve, Welch's
 # t-tests between models that differ in one factor (seeds as replicates, Holm-corrected).
@@ -11,7 +11,7 @@ localrules:
 
 rule ablation:
     input:
-        ablation_tables(),
+        targets.ablation_tables(config),
         "results/ablation/summary.csv",
 
 
@@ -32,7 +32,7 @@ rule ablation_curves:
         mem_mb=2000,
         runtime=60,
     params:
-        ablation=ablation_params(),
+        ablation_settings=ablation.ablation_settings(config),
     script:
         "../scripts/ablation_curves.py"
 
@@ -58,16 +58,16 @@ rule ablation_teacher:
         mem_mb=2000,
         runtime=30,
     params:
-        recording=fit_recording_params,
-        preprocessing=fit_preprocessing_params,
-        ablation=ablation_params(),
+        recording_settings=from_config(fit.recording_params),
+        preprocessing_settings=from_config(fit.preprocessing_params),
+        ablation_settings=ablation.ablation_settings(config),
     script:
         "../scripts/ablation_teacher.py"
 
 
 rule ablation_summary:
     input:
-        curves=ablation_tables(),
+        curves=targets.ablation_tables(config),
     output:
         summary="results/ablation/summary.csv",
     log:
@@ -81,6 +81,6 @@ rule ablation_summary:
         mem_mb=1000,
         runtime=5,
     params:
-        runs=ablation_runs(),
+        ablation_runs=ablation.summary_runs(config),
     script:
         "../scripts/ablation_summary.py"

@@ -1,4 +1,4 @@
-# Rules of the classification stage (see workflow/rules/common.smk for helpers).
+# Rules of the classification stage (inputs and params: neurocircuit/workflow/classification.py).
 # [download published files] -> train one spiking classifier per (dataset, model, seed) -> summary.
 # The training job keeps checkpoint.pt beside metrics.json (not a declared output, so that a
 # killed job, rerun with --rerun-incomplete, resumes from it instead of losing it).
@@ -12,18 +12,18 @@ localrules:
 
 rule classification:
     input:
-        classification_targets(),
+        targets.classification_targets(config),
 
 
 rule classification_download_data:
     output:
-        file=classification_download_pattern(),
+        file=classification.download_pattern(config),
     log:
         "results/logs/classification_download_data/{dataset}/{filename}.log",
     benchmark:
         "results/benchmarks/classification_download_data/{dataset}/{filename}.tsv"
     wildcard_constraints:
-        filename=classification_download_names(),
+        filename=classification.download_names(),
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -38,7 +38,7 @@ rule classification_download_data:
 
 rule classification_train:
     input:
-        unpack(classification_data_files),
+        unpack(from_config(classification.data_files)),
     output:
         metrics="results/classification/{dataset}/{model}/seed{seed}/metrics.json",
         history="results/classification/{dataset}/{model}/seed{seed}/history.csv",
@@ -51,17 +51,21 @@ rule classification_train:
     threads: 4
     resources:
         mem_mb=12000,
-        runtime=classification_train_runtime,
+        runtime=classification.train_runtime,
         gpu=1,
     params:
-        run=classification_run_params,
+        classification_settings=from_config(classification.run_settings),
+        validation_fraction=config["classification"]["validation_fraction"],
+        split_seed=config["classification"]["split_seed"],
+        digits_test_fraction=config["classification"]["digits_test_fraction"],
+        device=config["device"],
     script:
         "../scripts/classification_train.py"
 
 
 rule classification_summarize:
     input:
-        metrics=run_files("classification", "metrics.json"),
+        metrics=targets.run_files(config, "classification", "metrics.json"),
     output:
         summary="results/classification/summary.csv",
     log:

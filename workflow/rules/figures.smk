@@ -1,11 +1,11 @@
-# Rules of the figures stage (see workflow/rules/common.smk for helpers). Every figure is a PNG
+# Rules of the figures stage (inputs: neurocircuit/workflow/figures.py). Every figure is a PNG
 # (registered in the report) and a PDF, written by one function of neurocircuit.figures.
 # `snakemake --cores all figures` rebuilds only the figures when the results are up to date.
 
 
 rule figures:
     input:
-        figure_targets(),
+        targets.figure_targets(config),
 
 
 rule plot_classification_accuracy:
@@ -38,7 +38,7 @@ rule plot_classification_accuracy:
 
 rule plot_classification_learning_curves:
     input:
-        histories=run_files("classification", "history.csv"),
+        histories=targets.run_files(config, "classification", "history.csv"),
     output:
         png=report(
             "results/figures/classification/learning_curves.png",
@@ -66,7 +66,7 @@ rule plot_classification_learning_curves:
 
 rule plot_fit_activity:
     input:
-        prediction=figure_example_run_file("prediction.h5"),
+        prediction=from_config(figures.example_run_file, name="prediction.h5"),
     output:
         png=report(
             "results/figures/fit/{dataset}/activity_{model}.png",
@@ -87,7 +87,7 @@ rule plot_fit_activity:
         mem_mb=4000,
         runtime=10,
     params:
-        seed=figure_example_seed(),
+        example_seed=figures.example_seed(config),
         example_neurons=config["figures"]["example_neurons"],
         dpi=config["figures"]["dpi"],
         font_size=config["figures"]["font_size"],
@@ -97,8 +97,8 @@ rule plot_fit_activity:
 
 rule plot_pvar_per_neuron:
     input:
-        per_neuron=figure_fit_run_files("pvar_per_neuron.csv"),
-        metrics=figure_fit_run_files("metrics.json"),
+        per_neuron=from_config(figures.fit_run_files, name="pvar_per_neuron.csv"),
+        metrics=from_config(figures.fit_run_files, name="metrics.json"),
     output:
         png=report(
             "results/figures/fit/{dataset}/pvar_per_neuron.png",
@@ -127,7 +127,7 @@ rule plot_pvar_per_neuron:
 
 rule plot_connectivity:
     input:
-        weights=figure_example_runs_file("weights.npz"),
+        weights=from_config(figures.example_runs_files, name="weights.npz"),
     output:
         png=report(
             "results/figures/fit/{dataset}/connectivity.png",
@@ -148,7 +148,7 @@ rule plot_connectivity:
         mem_mb=4000,
         runtime=10,
     params:
-        seed=figure_example_seed(),
+        example_seed=figures.example_seed(config),
         dpi=config["figures"]["dpi"],
         font_size=config["figures"]["font_size"],
     script:
@@ -157,7 +157,7 @@ rule plot_connectivity:
 
 rule plot_convergence:
     input:
-        histories=figure_fit_run_files("history.csv"),
+        histories=from_config(figures.fit_run_files, name="history.csv"),
         convergence="results/fit/convergence.csv",
     output:
         png=report(
@@ -187,7 +187,7 @@ rule plot_convergence:
 
 rule plot_forecast:
     input:
-        tables=forecast_tables(),
+        tables=targets.forecast_tables(config),
     output:
         png=report(
             "results/figures/fit/forecast.png",
@@ -215,7 +215,7 @@ rule plot_forecast:
 
 rule plot_ablation_curves:
     input:
-        curves=figure_ablation_curve_files(),
+        curves=from_config(figures.ablation_curve_files),
     output:
         png=report(
             "results/figures/ablation/{dataset}/curves.png",

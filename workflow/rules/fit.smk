@@ -1,5 +1,5 @@
-# Rules of the fit stage (see workflow/rules/common.smk for helpers).
-# activity (zebrafish recording or an imaging session) -> in-sample fit + held-out fit per
+# Rules of the fit stage (inputs and params: neurocircuit/workflow/fit.py).
+# activity (zebrafish recording or an imaging session) -> in-sample and held-out fits per
 # (dataset, model, seed) -> windowed forecasts of the held-out model -> metrics.json ->
 # convergence and forecast tables over seeds.
 
@@ -15,12 +15,12 @@ localrules:
 
 rule fit:
     input:
-        fit_targets(),
+        targets.fit_targets(config),
 
 
 rule fit_download_zebrafish:
     output:
-        recording=zebrafish_download_path(),
+        recording=fit.zebrafish_download_path(config),
     log:
         "results/logs/fit_download_zebrafish/zebrafish.log",
     benchmark:
@@ -32,8 +32,8 @@ rule fit_download_zebrafish:
         mem_mb=500,
         runtime=10,
     params:
-        url=FIT["zebrafish"]["url"],
-        sha256=FIT["zebrafish"]["sha256"],
+        url=config["fit"]["zebrafish"]["url"],
+        sha256=config["fit"]["zebrafish"]["sha256"],
         data_dir=config["data_dir"],
     script:
         "../scripts/fit_download_zebrafish.py"
@@ -41,7 +41,7 @@ rule fit_download_zebrafish:
 
 rule fit_check_activity:
     input:
-        activity=fit_activity_input,
+        activity=from_config(fit.activity_input),
     output:
         check="results/fit/{dataset}/activity_check.json",
     log:
@@ -55,27 +55,32 @@ rule fit_check_activity:
         mem_mb=2000,
         runtime=10,
     params:
-        recording=fit_recording_params,
+        recording_settings=from_config(fit.recording_params),
     script:
         "../scripts/fit_check_activity.py"
 
 
+# One rule, two splits (the split wildcard, neurocircuit/workflow/fit.py): the in-sample fit
+# trains on the whole recording (files in seed{seed}/), the held-out fit on its first frames
+# (files in seed{seed}/heldout/).
 rule fit_activity:
     input:
-        unpack(fit_truth_input),
-        activity=fit_activity_input,
+        unpack(from_config(fit.truth_input)),
+        activity=from_config(fit.activity_input),
         check="results/fit/{dataset}/activity_check.json",
     output:
-        model="results/fit/{dataset}/{model}/seed{seed}/model.pt",
-        prediction="results/fit/{dataset}/{model}/seed{seed}/prediction.h5",
-        history="results/fit/{dataset}/{model}/seed{seed}/history.csv",
-        per_neuron="results/fit/{dataset}/{model}/seed{seed}/pvar_per_neuron.csv",
-        weights="results/fit/{dataset}/{model}/seed{seed}/weights.npz",
-        scores="results/fit/{dataset}/{model}/seed{seed}/scores.json",
+        model="results/fit/{dataset}/{model}/seed{seed}{split}/model.pt",
+        prediction="results/fit/{dataset}/{model}/seed{seed}{split}/prediction.h5",
+        history="results/fit/{dataset}/{model}/seed{seed}{split}/history.csv",
+        per_neuron="results/fit/{dataset}/{model}/seed{seed}{split}/pvar_per_neuron.csv",
+        weights="results/fit/{dataset}/{model}/seed{seed}{split}/weights.npz",
+        scores="results/fit/{dataset}/{model}/seed{seed}{split}/scores.json",
     log:
-        "results/logs/fit_activity/{dataset}/{model}/seed{seed}.log",
+        "results/logs/fit_activity/{dataset}/{model}/seed{seed}{split}.log",
     benchmark:
-        "results/benchmarks/fit_activity/{dataset}/{model}/seed{seed}.tsv"
+        "results/benchmarks/fit_activity/{dataset}/{model}/seed{seed}{split}.tsv"
+    wildcard_constraints:
+        split=fit.SPLIT_WILDCARD,
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -84,36 +89,14 @@ rule fit_activity:
         runtime=240,
         gpu=1,
     params:
-        run=fit_run_params,
+        split=fit.split_name,
+        dataset="{dataset}",
+        model="{model}",
+        seed=fit.run_seed,
+        device=config["device"],
+        fit_settings=from_config(fit.fit_settings),
     script:
         "../scripts/fit_activity.py"
-
-
-rule fit_heldout:
-    input:
-        unpack(fit_truth_input),
-        activity=fit_activity_input,
-        check="results/fit/{dataset}/activity_check.json",
-    output:
-        model="results/fit/{dataset}/{model}/seed{seed}/heldout/model.pt",
-        prediction="results/fit/{dataset}/{model}/seed{seed}/heldout/prediction.h5",
-        history="results/fit/{dataset}/{model}/seed{seed}/heldout/history.csv",
-        scores="results/fit/{dataset}/{model}/seed{seed}/heldout/scores.json",
-    log:
-        "results/logs/fit_heldout/{dataset}/{model}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/fit_heldout/{dataset}/{model}/seed{seed}.tsv"
-    conda:
-        "../../envs/torch.yaml"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=240,
-        gpu=1,
-    params:
-        run=fit_run_params,
-    script:
-        "../scripts/fit_heldout.py"
 
 
 # Windowed forecasts of the held-out block by the held-out model (never refitted) and the
@@ -121,7 +104,7 @@ rule fit_heldout:
 rule fit_forecast:
     input:
         model="results/fit/{dataset}/{model}/seed{seed}/heldout/model.pt",
-        activity=fit_activity_input,
+        activity=from_config(fit.activity_input),
         check="results/fit/{dataset}/activity_check.json",
     output:
         table="results/fit/{dataset}/{model}/seed{seed}/forecast.csv",
@@ -137,7 +120,11 @@ rule fit_forecast:
         mem_mb=4000,
         runtime=30,
     params:
-        run=fit_forecast_params,
+        dataset="{dataset}",
+        model="{model}",
+        seed=fit.run_seed,
+        split_settings=from_config(fit.forecast_split),
+        forecast_settings=fit.forecast_settings(config),
     script:
         "../scripts/fit_forecast.py"
 
@@ -162,14 +149,18 @@ rule fit_forecast_teacher:
         mem_mb=2000,
         runtime=30,
     params:
-        run=fit_forecast_params,
+        dataset="{dataset}",
+        model=fit.TEACHER_MODEL,
+        seed=0,
+        split_settings=from_config(fit.forecast_split),
+        forecast_settings=fit.forecast_settings(config),
     script:
         "../scripts/fit_forecast_teacher.py"
 
 
 rule fit_forecast_summary:
     input:
-        tables=forecast_tables(),
+        tables=targets.forecast_tables(config),
     output:
         summary="results/fit/forecast_summary.csv",
     log:
@@ -209,7 +200,7 @@ rule fit_metrics:
 
 rule fit_convergence:
     input:
-        metrics=run_files("fit", "metrics.json"),
+        metrics=targets.run_files(config, "fit", "metrics.json"),
     output:
         table="results/fit/convergence.csv",
     log:

@@ -1,4 +1,4 @@
-# Rules of the imaging stage (see workflow/rules/common.smk for helpers).
+# Rules of the imaging stage (inputs and params: neurocircuit/workflow/imaging.py).
 # movie sessions:  [simulate] -> split planes -> suite2p per plane (one job each) -> activity -> QC
 # suite2p folders, traces files and processed NWB files go straight to activity -> QC.
 # NWB files holding raw imaging are movie sessions; example_nwb/ holds a simulated one.
@@ -12,7 +12,7 @@ localrules:
 
 rule imaging:
     input:
-        imaging_targets(),
+        targets.imaging_targets(config),
 
 
 rule imaging_simulate_volume:
@@ -30,15 +30,15 @@ rule imaging_simulate_volume:
         mem_mb=4000,
         runtime=20,
     params:
-        synthetic=imaging_synthetic_params(),
-        seed=imaging_session_seed,
+        synthetic_settings=imaging.synthetic_settings(config),
+        session_seed=from_config(imaging.session_seed),
     script:
         "../scripts/imaging_simulate_volume.py"
 
 
 rule imaging_example_nwb:
     output:
-        nwb=imaging_example_nwb_pattern(),
+        nwb=imaging.example_nwb_pattern(config),
     log:
         "results/logs/imaging_example_nwb/synthetic_seed{seed}.log",
     benchmark:
@@ -50,14 +50,14 @@ rule imaging_example_nwb:
         mem_mb=4000,
         runtime=20,
     params:
-        synthetic=imaging_synthetic_params(),
+        synthetic_settings=imaging.synthetic_settings(config),
     script:
         "../scripts/imaging_example_nwb.py"
 
 
 rule imaging_download_suite2p_example:
     output:
-        folder=directory(imaging_resource_path("suite2p_pynapple")),
+        folder=directory(imaging.resource_path(config, "suite2p_pynapple")),
     log:
         "results/logs/imaging_download_suite2p_example/suite2p_pynapple.log",
     benchmark:
@@ -74,7 +74,7 @@ rule imaging_download_suite2p_example:
 
 rule imaging_split_planes:
     input:
-        movie=imaging_movie_path,
+        movie=from_config(imaging.movie_path),
     output:
         planes=directory("results/imaging/{session}/planes"),
     log:
@@ -88,7 +88,7 @@ rule imaging_split_planes:
         mem_mb=8000,
         runtime=30,
     params:
-        movie=imaging_movie_params,
+        movie_reading=from_config(imaging.movie_reading),
     script:
         "../scripts/imaging_split_planes.py"
 
@@ -115,7 +115,7 @@ rule imaging_suite2p_plane:
         mem_mb=8000,
         runtime=120,
     params:
-        settings=imaging_suite2p_params(),
+        suite2p_settings=imaging.suite2p_settings(config),
         device=config["device"],
     script:
         "../scripts/imaging_suite2p_plane.py"
@@ -123,7 +123,7 @@ rule imaging_suite2p_plane:
 
 rule imaging_activity:
     input:
-        unpack(imaging_source_inputs),
+        unpack(from_config(imaging.source_inputs)),
     output:
         activity="results/imaging/{session}/activity.h5",
         nwb="results/imaging/{session}/activity.nwb",
@@ -139,15 +139,15 @@ rule imaging_activity:
         mem_mb=8000,
         runtime=30,
     params:
-        session=imaging_session_params,
-        settings=imaging_session_settings,
+        session=from_config(imaging.session_params),
+        imaging_settings=from_config(imaging.session_settings),
     script:
         "../scripts/imaging_activity.py"
 
 
 rule imaging_qc_figure:
     input:
-        unpack(imaging_qc_inputs),
+        unpack(from_config(imaging.qc_inputs)),
     output:
         png=report(
             "results/imaging/{session}/qc.png",

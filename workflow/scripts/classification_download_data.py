@@ -1,13 +1,14 @@
 """Rule classification_download_data: one published data file, retried, resumed, MD5-checked."""
 
 from neurocircuit.data.download import download_dataset_file
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     download_dataset_file(
-        snakemake.wildcards.dataset,
-        snakemake.wildcards.filename,
-        snakemake.output.file,
-        data_dir=snakemake.params.data_dir,
+        job.wildcards.dataset,
+        job.wildcards.filename,
+        job.output.file,
+        data_dir=job.params.data_dir,
         logger=logger,
     )

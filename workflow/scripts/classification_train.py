@@ -1,15 +1,21 @@
 """Rule classification_train: train one classifier (progress bar into the rule's log)."""
 
 from neurocircuit.classification import train_classifier
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, allocator=True, capture_stderr=True) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, allocator=True, capture_stderr=True) as logger:
     train_classifier(
-        snakemake.wildcards.dataset,
-        dict(snakemake.input.items()),
-        seed=int(snakemake.wildcards.seed),
-        metrics_path=snakemake.output.metrics,
-        history_path=snakemake.output.history,
+        job.wildcards.dataset,
+        dict(job.input.items()),
+        seed=int(job.wildcards.seed),
+        metrics_path=job.output.metrics,
+        history_path=job.output.history,
         logger=logger,
-        **snakemake.params.run,
+        settings=job.params.classification_settings,
+        validation_fraction=job.params.validation_fraction,
+        split_seed=job.params.split_seed,
+        digits_test_fraction=job.params.digits_test_fraction,
+        device=job.params.device,
+        model_name=job.wildcards.model,
     )

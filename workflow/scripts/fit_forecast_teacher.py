@@ -1,13 +1,15 @@
 """Rule fit_forecast_teacher: windowed forecasts of a synthetic session's teacher (the ceiling)."""
 
 from neurocircuit.fit.forecast import forecast_teacher_file
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
+from neurocircuit.workflow.fit import forecast_run
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     forecast_teacher_file(
-        snakemake.input.activity,
-        snakemake.input.truth,
-        dict(snakemake.output.items()),
-        snakemake.params.run,
+        job.input.activity,
+        job.input.truth,
+        dict(job.output.items()),
+        forecast_run(job.params),
         logger,
     )

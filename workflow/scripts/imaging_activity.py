@@ -1,15 +1,16 @@
 """Rule imaging_activity: a session's ΔF/F (one neuron, one row), as HDF5 and NWB, and metrics."""
 
 from neurocircuit.imaging.pipeline import build_session_activity
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     build_session_activity(
-        session=snakemake.params.session,
-        settings=snakemake.params.settings,
-        activity_path=snakemake.output.activity,
-        metrics_path=snakemake.output.metrics,
-        nwb_path=snakemake.output.nwb,
+        session=job.params.session,
+        settings=job.params.imaging_settings,
+        activity_path=job.output.activity,
+        metrics_path=job.output.metrics,
+        nwb_path=job.output.nwb,
         logger=logger,
-        **dict(snakemake.input.items()),
+        **dict(job.input.items()),
     )

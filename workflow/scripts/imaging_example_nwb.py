@@ -1,12 +1,13 @@
 """Rule imaging_example_nwb: the synthetic volume of one seed as a raw NWB recording."""
 
 from neurocircuit.imaging.nwb_example import write_example_nwb
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     write_example_nwb(
-        snakemake.output.nwb,
-        params=snakemake.params.synthetic,
-        seed=int(snakemake.wildcards.seed),
+        job.output.nwb,
+        params=job.params.synthetic_settings,
+        seed=int(job.wildcards.seed),
         logger=logger,
     )

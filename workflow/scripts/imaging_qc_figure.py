@@ -1,12 +1,13 @@
 """Rule imaging_qc_figure: planes with ROI outlines, ΔF/F raster and example traces."""
 
 from neurocircuit.imaging.qc import draw_session_qc
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     draw_session_qc(
-        png=snakemake.output.png,
-        pdf=snakemake.output.pdf,
+        png=job.output.png,
+        pdf=job.output.pdf,
         logger=logger,
-        **dict(snakemake.input.items()),
+        **dict(job.input.items()),
     )

@@ -1,13 +1,14 @@
 """Rule imaging_simulate_volume: simulate the synthetic volumetric recording and its truth."""
 
 from neurocircuit.imaging.synthetic import simulate_volumetric_recording
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     simulate_volumetric_recording(
-        movie_path=snakemake.output.movie,
-        truth_path=snakemake.output.truth,
-        params=snakemake.params.synthetic,
-        seed=snakemake.params.seed,
+        movie_path=job.output.movie,
+        truth_path=job.output.truth,
+        params=job.params.synthetic_settings,
+        seed=job.params.session_seed,
         logger=logger,
     )

@@ -3,16 +3,17 @@
 from pathlib import Path
 
 from neurocircuit.imaging.suite2p_plane import run_suite2p_plane
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job) as logger:
     run_suite2p_plane(
-        planes_dir=snakemake.input.planes,
-        plane=int(snakemake.wildcards.plane),
-        out_dir=Path(snakemake.output.F).parent,
-        params=snakemake.params.settings,
-        device=snakemake.params.device,
-        threads=snakemake.threads,
-        keep_registered_movie=snakemake.params.settings["keep_registered_movie"],
+        planes_dir=job.input.planes,
+        plane=int(job.wildcards.plane),
+        out_dir=Path(job.output.F).parent,
+        params=job.params.suite2p_settings,
+        device=job.params.device,
+        threads=job.threads,
+        keep_registered_movie=job.params.suite2p_settings["keep_registered_movie"],
         logger=logger,
     )

@@ -1,14 +1,15 @@
 """Rule plot_ablation_areas: ablation curve areas, per model and per single-factor test."""
 
 from neurocircuit.figures.ablation import plot_ablation_areas
-from neurocircuit.runtime import rule_job
+from neurocircuit.runtime import rule_job, script_job
 
-with rule_job(snakemake, torch=False) as logger:
+job = script_job(globals().get("snakemake"))
+with rule_job(job, torch=False) as logger:
     plot_ablation_areas(
-        snakemake.input.summary,
-        snakemake.output.png,
-        snakemake.output.pdf,
-        dataset=snakemake.wildcards.dataset,
-        dpi=snakemake.params.dpi,
-        font_size=snakemake.params.font_size,
+        job.input.summary,
+        job.output.png,
+        job.output.pdf,
+        dataset=job.wildcards.dataset,
+        dpi=job.params.dpi,
+        font_size=job.params.font_size,
     )

@@ -12,7 +12,8 @@ import random
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -208,7 +209,9 @@ def rule_job(
 ) -> Iterator[logging.Logger]:
     """The one setup of every rule script: threads, allocator, logging, and errors.
 
-    ``smk`` is the ``snakemake`` object of a ``script:`` rule. Sets ``smk.threads`` CPU threads
+    ``smk`` is the ``snakemake`` object of a ``script:`` rule, or the job saved from one
+    (:func:`script_job`); the former is saved beside the rule's log first
+    (:func:`saved_job_path`), so the job can be rerun by hand. Sets ``smk.threads`` CPU threads
     (torch's too when ``torch``), glibc's allocator setting for training jobs (``allocator``,
     see :func:`configure_cpu_allocator`), and yields a logger named after the rule that writes
     to the console and to the rule's log. ``capture_stderr`` sends everything else on stderr
@@ -217,6 +220,8 @@ def rule_job(
     """
     name = getattr(smk, "rule", None) or "rule"
     log_file = smk.log[0] if len(smk.log) else None
+    if log_file is not None and not isinstance(smk, SavedJob):
+        save_job(smk, saved_job_path(log_file))
     set_threads(smk.threads, torch_threads=torch)
     if allocator:
         configure_cpu_allocator()
@@ -245,3 +250,115 @@ def error_line(error: BaseException) -> str:
     if isinstance(error, (OSError, ValueError, RuntimeError)):
         return message
     return f"{type(error).__name__}: {message}"
+
+
+# ---------------------------------------------------------------- a job saved, rerun by hand
+SAVED_JOB_SUFFIX = ".params.json"
+_FILE_FIELDS = ("input", "output", "log")
+_NAMED_FIELDS = ("params", "wildcards", "resources")
+
+
+class NamedList(list):
+    """A list whose entries may also be reached by name (``job.input.activity``,
+    ``job.output.items()``), like Snakemake's ``Namedlist``, as a saved job rebuilds it."""
+
+    def __init__(self, values=(), named: Mapping | None = None):
+        super().__init__(values)
+        self._named = dict(named or {})
+
+    def __getattr__(self, name: str):
+        try:
+            return self.__dict__["_named"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key):
+        return self._named[key] if isinstance(key, str) else super().__getitem__(key)
+
+    def items(self):
+        return self._named.items()
+
+    def keys(self):
+        return self._named.keys()
+
+    def get(self, name: str, default=None):
+        return self._named.get(name, default)
+
+
+@dataclass
+class SavedJob:
+    """A rule's job as :func:`save_job` wrote it: what a rule script reads of Snakemake's
+    ``snakemake`` object (files, params, wildcards, threads, resources, rule name)."""
+
+    rule: str
+    input: NamedList
+    output: NamedList
+    log: NamedList
+    params: NamedList
+    wildcards: NamedList
+    resources: NamedList
+    threads: int = 1
+
+
+def saved_job_path(log_file: str | Path) -> Path:
+    """Where a job's params are saved: beside its log, as ``<log>.params.json``."""
+    return Path(f"{log_file}{SAVED_JOB_SUFFIX}")
+
+
+def _plain(value):
+    """``value`` as JSON holds it: Snakemake's path strings and named lists as str and list."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def job_record(smk) -> dict:
+    """What :class:`SavedJob` holds of a ``snakemake`` object, as JSON-ready data."""
+    record = {"rule": getattr(smk, "rule", None) or "rule", "threads": int(smk.threads)}
+    for field in _FILE_FIELDS:
+        files = getattr(smk, field)
+        record[field] = {"files": _plain(list(files)), "named": _plain(dict(files.items()))}
+    for field in _NAMED_FIELDS:
+        record[field] = _plain(dict(getattr(smk, field).items()))
+    return record
+
+
+def save_job(smk, path: str | Path) -> Path:
+    """Write the job of ``smk`` (a ``snakemake`` object) to ``path`` as JSON, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(job_record(smk), fh, indent=1, default=_json_default)
+            fh.write("\n")
+    return Path(path)
+
+
+def load_job(path: str | Path) -> SavedJob:
+    """The job :func:`save_job` wrote to ``path``, with the same files, params and names."""
+    with open(path) as fh:
+        record = json.load(fh)
+    fields = {
+        field: NamedList(record[field]["files"], record[field]["named"]) for field in _FILE_FIELDS
+    }
+    for field in _NAMED_FIELDS:
+        fields[field] = NamedList(record[field].values(), record[field])
+    return SavedJob(rule=record["rule"], threads=int(record["threads"]), **fields)
+
+
+def script_job(smk=None, argv: list[str] | None = None):
+    """The job a rule script runs: ``smk`` (Snakemake's ``snakemake`` object) when Snakemake
+    runs the script, else the saved job named on the command line, as in
+    ``python workflow/scripts/<rule>.py results/logs/<rule>/<job>.log.params.json`` run from
+    the folder Snakemake ran in (the job's paths are relative to it)."""
+    if smk is not None:
+        return smk
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) != 1:
+        raise SystemExit(
+            f"usage: python {sys.argv[0]} PARAMS.json (a job's params, saved beside its log "
+            f"as <log>{SAVED_JOB_SUFFIX} when Snakemake ran it)"
+        )
+    return load_job(args[0])
