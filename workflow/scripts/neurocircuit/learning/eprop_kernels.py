@@ -102,17 +102,18 @@ def spiking_post_terms(post, psi, spikes, signal, beta, kappa, subtract, substep
     In: ``psi`` (T S, N) the surrogate derivative of every sub-step, ``spikes`` (T S, N),
     ``signal`` (T, N) the learning signal of each frame (applied at its last sub-step)."""
     total, n = psi.shape
-    for j in range(n):
-        lam = 0.0
-        after = 0.0  # sum over the sub-steps after k up to the next spike of beta^(.) post
-        for k in range(total - 1, -1, -1):
-            lam = lam * kappa
-            if (k + 1) % substeps == 0:
-                lam += signal[k // substeps, j]
-            direct = (1.0 - kappa) * psi[k, j] * lam
+    lam = np.zeros(n, dtype=np.float64)
+    after = np.zeros(n, dtype=np.float64)  # sum over the sub-steps after k up to the next spike
+    for k in range(total - 1, -1, -1):  # of beta^(.) (1 - kappa) psi Lambda
+        last = (k + 1) % substeps == 0
+        for j in range(n):
+            lam[j] *= kappa
+            if last:
+                lam[j] += signal[k // substeps, j]
+            direct = (1.0 - kappa) * psi[k, j] * lam[j]
             if subtract:
                 post[k, j] = direct
-                continue
-            z = spikes[k, j]
-            post[k, j] = direct - z * after
-            after = beta * (direct + (1.0 - z) * after)
+            else:
+                z = spikes[k, j]
+                post[k, j] = direct - z * after[j]
+                after[j] = beta * (direct + (1.0 - z) * after[j])
