@@ -151,7 +151,7 @@ def test_backend_choice_and_errors():
     assert eprop_backend("auto", cpu64) == "compiled"
     assert eprop_backend("auto", half) == "torch"
     assert eprop_backend("auto", cpu32, cpu64) == "torch"  # mixed dtypes
-    assert eprop_backend("torch", cpu64) == "torch"
+    assert eprop_backend("torch", cpu64) == eprop_backend("reference", cpu64) == "torch"
     with pytest.raises(ValueError, match="float32 or float64"):
         eprop_backend("compiled", half)
     with pytest.raises(ValueError, match="backend must be one of"):

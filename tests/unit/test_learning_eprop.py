@@ -233,9 +233,7 @@ def test_eprop_spiking_activity_traces_exact(readout, reset, substeps, ablated, 
     loss.backward()
     reference = grads_of(model)
     model.zero_grad()
-    eprop_loss, rollout = eprop_spiking_activity_gradients(
-        model, target, weights, backend=backend
-    )
+    eprop_loss, rollout = eprop_spiking_activity_gradients(model, target, weights, backend=backend)
     assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
     assert_same_grads(model, reference)
     model.kernels = backend  # torch loops: bitwise the plain loop's arithmetic

@@ -12,9 +12,10 @@ recurrence and symmetric feedback the result equals BPTT's gradient.
 Two backends (``backend``; "auto" picks the compiled one on the CPU in float32 or float64, the
 torch loops elsewhere):
 
-- "torch" (``eprop_torch``, ``eprop_classifier``): the traces carried forward in time, as
-  above; memory independent of the sequence length T (traces (B, post, pre), or (B, pre)
-  where they factorise), never the history. The reference, and the classifier's only backend.
+- "torch" or "reference" (``eprop_torch``, ``eprop_classifier``): the traces carried forward
+  in time, as above; memory independent of the sequence length T (traces (B, post, pre), or
+  (B, pre) where they factorise), never the history. The reference, and the classifier's only
+  backend.
 - "compiled" (activity networks, CPU: ``eprop_compiled``, ``eprop_kernels``): the same
   gradients to rounding. Every trace of the activity networks factorises into a presynaptic
   filter times a postsynaptic term whose learning signal is known after the forward pass, so
@@ -52,8 +53,9 @@ from neurocircuit.learning.eprop_classifier import classifier_eprop_pass, readou
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 from neurocircuit.models.classifier import SpikingClassifier
 
-EPROP_BACKENDS = ("auto", "compiled", "torch")
-"""Backends of the activity networks' e-prop (``backend`` argument)."""
+EPROP_BACKENDS = ("auto", "reference", "torch", "compiled")
+"""Backends of the activity networks' e-prop (``backend`` argument; the names of
+``models.backend``): "reference" and "torch" both run the torch loops, e-prop's reference."""
 COMPILED_DTYPES = (torch.float32, torch.float64)
 
 
@@ -136,8 +138,8 @@ def _step_weights(weights: Tensor, steps: int, like: Tensor) -> Tensor:
 def eprop_backend(backend: str, *tensors: Tensor) -> str:
     """The backend that runs the activity networks' e-prop on ``tensors`` (the target and the
     effective parameters): "compiled" or "torch". ``backend`` "auto" gives "compiled" where
-    every tensor is a CPU tensor of one dtype, float32 or float64, else "torch"; "compiled"
-    elsewhere is a ValueError."""
+    every tensor is a CPU tensor of one dtype, float32 or float64, else "torch"; "reference"
+    gives "torch"; "compiled" elsewhere is a ValueError."""
     if backend not in EPROP_BACKENDS:
         raise ValueError(f"backend must be one of {EPROP_BACKENDS}, got {backend!r}")
     first = tensors[0]
@@ -149,7 +151,7 @@ def eprop_backend(backend: str, *tensors: Tensor) -> str:
             "the compiled e-prop runs on CPU tensors of one dtype, float32 or float64, got "
             f"{sorted({(str(t.device), str(t.dtype)) for t in tensors})}"
         )
-    if backend == "torch" or not runs:
+    if backend in ("reference", "torch") or not runs:
         return "torch"
     return "compiled"
 
@@ -177,7 +179,7 @@ def eprop_rate_gradients(
     Both Wilson–Cowan forms (``RateActivityNetwork.wilson_cowan``); the neurotorch form's
     transition term (1 - c r) (c: its transition rate) depends on the unit's own rate r, so it is
     part of the leak the traces follow (``eprop_torch.rate_neurotorch_gradients``).
-    ``backend``: "auto", "compiled" or "torch" (``eprop_backend``).
+    ``backend``: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``).
 
     Returns (loss, rollout (T, N)), detached; gradients are added to ``.grad``.
     """
@@ -210,7 +212,7 @@ def eprop_spiking_activity_gradients(
     The learning signal of unit j is dE/dr_j through the readout: exact for the diagonal
     readout; for the full readout through W_out (symmetric) or a fixed random ``feedback``
     matrix (N, N). The readout parameters get their exact gradients.
-    ``backend``: "auto", "compiled" or "torch" (``eprop_backend``).
+    ``backend``: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``).
 
     Returns (loss, rollout (T, N)), detached; gradients are added to ``.grad``.
     """
