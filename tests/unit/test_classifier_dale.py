@@ -110,9 +110,9 @@ def test_fused_path_runs_on_the_effective_dale_weights():
     x, y = batch(dtype=torch.float64)
     grads, readouts = [], []
     for fast in (True, False):
-        model = dale_classifier(use_fast_path=fast).double()
+        model = dale_classifier(backend="torch" if fast else "reference").double()
         scramble_stored_signs(model)
-        assert model.fast_path_applies() is fast
+        assert (model.forward_backend() == "torch") is fast
         loss, _ = ClassificationTask().bptt_loss(model, (x, y))
         loss.backward()
         readouts.append(model(x)[0].detach())

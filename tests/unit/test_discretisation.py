@@ -106,7 +106,7 @@ def test_classifier_runs_the_spytorch_steps_without_the_fused_path():
     x = (torch.rand(25, 3, 6, generator=generator) < 0.3).double()
     model = SpikingClassifier(6, 8, 2, recurrent=True, discretisation="spytorch",
                               input_scale=5.0, recurrent_scale=1.0).double()  # fmt: skip
-    assert not model.fast_path_applies()
+    assert model.forward_backend() == "reference"
     readout, spikes = model(x)
     w = model.effective_weights()
     params = model.neuron_params(w["w_rec"])

@@ -1,7 +1,7 @@
 """The fused rollouts of the activity networks (``models.fast_activity``) against the plain loop
-of step functions under autograd (``use_fast_path=False``), with both kinds of time loop
-(``kernels``): the torch loops give bitwise the same outputs and spikes, the compiled loops of
-``activity_kernels`` the same to rounding (float64: 1e-13); gradients equal to 1e-10
+of step functions under autograd (backend "reference"), with both kinds of time loop (backend
+"torch" and "compiled"): the torch loops give bitwise the same outputs and spikes, the compiled
+loops of ``activity_kernels`` the same to rounding (float64: 1e-13); gradients equal to 1e-10
 (relative, float64) for every parameter and for the start and final states, with and without
 Dale's law, for full and truncated BPTT, on trajectories where the rate units are away from
 saturation and where some but not all spiking units fire."""
@@ -14,6 +14,8 @@ from neurocircuit.learning import SequenceFitTask
 from neurocircuit.models import fast_activity
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
+from neurocircuit.models.backend import choose_backend
+from neurocircuit.models.rollout import available_backends
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,21 +62,21 @@ def spiking_network(readout="diagonal", dale=True, **kwargs):
 
 
 @pytest.fixture(params=["compiled", "torch"])
-def kernels(request):
+def backend(request):
     return request.param
 
 
-def assert_same_outputs(got, want, kernels, rtol=1e-13):
+def assert_same_outputs(got, want, backend, rtol=1e-13):
     """Bitwise for the torch loops; to rounding for the compiled ones."""
-    if kernels == "torch":
+    if backend == "torch":
         assert torch.equal(got, want)
     else:
         torch.testing.assert_close(got, want, rtol=rtol, atol=rtol)
 
 
 def twin(network):
-    """The same network on the plain loop (``use_fast_path=False``), same parameters."""
-    kwargs = dict(network.init_kwargs, use_fast_path=False)
+    """The same network on the plain loop (backend "reference"), same parameters."""
+    kwargs = dict(network.init_kwargs, backend="reference")
     cls = (
         RateActivityNetwork if isinstance(network, RateActivityNetwork) else SpikingActivityNetwork
     )
@@ -132,18 +134,20 @@ RATE_CASES = [
 
 
 @pytest.mark.parametrize(("form", "dale", "dale_mode"), RATE_CASES)
-def test_rate_rollout_outputs_and_bptt_gradients(form, dale, dale_mode, kernels):
+def test_rate_rollout_outputs_and_bptt_gradients(form, dale, dale_mode, backend):
     network = rate_network(form, dale, dale_mode)
-    network.kernels = kernels
+    network.backend = backend
     plain = twin(network)
     target = fit_target()
     sig = rate_sigmoids(network, target)
     away = ((sig > 0.05) & (sig < 0.95)).double().mean()
     assert float(away) > 0.9, float(away)  # the units are away from saturation
     state = network.initial_state(target[0:1])
-    assert network.fused_rollout_applies(state.r) and not plain.fused_rollout_applies(state.r)
+    params = network.step_params()
+    assert backend in available_backends(network.dynamics, state, params, None, STEPS)
+    assert plain.backend == "reference"
     with torch.no_grad():
-        assert_same_outputs(network(target[0:1], STEPS), plain(target[0:1], STEPS), kernels)
+        assert_same_outputs(network(target[0:1], STEPS), plain(target[0:1], STEPS), backend)
     assert_same_gradients(bptt_gradients(network, target), bptt_gradients(plain, target))
 
 
@@ -159,17 +163,17 @@ SPIKING_CASES = [
 @pytest.mark.parametrize("dale", [True, False])
 @pytest.mark.parametrize(("readout", "reset", "substeps", "surrogate"), SPIKING_CASES)
 def test_spiking_rollout_outputs_and_bptt_gradients(
-    readout, reset, substeps, surrogate, dale, kernels
+    readout, reset, substeps, surrogate, dale, backend
 ):
     network = spiking_network(readout, dale, reset=reset, steps_per_frame=substeps,
                               surrogate=surrogate)  # fmt: skip
-    network.kernels = kernels
+    network.backend = backend
     plain = twin(network)
     target = fit_target()
     rate = spike_fraction(network, target)
     assert 0.05 < rate < 0.8, rate  # spikes occur, and not everywhere
     with torch.no_grad():
-        assert_same_outputs(network(target[0:1], STEPS), plain(target[0:1], STEPS), kernels)
+        assert_same_outputs(network(target[0:1], STEPS), plain(target[0:1], STEPS), backend)
     assert_same_gradients(bptt_gradients(network, target), bptt_gradients(plain, target))
 
 
@@ -261,14 +265,14 @@ def test_spiking_start_state_gradients_of_every_tensor():
     assert_same_gradients(results["fused"], results["plain"])
 
 
-def test_float32_matches_the_plain_loop(kernels):
+def test_float32_matches_the_plain_loop(backend):
     target = fit_target(dtype=torch.float32)
     for network in (rate_network().float(), spiking_network().float()):
-        network.kernels = kernels
+        network.backend = backend
         plain = twin(network)
         with torch.no_grad():
             got, want = network(target[0:1], STEPS), plain(target[0:1], STEPS)
-            assert_same_outputs(got, want, kernels, rtol=1e-5)
+            assert_same_outputs(got, want, backend, rtol=1e-5)
         assert_same_gradients(
             bptt_gradients(network, target), bptt_gradients(plain, target), rtol=1e-4
         )
@@ -277,12 +281,44 @@ def test_float32_matches_the_plain_loop(kernels):
 def test_where_the_fused_path_applies():
     network = rate_network()
     x = torch.rand(1, UNITS, dtype=torch.float64)
-    assert network.fused_rollout_applies(x)
-    assert not network.fused_rollout_applies(x.float())  # mixed dtypes: plain loop
-    assert not twin(network).fused_rollout_applies(x)  # use_fast_path=False
-    assert fast_activity.fused_rollout_applies(x.float())
-    assert not fast_activity.fused_rollout_applies(x.to(torch.bfloat16))
-    assert not fast_activity.fused_rollout_applies(x.half())
+    params = network.step_params()
+    state = network.initial_state(x)
+    assert available_backends("wilson_cowan", state, params, None, 3) == (
+        "compiled", "torch", "reference",
+    )  # fmt: skip
+    mixed = network.initial_state(x.float())  # mixed dtypes: the reference loop only
+    assert available_backends("wilson_cowan", mixed, params, None, 3) == ("reference",)
+    drive = torch.zeros(3, 1, UNITS, dtype=torch.float64)  # an external drive: reference only
+    assert available_backends("wilson_cowan", state, params, drive) == ("reference",)
+    assert available_backends("wilson_cowan", state, params, None, 0) == ("reference",)
+    half = params._replace(recurrent_weight=params.recurrent_weight.half())
+    assert available_backends("wilson_cowan", network.initial_state(x.half()), half, None, 3) == (
+        "reference",
+    )
+    assert choose_backend("auto", ("compiled", "torch", "reference")) == "compiled"
+    assert choose_backend("torch", ("compiled", "torch", "reference")) == "torch"
+    assert choose_backend("torch", ("reference",)) == "reference"
+    with pytest.raises(ValueError, match="compiled backend runs on the CPU only"):
+        choose_backend("compiled", ("torch", "reference"), "cuda:0")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        RateActivityNetwork(UNITS, backend="fortran")
+
+
+def test_the_deprecated_switches_still_select_the_same_loops():
+    """use_fast_path (True: "auto", False: "reference"), the kernels attribute and
+    fused_rollout_applies are still read, with a DeprecationWarning."""
+    x = torch.rand(1, UNITS, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="use_fast_path"):
+        plain = RateActivityNetwork(UNITS, use_fast_path=False)
+    assert plain.backend == "reference" and not plain.use_fast_path
+    assert not plain.double().fused_rollout_applies(x)
+    network = rate_network()
+    assert network.backend == "auto" and network.fused_rollout_applies(x)
+    with pytest.warns(DeprecationWarning, match="kernels"):
+        network.kernels = "torch"
+    assert network.backend == "torch" and network.kernels == "torch"
+    with pytest.raises(ValueError, match="not both"):
+        RateActivityNetwork(UNITS, backend="torch", use_fast_path=True)
 
 
 def test_external_input_keeps_the_plain_loop():

@@ -11,11 +11,7 @@ from neurocircuit.models import (
     SpikingActivityNetwork,
     SpikingClassifier,
 )
-from neurocircuit.models import classifier as classifier_module
 from neurocircuit.models import neurons as nrn
-
-HAS_FAST_PATH = classifier_module._fast_lif is not None
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -27,7 +23,7 @@ def spikes_input(steps=30, batch=4, channels=12, seed=0, p=0.2):
 
 @pytest.mark.parametrize("neuron", ["lif_syn", "lif", "alif"])
 def test_classifier_shapes_and_state_carry(neuron):
-    model = SpikingClassifier(12, 16, 3, neuron=neuron, input_scale=5.0, use_fast_path=False)
+    model = SpikingClassifier(12, 16, 3, neuron=neuron, input_scale=5.0, backend="reference")
     x = spikes_input()
     readout, spikes = model(x)
     assert readout.shape == (30, 4, 3) and spikes.shape == (30, 4, 16)
@@ -38,20 +34,19 @@ def test_classifier_shapes_and_state_carry(neuron):
     torch.testing.assert_close(torch.cat([first, second]), readout, rtol=0, atol=1e-6)
 
 
-@pytest.mark.skipif(not HAS_FAST_PATH, reason="models/fast_lif.py is not present")
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 def test_fast_path_matches_generic_loop(reset):
     torch.manual_seed(0)
     model = SpikingClassifier(12, 16, 3, reset=reset, input_scale=5.0, recurrent_scale=1.0)
     model.double()
     x = spikes_input().double()
-    assert model.fast_path_applies()
+    assert model.forward_backend() == "torch"
     with torch.no_grad():
         rate = float(model(x)[1].mean())
     assert 0.02 < rate < 0.5  # spikes and resets on both paths, not a silent network
     grads = []
     for fast in (True, False):
-        model.use_fast_path = fast
+        model.backend = "torch" if fast else "reference"
         model.zero_grad()
         readout, spikes = model(x)
         (readout.square().mean() + spikes.mean()).backward()

@@ -45,6 +45,7 @@ from torch import Tensor
 from neurocircuit.models.activity import RateActivityNetwork
 from neurocircuit.models.fitted import needed_rate
 from neurocircuit.models.names import FORCE_REFUSALS
+from neurocircuit.models.rollout import rollout
 
 
 def check_force_model(model) -> None:
@@ -139,7 +140,9 @@ def force_pass(model: RateActivityNetwork, target: Tensor, rls: RecursiveLeastSq
     target[0] on its own rates and, every ``rls.every`` steps, :func:`rls_update` moves W
     towards the drive a*_t (:func:`target_drive`) before the step is taken. Updates the
     model's W and ``rls.inverse_correlation`` in place (computed in float64) and returns the
-    rates (T, N) the network ran through (row 0: target[0]; row t - 1 fed update t)."""
+    rates (T, N) the network ran through (row 0: target[0]; row t - 1 fed update t). Each step
+    is one step of the reference loop (``models.rollout``, backend "reference"): the weights
+    change between steps, so no fused loop can run the pass."""
     check_force_model(model)
     x = target.detach().to(torch.float64)
     drive_target = target_drive(model, x)
@@ -149,7 +152,6 @@ def force_pass(model: RateActivityNetwork, target: Tensor, rls: RecursiveLeastSq
     )
     weight = params.recurrent_weight.clone()
     uncoupled = params._replace(recurrent_weight=None)
-    step = model.step_function()
     inverse_correlation = rls.inverse_correlation
     state = model.initial_state(x[0:1])
     rates = [state.r[0]]
@@ -158,7 +160,8 @@ def force_pass(model: RateActivityNetwork, target: Tensor, rls: RecursiveLeastSq
         if t % rls.every == 0:
             error = weight @ rate - drive_target[t - 1]
             weight, inverse_correlation = rls_update(weight, inverse_correlation, rate, error)
-        _, state = step((weight @ rate)[None], state, uncoupled)
+        drive = (weight @ rate)[None, None]  # (1, 1, N): one step, the updated W's drive
+        _, state = rollout(model.dynamics, state, uncoupled, drive, backend="reference")
         rates.append(state.r[0])
     rls.inverse_correlation = inverse_correlation
     model.weight.copy_(weight.to(model.weight.dtype))

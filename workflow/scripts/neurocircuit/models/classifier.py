@@ -1,7 +1,8 @@
 """Spiking classifier: input -> (recurrent) spiking hidden layer -> leaky-integrator readout.
 
-The module only runs the time loop over the pure step functions of ``neurons`` (or, on the hot
-path, the fused kernels of ``fast_lif``); it holds no hidden state between calls. The readout
+The module runs its hidden layer and its readout through ``models.rollout``: the reference
+steps of ``models.dynamics`` (backend "reference") or, on the hot path, the fused kernels of
+``fast_lif`` (backend "torch"); it holds no hidden state between calls. The readout
 y_t (T, B, n_out) is meant for a max-over-time cross-entropy (``learning.ClassificationTask``).
 
 Dale's law (``dale=True``) constrains the hidden layer the way a cortical circuit model does
@@ -21,28 +22,28 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from neurocircuit.models import fast_lif
 from neurocircuit.models import neurons as nrn
+from neurocircuit.models.backend import backend_from_legacy, check_backend, choose_backend
+from neurocircuit.models.classifier_options import (  # noqa: F401 - the option names, re-exported
+    CLASSIFIER_BACKENDS,
+    DISCRETISATIONS,
+    NEURON_TYPES,
+    _check_options,
+    check_dale_recurrent,
+    check_discretisation,
+)
 from neurocircuit.models.constraints import (
     DaleSign,
     add_recurrent_weight,
-    check_exc_fraction,
     check_mask,
     draw_neuron_signs,
     init_signed_weight,
     make_dale_parametrization,
 )
-from neurocircuit.models.surrogates import check_surrogate, resolve_surrogate_scale
-
-try:  # the fused kernels are optional: the generic loop computes the same numbers
-    from neurocircuit.models import fast_lif as _fast_lif
-except ImportError:  # pragma: no cover - only when fast_lif.py is absent
-    _fast_lif = None
-
-NEURON_TYPES = ("lif_syn", "lif", "alif")
-DISCRETISATIONS = ("default", "spytorch")
-"""How the LIF-with-synapse layer and the readout are stepped: ``neurons.lif_syn_step`` with the
-leaky readout, or SpyTorch's order (``neurons.lif_syn_spytorch_step`` with
-``neurons.spytorch_readout_step``)."""
+from neurocircuit.models.rollout import available_backends
+from neurocircuit.models.rollout import rollout as run_rollout
+from neurocircuit.models.surrogates import resolve_surrogate_scale
 
 
 class ClassifierState(NamedTuple):
@@ -50,44 +51,6 @@ class ClassifierState(NamedTuple):
 
     neuron: nrn.LIFState | nrn.LIFSynState | nrn.ALIFState
     readout: nrn.LeakyReadoutState | nrn.SpyTorchReadoutState
-
-
-def check_discretisation(discretisation: str, neuron: str) -> str:
-    """Return ``discretisation`` if it is known and fits ``neuron``, else a clear ValueError
-    ("spytorch" exists for the LIF neuron with synaptic current only)."""
-    if discretisation not in DISCRETISATIONS:
-        raise ValueError(f"discretisation must be one of {DISCRETISATIONS}, got {discretisation!r}")
-    if discretisation == "spytorch" and neuron != "lif_syn":
-        raise ValueError(
-            f"discretisation 'spytorch' is SpyTorch's LIF with synaptic current: it needs "
-            f"neuron 'lif_syn', got {neuron!r}"
-        )
-    return discretisation
-
-
-def check_dale_recurrent(dale: bool, recurrent: bool) -> None:
-    """Dale's law constrains the hidden neurons' recurrent weights: a clear ValueError without
-    recurrence (a feed-forward hidden layer has no synapses between neurons to constrain)."""
-    if dale and not recurrent:
-        raise ValueError(
-            "dale needs recurrent: Dale's law signs the hidden neurons' recurrent weights (the "
-            "input stays excitatory and the readout free), so a feed-forward layer has nothing "
-            "to constrain"
-        )
-
-
-def _check_options(n_in, n_hidden, n_out, neuron, reset, surrogate, exc_fraction, refractory_ms):
-    """A clear ValueError for a bad ``SpikingClassifier`` option (sizes, names, fractions)."""
-    for name, value in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
-        if int(value) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
-    if neuron not in NEURON_TYPES:
-        raise ValueError(f"neuron must be one of {NEURON_TYPES}, got {neuron!r}")
-    nrn.check_reset(reset)
-    check_surrogate(surrogate)
-    check_exc_fraction(exc_fraction)
-    if refractory_ms < 0:
-        raise ValueError(f"refractory_ms must be >= 0, got {refractory_ms}")
 
 
 class SpikingClassifier(nn.Module):
@@ -125,11 +88,13 @@ class SpikingClassifier(nn.Module):
         self_connections: keep recurrent self-connections (V_ii).
         connection_density: fraction of recurrent connections that exist (random mask).
         seed: seeds the initial weights and identities (independent of the global RNG).
-        use_fast_path: allow the fused ``fast_lif`` kernels when they apply (lif_syn,
-            "default" discretisation, superspike, no refractory period, zero initial state,
-            state not returned); they run on the effective weights (Dale's parametrizations
-            and masks applied, gradients mapped back by autograd). Set False to force the
-            generic step-function loop.
+        backend: "auto" (default) or "torch": the fused ``fast_lif`` kernels where they apply
+            (lif_syn, "default" discretisation, superspike, no refractory period, zero initial
+            state, state not returned; ``available_backends``), the reference loop of step
+            functions elsewhere; "reference": always that loop. The kernels run on the
+            effective weights (Dale's parametrizations and masks applied, gradients mapped
+            back by autograd).
+        use_fast_path: deprecated (True: backend "auto", False: "reference").
 
     ``forward(x)`` takes x (T, B, n_in) and returns (readout (T, B, n_out), spikes
     (T, B, n_hidden)); with ``state=`` / ``return_state=True`` it continues from and returns a
@@ -166,9 +131,11 @@ class SpikingClassifier(nn.Module):
         self_connections: bool = True,
         connection_density: float = 1.0,
         seed: int = 0,
-        use_fast_path: bool = True,
+        backend: str = "auto",
+        use_fast_path: bool | None = None,
     ):
         super().__init__()
+        backend = check_backend(backend_from_legacy(backend, use_fast_path), CLASSIFIER_BACKENDS)
         _check_options(n_in, n_hidden, n_out, neuron, reset, surrogate, exc_fraction, refractory_ms)
         check_discretisation(discretisation, neuron)
         check_dale_recurrent(dale, recurrent)
@@ -182,7 +149,7 @@ class SpikingClassifier(nn.Module):
             input_scale=input_scale,
             recurrent_scale=recurrent_scale, readout_scale=readout_scale,
             self_connections=self_connections, connection_density=connection_density,
-            seed=seed, use_fast_path=use_fast_path,
+            seed=seed, backend=backend,
         )  # fmt: skip
         self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
         self.neuron = neuron
@@ -200,7 +167,7 @@ class SpikingClassifier(nn.Module):
         self.kappa = nrn.decay(dt_ms, tau_out_ms)
         self.rho = nrn.decay(dt_ms, tau_adapt_ms)
         self.refractory_steps = int(round(refractory_ms / dt_ms))
-        self.use_fast_path = bool(use_fast_path)
+        self.backend = backend
         self._init_weights(
             torch.Generator().manual_seed(int(seed)),
             exc_fraction=exc_fraction,
@@ -345,18 +312,36 @@ class SpikingClassifier(nn.Module):
             readout = nrn.LeakyReadoutState(y)
         return ClassifierState(neuron_state, readout)
 
+    @property
+    def use_fast_path(self) -> bool:
+        """Deprecated: whether ``backend`` is not "reference"."""
+        return self.backend != "reference"
+
+    @use_fast_path.setter
+    def use_fast_path(self, value: bool) -> None:
+        self.backend = backend_from_legacy("auto", bool(value))
+
+    @property
+    def dynamics(self) -> tuple[str, str]:
+        """The names in ``models.rollout`` of the hidden layer's and the readout's dynamics."""
+        if self.discretisation == "spytorch":
+            return "lif_syn_spytorch", "spytorch_readout"
+        return self.neuron, "leaky_readout"
+
+    def available_backends(self, state=None, return_state: bool = False) -> tuple[str, ...]:
+        """The backends that can run ``forward`` from ``state`` (``rollout.available_backends``
+        of the hidden layer; the readout's fused loop runs wherever the layer's does)."""
+        hidden = None if state is None else state.neuron
+        params = self.neuron_params(None)
+        return available_backends(self.dynamics[0], hidden, params, needs_state=return_state)
+
+    def forward_backend(self, state=None, return_state: bool = False) -> str:
+        """The backend ``forward`` runs on from ``state``: "torch" or "reference"."""
+        return choose_backend(self.backend, self.available_backends(state, return_state))
+
     def fast_path_applies(self, state=None, return_state: bool = False) -> bool:
-        """Whether ``forward`` would use the fused ``fast_lif`` kernels for this call."""
-        return (
-            self.use_fast_path
-            and _fast_lif is not None
-            and self.neuron == "lif_syn"
-            and self.discretisation == "default"
-            and self.surrogate == "superspike"
-            and self.refractory_steps == 0
-            and state is None
-            and not return_state
-        )
+        """Deprecated: whether ``forward`` would use the fused ``fast_lif`` kernels."""
+        return self.forward_backend(state, return_state) == "torch"
 
     def forward(self, x: Tensor, state: ClassifierState | None = None, return_state: bool = False):
         """Run the network over a sequence.
@@ -379,39 +364,23 @@ class SpikingClassifier(nn.Module):
             x = x.to_dense()
         weights = self.effective_weights()
         x = x.to(weights["w_in"].dtype)
-        if self.fast_path_applies(state, return_state):
-            current = _fast_lif.spike_input_projection(x, weights["w_in"])
-            spikes = _fast_lif.lif_syn_recurrent(
-                current,
-                weights["w_rec"],
-                self.alpha,
-                self.beta,
-                threshold=self.threshold,
-                reset=self.reset,
-                surrogate_scale=self.surrogate_scale,
-            )
+        params = self.neuron_params(weights["w_rec"])
+        if self.forward_backend(state, return_state) == "torch":
+            current = fast_lif.spike_input_projection(x, weights["w_in"])
+            spikes, _ = run_rollout("lif_syn", None, params, current, backend="torch",
+                                    needs_state=False)  # fmt: skip
             drive = F.linear(spikes, weights["w_out"], weights["b_out"])
-            return _fast_lif.leaky_integrate(drive, self.kappa), spikes
-
+            readout, _ = run_rollout("leaky_readout", None, nrn.LeakyReadoutParams(self.kappa),
+                                     drive, backend="torch", needs_state=False)  # fmt: skip
+            return readout, spikes
         if state is None:
             state = self.initial_state(x.shape[1], device=x.device, dtype=x.dtype)
-        step = self.step_function()
-        params = self.neuron_params(weights["w_rec"])
+        hidden, readout_dynamics = self.dynamics
         current = F.linear(x, weights["w_in"])
-        neuron_state = state.neuron
-        spikes = []
-        for current_t in current.unbind(0):
-            z, neuron_state = step(current_t, neuron_state, params)
-            spikes.append(z)
-        spikes = torch.stack(spikes)
+        spikes, neuron_state = run_rollout(hidden, state.neuron, params, current)
         drive = F.linear(spikes, weights["w_out"], weights["b_out"])
-        readout_state = state.readout
-        readout_step, readout_params = self.readout_step()
-        outputs = []
-        for drive_t in drive.unbind(0):
-            y, readout_state = readout_step(drive_t, readout_state, readout_params)
-            outputs.append(y)
-        readout = torch.stack(outputs)
+        _, readout_params = self.readout_step()
+        readout, readout_state = run_rollout(readout_dynamics, state.readout, readout_params, drive)
         if return_state:
             return readout, spikes, ClassifierState(neuron_state, readout_state)
         return readout, spikes
