@@ -3,7 +3,8 @@
 The forward pass is the compiled rollout of ``models.activity_kernels`` (the loop the fused
 BPTT rollouts run); the eligibility traces and their products with the learning signal are the
 factorised loops of ``learning.eprop_kernels``: per-unit terms filtered backward in time and
-one matrix product over time for each weight matrix, as in BPTT's weight gradient. Same
+one matrix product over time (over frames) for each weight matrix, as in BPTT's weight
+gradient. Same
 gradients as the torch loops of ``learning.eprop_torch`` (the reference) to rounding
 (tests/unit/test_eprop_parity.py).
 
@@ -91,7 +92,6 @@ def spiking_gradients(model, p: dict, target: Tensor, weights: Tensor, norm: Ten
                       back: Tensor | None):  # fmt: skip
     """E-prop of ``SpikingActivityNetwork``, compiled; ``back`` (N, N) carries the full
     readout's error to the units (W_out or a fixed random matrix; None: diagonal readout)."""
-    n = target.shape[1]
     outputs, filtered, membrane, spikes = _spiking_forward(model, p, target)
     y, r = outputs[1:], filtered[1:]
     loss, dy = _loss_and_errors(y, target, weights, norm)
@@ -107,15 +107,15 @@ def spiking_gradients(model, p: dict, target: Tensor, weights: Tensor, norm: Ten
     psi = surrogate_derivative(
         membrane - params.threshold, params.surrogate, params.surrogate_scale, params.threshold
     )
-    post = torch.empty_like(membrane)
-    eprop_kernels.spiking_post_terms(
-        post.numpy(), _array(psi), spikes.numpy(), _array(signal), model.beta, model.kappa,
-        model.reset == "subtract", model.steps_per_frame,
+    substeps = model.steps_per_frame
+    terms = torch.empty_like(signal)
+    eprop_kernels.spiking_input_terms(
+        terms.numpy(), _array(psi), spikes.numpy(), _array(signal), model.alpha, model.beta,
+        model.kappa, model.reset == "subtract", True, substeps,
     )  # fmt: skip
-    pre = target.new_empty(membrane.shape[0], n + 1)
-    eprop_kernels.spiking_pre_traces(
-        pre.numpy(), _array(outputs[:-1]), model.alpha, model.beta, model.steps_per_frame
-    )
-    product = post.t() @ pre
-    grads["weight"], grads["bias_current"] = product[:, :n], product[:, n]
+    inputs = outputs[:-1]  # y_{t-1} enters every sub-step of frame t as y_{t-1} / S
+    if substeps > 1:
+        terms = terms / substeps
+    grads["weight"] = terms.t() @ inputs
+    grads["bias_current"] = terms.sum(0)
     return loss, outputs, grads

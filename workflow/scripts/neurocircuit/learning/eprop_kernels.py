@@ -75,45 +75,44 @@ def rate_unit_terms(post, unit_grads, signal, rates, drive, sig, leak_rate, gain
 
 
 @njit(cache=True)
-def spiking_pre_traces(pre, outputs, alpha, beta, substeps):
-    """Presynaptic traces of the spiking network in place: ``pre`` (T S, N + 1) gets V_k of
-    each input y_{t-1} / S (columns :N, ``outputs`` (T, N) holding y_0 .. y_{T-1}) and of the
-    bias current's constant 1 / S (column N), with I_k = alpha I_{k-1} + x_k,
-    V_k = beta V_{k-1} + I_k from zero."""
-    steps, n = outputs.shape
-    current = np.zeros(n + 1, dtype=np.float64)
-    membrane = np.zeros(n + 1, dtype=np.float64)
-    for t in range(steps):
-        for k in range(t * substeps, (t + 1) * substeps):
-            for i in range(n + 1):
-                x = 1.0 if i == n else outputs[t, i]
-                if substeps > 1:
-                    x = x / substeps
-                current[i] = current[i] * alpha + x
-                membrane[i] = membrane[i] * beta + current[i]
-                pre[k, i] = membrane[i]
+def spiking_input_terms(
+    frame_terms, psi, spikes, signal, alpha, beta, kappa, subtract, synaptic, substeps
+):  # fmt: skip
+    """Spiking units' e-prop terms in place, backward over the sub-steps, one pass per step.
 
+    ``frame_terms`` (T, M) gets, for each unit m and each block of ``substeps`` sub-steps (a
+    frame, or one step when ``substeps`` is 1), G_k summed over the block: the gradient of a
+    weight into unit m from an input p is sum_k G_k p_k, so with inputs held over a block,
+    dE/dW = frame_terms^T inputs (one product over blocks). G_k is the unit's term
+    post_k = (1 - kappa) psi_k Lambda_k (minus the "zero" reset's correction at its spikes)
+    filtered backward through the presynaptic current and membrane filters (the adjoint of
+    I_k = alpha I_{k-1} + p_k, V_k = beta V_{k-1} + I_k; without ``synaptic``, V_k =
+    beta V_{k-1} + p_k). Lambda_k = kappa Lambda_{k+1} + L at a block's last sub-step.
 
-@njit(cache=True)
-def spiking_post_terms(post, psi, spikes, signal, beta, kappa, subtract, substeps):
-    """Postsynaptic terms of the spiking network in place, backward over the sub-steps:
-    ``post`` (T S, N) such that dE/dW = post^T pre[:, :N] and dE/db_in = post^T pre[:, N].
-
-    In: ``psi`` (T S, N) the surrogate derivative of every sub-step, ``spikes`` (T S, N),
-    ``signal`` (T, N) the learning signal of each frame (applied at its last sub-step)."""
+    In: ``psi`` and ``spikes`` (T S, M), ``signal`` L (T, M); kappa 0 leaves psi_k L_k.
+    """
     total, n = psi.shape
     lam = np.zeros(n, dtype=np.float64)
-    after = np.zeros(n, dtype=np.float64)  # sum over the sub-steps after k up to the next spike
-    for k in range(total - 1, -1, -1):  # of beta^(.) (1 - kappa) psi Lambda
+    after = np.zeros(n, dtype=np.float64)  # sum of beta^(.) post over the sub-steps after k
+    g_membrane = np.zeros(n, dtype=np.float64)  # up to the unit's next spike ("zero" reset)
+    g_current = np.zeros(n, dtype=np.float64)
+    frame_terms[:] = 0.0
+    for k in range(total - 1, -1, -1):
+        frame = k // substeps
         last = (k + 1) % substeps == 0
         for j in range(n):
             lam[j] *= kappa
             if last:
-                lam[j] += signal[k // substeps, j]
+                lam[j] += signal[frame, j]
             direct = (1.0 - kappa) * psi[k, j] * lam[j]
-            if subtract:
-                post[k, j] = direct
-            else:
+            post = direct
+            if not subtract:
                 z = spikes[k, j]
-                post[k, j] = direct - z * after[j]
+                post = direct - z * after[j]
                 after[j] = beta * (direct + (1.0 - z) * after[j])
+            g_membrane[j] = post + beta * g_membrane[j]
+            if synaptic:
+                g_current[j] = g_membrane[j] + alpha * g_current[j]
+            else:
+                g_current[j] = g_membrane[j]
+            frame_terms[frame, j] += g_current[j]
