@@ -200,12 +200,16 @@ def run_worker(script: str, worker_args: list[str], env: dict, timeout: float, *
 
 
 def alternating(members: Sequence[str], index: int) -> list[str]:
-    """The order of ``members`` in round ``index``: rotated by the round, reversed in odd
-    rounds, so that no member always runs first or right after the same one."""
+    """The order of ``members`` in round ``index``: rotated by one place a round, so that each
+    member runs first once in every ``len(members)`` rounds, and reversed in every other such
+    cycle, so that no member always runs right after the same one (two members: ab, ba, ba,
+    ab, ...)."""
     members = list(members)
-    shift = index % len(members) if members else 0
+    if not members:
+        return members
+    shift, cycle = index % len(members), index // len(members)
     order = members[shift:] + members[:shift]
-    return order[::-1] if index % 2 else order
+    return order[::-1] if cycle % 2 else order
 
 
 def run_rounds(
