@@ -33,9 +33,7 @@ def section(**classification):
 
 def digits_settings(**overrides):
     """Small, fast digits settings (T = 10, 48 hidden neurons, 300 training samples)."""
-    settings = resolve_run_settings(
-        section(model_definitions={"lif": {"all": {}}}), "digits", "lif"
-    )
+    settings = resolve_run_settings(section(model_settings={"lif": {}}), "digits", "lif")
     settings.update(
         n_steps=10,
         n_hidden=48,
@@ -67,12 +65,12 @@ def run(tmp_path, name, settings, seed=0):
 # ------------------------------------------------------------------------- settings
 
 
-def test_settings_are_layered_defaults_dataset_model_all_model_dataset():
+def test_settings_are_layered_defaults_dataset_model_model_dataset():
     classification = section(
         defaults={"lr": 1e-3, "n_hidden": 10},
         dataset_settings={"mnist": {"n_hidden": 100, "epochs": 5}},
-        model_definitions={
-            "big": {"all": {"n_hidden": 500, "lr": 2e-3}, "mnist": {"lr": 3e-3}},
+        model_settings={
+            "big": {"n_hidden": 500, "lr": 2e-3, "dataset_settings": {"mnist": {"lr": 3e-3}}},
         },
     )
     mnist = resolve_run_settings(classification, "mnist", "big")
@@ -80,10 +78,25 @@ def test_settings_are_layered_defaults_dataset_model_all_model_dataset():
     digits = resolve_run_settings(classification, "digits", "big")
     assert (digits["n_hidden"], digits["lr"], digits["epochs"]) == (500, 2e-3, 30)
     assert digits["encoding"] == "latency" and digits["n_steps"] == 100  # schema defaults
+    assert "dataset_settings" not in digits
+
+
+def test_old_model_definitions_are_read_with_a_warning(caplog):
+    old = {"big": {"all": {"n_hidden": 500, "lr": 2e-3}, "mnist": {"lr": 3e-3}}}
+    with caplog.at_level("WARNING"):
+        classification = section(model_definitions=old)
+    assert "model_definitions" in caplog.text and "deprecated" in caplog.text
+    assert classification["model_settings"]["big"] == {
+        "n_hidden": 500,
+        "lr": 2e-3,
+        "dataset_settings": {"mnist": {"lr": 3e-3}},
+    }
+    assert resolve_run_settings({**classification, "model_settings": {}, "model_definitions": old},
+                                "mnist", "big")["lr"] == 3e-3  # fmt: skip
 
 
 def test_undefined_model_is_one_clear_error():
-    classification = section(models=["lif", "nope"], model_definitions={"lif": {"all": {}}})
+    classification = section(models=["lif", "nope"], model_settings={"lif": {}})
     with pytest.raises(ValueError, match="lists nope, not defined .* \\(defined: lif\\)"):
         check_classification_config(classification)
     with pytest.raises(ValueError, match="model 'nope' is not defined"):
@@ -95,7 +108,11 @@ def test_undefined_model_is_one_clear_error():
     [
         ({"dataset_settings": {"mnist": {"n_hiden": 5}}}, "classification.dataset_settings.mnist"),
         ({"defaults": {"encoding": "morse"}}, "classification.defaults.encoding"),
-        ({"model_definitions": {"x": {"al": {}}}}, "classification.model_definitions.x"),
+        ({"model_settings": {"x": {"n_hiden": 5}}}, "classification.model_settings.x"),
+        (
+            {"model_settings": {"x": {"dataset_settings": {"mnist": {"lr": -1}}}}},
+            "classification.model_settings.x.dataset_settings.mnist.lr",
+        ),
         ({"datasets": ["cifar"]}, "classification.datasets.0"),
         ({"seeds": [-1]}, "classification.seeds.0"),
     ],

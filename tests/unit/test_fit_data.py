@@ -148,9 +148,10 @@ def test_zebrafish_preprocessing_on_the_real_file():
     ("section", "value", "key"),
     [
         ("fit", {"models": ["rate_dale_adam"]}, "fit.models"),
-        ("fit", {"preprocessing": {"normalisation": "zscore"}}, "fit.preprocessing"),
-        ("fit", {"heldout_fraction": 1.5}, "fit.heldout_fraction"),
-        ("fit", {"training": {"epoch": 3}}, "fit.training"),
+        ("fit", {"defaults": {"preprocessing": {"normalisation": "zscore"}}}, "fit.defaults.pre"),
+        ("fit", {"defaults": {"heldout_fraction": 1.5}}, "fit.defaults.heldout_fraction"),
+        ("fit", {"defaults": {"training": {"epoch": 3}}}, "fit.defaults.training"),
+        ("fit", {"preprocessing": {"normalisation": "zscore"}}, "fit.defaults.pre"),  # old place
         ("fit", {"model_settings": {"rate_dale_bptt": {"trainig": {}}}}, "fit.model_settings"),
         ("fit", {"model_settings": {"rate_dale": {}}}, "fit.model_settings"),
         ("fit", {"dataset_settings": {"zebrafish": {"network": {"rate": {"tau": -1}}}}}, "tau"),
@@ -171,13 +172,13 @@ def test_fit_defaults_are_the_paper_preset():
 
     schema = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
     config = validate_config({}, schema)
-    assert config["fit"]["preprocessing"] == {
+    assert config["fit"]["defaults"]["preprocessing"] == {
         "normalisation": "global",
         "smoothing_sigma_frames": 10,
     }
-    assert config["fit"]["heldout_fraction"] == 0.2
-    assert config["fit"]["ar1_ridge"] is None  # picked on the validation block
-    assert config["fit"]["validation_fraction"] == 0.125
+    assert config["fit"]["defaults"]["heldout_fraction"] == 0.2
+    assert config["fit"]["defaults"]["ar1_ridge"] is None  # picked on the validation block
+    assert config["fit"]["defaults"]["validation_fraction"] == 0.125
     assert len(config["fit"]["models"]) == 9  # 8 BPTT / e-prop models and rate_nodale_force
     assert config["ablation"]["strategies"] == ["random", "weakest", "strongest", "hubs"]
 
@@ -190,8 +191,10 @@ def test_run_settings_layer_defaults_then_dataset_then_model():
     fit_config = validate_config(
         {
             "fit": {
-                "training": {"epochs": 100, "lr": 0.01},
-                "network": {"rate": {"tau": 50.0}, "spiking": {"tau_out": 50.0}},
+                "defaults": {
+                    "training": {"epochs": 100, "lr": 0.01},
+                    "network": {"rate": {"tau": 50.0}, "spiking": {"tau_out": 50.0}},
+                },
                 "dataset_settings": {
                     "zebrafish": {"training": {"epochs": 200}, "network": {"rate": {"tau": 20.0}}}
                 },
@@ -212,9 +215,40 @@ def test_run_settings_layer_defaults_then_dataset_then_model():
     session = resolve_fit_settings(fit_config, "synthetic", "rate_dale_bptt")
     assert session["training"]["epochs"] == 300 and session["network"]["rate"]["tau"] == 50.0
     assert session["frame_period_s"] is None  # activity.h5 stores its time axis
-    assert fit_config["training"]["epochs"] == 100  # the config itself is not modified
+    assert fit_config["defaults"]["training"]["epochs"] == 100  # the config is not modified
     assert recording_settings(model) == {
         "frame_period_s": 0.9,
         "max_neurons": None,
         "max_frames": None,
     }
+
+
+def test_a_model_on_one_data_set_and_the_old_layout(caplog):
+    from neurocircuit.config import validate_config
+    from neurocircuit.fit.settings import resolve_fit_settings
+
+    schema = Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    model = {
+        "training": {"epochs": 300},
+        "dataset_settings": {"zebrafish": {"training": {"lr": 0.5}}},
+    }
+    new = validate_config(
+        {
+            "fit": {
+                "defaults": {"training": {"epochs": 100}},
+                "model_settings": {"rate_dale_bptt": model},
+            }
+        },
+        schema,
+    )["fit"]
+    zebrafish = resolve_fit_settings(new, "zebrafish", "rate_dale_bptt")["training"]
+    assert (zebrafish["epochs"], zebrafish["lr"]) == (300, 0.5)
+    assert resolve_fit_settings(new, "synthetic", "rate_dale_bptt")["training"]["lr"] == 0.01
+    with caplog.at_level("WARNING"):
+        old = validate_config({"fit": {"training": {"epochs": 100}}}, schema)["fit"]
+    assert "fit.{training} is deprecated" in caplog.text
+    assert old["defaults"]["training"]["epochs"] == 100 and "training" not in old
+    unvalidated = {**old, "training": {"epochs": 7}}  # an old section read as it is
+    assert (
+        resolve_fit_settings(unvalidated, "zebrafish", "rate_dale_bptt")["training"]["epochs"] == 7
+    )

@@ -304,7 +304,7 @@ def test_setting_validates_and_lands_in_the_run_params():
     network = build_network(parse_model_name("rate_dale_bptt"), 5, settings["network"], seed=0)
     assert network.wilson_cowan == "neurotorch"
     torch.testing.assert_close(network.transition(), torch.full((5,), 0.3))
-    unset = validate_config({}, SCHEMA)["fit"]["network"]["rate"]
+    unset = validate_config({}, SCHEMA)["fit"]["defaults"]["network"]["rate"]
     assert "wilson_cowan" not in unset  # the default form, and unchanged params for old runs
     with pytest.raises(ConfigError, match="wilson_cowan"):
         validate_config({"fit": {"network": {"rate": {"wilson_cowan": "euler"}}}}, SCHEMA)

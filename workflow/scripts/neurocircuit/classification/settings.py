@@ -3,8 +3,9 @@ cross-checks. No torch here: the workflow calls these at parse time."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
+
+from neurocircuit.config import layer_settings, upgrade_section
 
 DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "shd")
 
@@ -45,19 +46,16 @@ TRAIN_KEYS = (
 """Run settings passed to ``TrainConfig``."""
 
 
-def _merge(base: dict, overrides: Mapping | None) -> dict:
-    if overrides:
-        base.update(copy.deepcopy(dict(overrides)))
-    return base
-
-
 def resolve_run_settings(classification: Mapping, dataset: str, model: str) -> dict:
     """The settings of one run: ``defaults``, then ``dataset_settings[dataset]``, then
-    ``model_definitions[model]["all"]``, then ``model_definitions[model][dataset]``.
+    ``model_settings[model]``, then ``model_settings[model]["dataset_settings"][dataset]``
+    (neurocircuit.config.layer_settings, the layering of every stage).
 
-    ``classification`` is the validated ``classification`` config section (defaults filled).
+    ``classification`` is the validated ``classification`` config section (defaults filled);
+    an old ``model_definitions`` is read as model_settings, with a deprecation warning.
     """
-    definitions = classification.get("model_definitions") or {}
+    classification = upgrade_section("classification", classification)
+    definitions = classification.get("model_settings") or {}
     if model not in definitions:
         known = ", ".join(sorted(definitions)) or "none"
         raise ValueError(f"classification model '{model}' is not defined (defined: {known})")
@@ -65,12 +63,7 @@ def resolve_run_settings(classification: Mapping, dataset: str, model: str) -> d
         raise ValueError(
             f"unknown classification data set '{dataset}' (known: {', '.join(DATASET_NAMES)})"
         )
-    settings = _merge({}, classification.get("defaults"))
-    settings = _merge(settings, (classification.get("dataset_settings") or {}).get(dataset))
-    definition = definitions[model] or {}
-    settings = _merge(settings, definition.get("all"))
-    settings = _merge(settings, definition.get(dataset))
-    return settings
+    return layer_settings(classification, dataset, model)
 
 
 def check_run_settings(settings: Mapping) -> None:
@@ -94,13 +87,14 @@ def check_run_settings(settings: Mapping) -> None:
 def check_classification_config(classification: Mapping) -> None:
     """Cross-checks the schema cannot express: every listed model is defined, and the resolved
     settings of every listed (dataset, model) pass ``check_run_settings``. One-line error."""
-    definitions = classification.get("model_definitions") or {}
+    classification = upgrade_section("classification", classification)
+    definitions = classification.get("model_settings") or {}
     undefined = [m for m in classification.get("models") or [] if m not in definitions]
     if undefined:
         known = ", ".join(sorted(definitions)) or "none"
         raise ValueError(
             f"classification.models lists {', '.join(undefined)}, not defined in "
-            f"classification.model_definitions (defined: {known})"
+            f"classification.model_settings (defined: {known})"
         )
     for dataset in classification.get("datasets") or []:
         for model in classification.get("models") or []:

@@ -1,8 +1,10 @@
 """The settings of one fit, resolved from the ``fit`` config section when the DAG is built.
 
-One layering rule, the same as classification's: the section's own run keys are the defaults,
-``dataset_settings[dataset]`` overrides them, ``model_settings[model]`` overrides both (each a
-partial copy of the run keys, deep-merged). A fit job's params hold exactly the result, so a
+One layering rule, the same as classification's (neurocircuit.config.layer_settings):
+``defaults`` (the run keys), then ``dataset_settings[dataset]``, then ``model_settings[model]``,
+then ``model_settings[model].dataset_settings[dataset]`` (each a partial copy of the run keys,
+deep-merged). Run keys written at the top of the fit section (its layout until 2026-12) are
+read over ``defaults``, with a deprecation warning. A fit job's params hold exactly the result, so a
 change to one model's settings reruns that model's jobs and nothing else. The training keys
 are those of the run's method: ``training.force`` only in FORCE runs, which read nothing of
 the gradient methods' keys (:func:`method_training`).
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from neurocircuit.config import merge_settings
+from neurocircuit.config import layer_settings, upgrade_section
 from neurocircuit.fit.recording import Preprocessing, describe_preprocessing
 from neurocircuit.models.names import ModelSpec, parse_model_name
 
@@ -26,7 +28,7 @@ RUN_KEYS = (
     "max_neurons",
     "max_frames",
 )
-"""Keys of the fit section that make up one run's settings (defaults of every run)."""
+"""The keys of one run's settings (``fit.defaults``)."""
 
 ZEBRAFISH = "zebrafish"
 FORCE_LOOP_KEYS = ("stop_pvar", "eval_every", "patience", "checkpoint_every", "progress")
@@ -46,17 +48,12 @@ def method_training(training: dict, model: str) -> dict:
 
 
 def resolve_fit_settings(fit_config: dict, dataset: str, model: str | None = None) -> dict:
-    """One run's settings: the run keys, then ``dataset_settings[dataset]``, then
-    ``model_settings[model]`` (deep merge; skipped when ``model`` is None), keeping the training
-    keys of the model's method (:func:`method_training`), plus the frame period of a ``.npy``
-    recording (s; the zebrafish file does not store it; imaging sessions' activity.h5 files
-    do)."""
-    settings = {key: fit_config[key] for key in RUN_KEYS}
-    settings = merge_settings(
-        settings,
-        (fit_config.get("dataset_settings") or {}).get(dataset),
-        (fit_config.get("model_settings") or {}).get(model),
-    )
+    """One run's settings: ``defaults``, then ``dataset_settings[dataset]``, then
+    ``model_settings[model]`` and its ``dataset_settings[dataset]`` (deep merge; the model
+    layers skipped when ``model`` is None), keeping the training keys of the model's method
+    (:func:`method_training`), plus the frame period of a ``.npy`` recording (s; the zebrafish
+    file does not store it; imaging sessions' activity.h5 files do)."""
+    settings = layer_settings(upgrade_section("fit", fit_config, RUN_KEYS), dataset, model)
     if model is not None:
         settings["training"] = method_training(settings["training"], model)
     settings["frame_period_s"] = (
