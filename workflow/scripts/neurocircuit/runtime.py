@@ -316,14 +316,20 @@ def _plain(value):
     return value
 
 
+def _named(entries) -> dict:
+    """The named entries of a Snakemake ``Namedlist`` (none of a plain list)."""
+    return dict(entries.items()) if hasattr(entries, "items") else {}
+
+
 def job_record(smk) -> dict:
-    """What :class:`SavedJob` holds of a ``snakemake`` object, as JSON-ready data."""
+    """What :class:`SavedJob` holds of a ``snakemake`` object, as JSON-ready data (a field
+    the object lacks is saved empty)."""
     record = {"rule": getattr(smk, "rule", None) or "rule", "threads": int(smk.threads)}
     for field in _FILE_FIELDS:
-        files = getattr(smk, field)
-        record[field] = {"files": _plain(list(files)), "named": _plain(dict(files.items()))}
+        files = getattr(smk, field, [])
+        record[field] = {"files": _plain(list(files)), "named": _plain(_named(files))}
     for field in _NAMED_FIELDS:
-        record[field] = _plain(dict(getattr(smk, field).items()))
+        record[field] = _plain(_named(getattr(smk, field, {})))
     return record
 
 
