@@ -14,12 +14,13 @@ import torch
 from neurocircuit.learning import SequenceFitTask
 from neurocircuit.learning.eprop import (
     eprop_backend,
+    eprop_classifier_gradients,
     eprop_rate_gradients,
     eprop_spiking_activity_gradients,
     random_feedback,
 )
 from neurocircuit.learning.eprop_torch import rate_default_gradients, rate_neurotorch_gradients
-from neurocircuit.models import RateActivityNetwork, SpikingActivityNetwork
+from neurocircuit.models import RateActivityNetwork, SpikingActivityNetwork, SpikingClassifier
 from neurocircuit.models import neurons as nrn
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 3e-5}
@@ -123,6 +124,46 @@ def spike_rate(model, target) -> float:
             state = state._replace(neuron=neuron, lowpass=filtered,
                                    output=model.read_out(filtered.r, p))  # fmt: skip
     return count / (target.numel() - target.shape[1]) / model.steps_per_frame
+
+
+CLASSIFIER_CASES = [  # neuron, reset, recurrent, Dale, refractory (ms), random feedback
+    ("lif_syn", "zero", True, True, 0.0, False),
+    ("lif_syn", "subtract", False, False, 2.0, True),
+    ("lif", "zero", True, False, 3.0, False),
+    ("lif", "subtract", True, True, 0.0, True),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(
+    ("neuron", "reset", "recurrent", "dale", "refractory_ms", "random"), CLASSIFIER_CASES
+)
+def test_compiled_classifier_eprop_equals_torch_loops(
+    neuron, reset, recurrent, dale, refractory_ms, random, dtype
+):
+    generator = torch.Generator().manual_seed(2)
+    x = (torch.rand(50, 5, 12, generator=generator) < 0.2).to(dtype)
+    labels = torch.randint(0, 4, (5,), generator=generator)
+    model = SpikingClassifier(
+        12, 16, 4, neuron=neuron, reset=reset, recurrent=recurrent, dale=dale,
+        refractory_ms=refractory_ms, input_scale=0.5 if dale else 5.0, recurrent_scale=2.0,
+    ).to(dtype)  # fmt: skip
+    feedback = random_feedback(model, seed=3) if random else None
+    with torch.no_grad():
+        rate = float(model(x)[1].mean())
+    assert 0.02 < rate < 0.6 / (1 + refractory_ms), rate
+
+    def run(backend):
+        return eprop_classifier_gradients(model, x, labels, feedback, backend=backend)
+
+    assert_backends_agree(model, run, dtype)
+
+
+def test_compiled_classifier_eprop_needs_factorised_traces():
+    x = torch.zeros(5, 2, 12)
+    model = SpikingClassifier(12, 16, 4, neuron="alif")
+    with pytest.raises(ValueError, match="not alif"):
+        eprop_classifier_gradients(model, x, torch.zeros(2, dtype=torch.long), backend="compiled")
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -69,8 +69,11 @@ CASES = [  # input scales that keep a fifth to a half of the neuron-steps spikin
 ]
 
 
+@pytest.mark.parametrize("backend", ["torch", "auto"])  # auto: compiled but for alif
 @pytest.mark.parametrize(("neuron", "reset", "dale", "refractory_ms", "input_scale"), CASES)
-def test_eprop_equals_bptt_without_recurrence(neuron, reset, dale, refractory_ms, input_scale):
+def test_eprop_equals_bptt_without_recurrence(
+    neuron, reset, dale, refractory_ms, input_scale, backend
+):
     x, y = batch()
     for surrogate in ("superspike", "triangle"):
         model = SpikingClassifier(
@@ -87,7 +90,7 @@ def test_eprop_equals_bptt_without_recurrence(neuron, reset, dale, refractory_ms
         loss.backward()
         reference = grads_of(model)
         model.zero_grad()
-        eprop_loss, _ = eprop_classifier_gradients(model, x, y)
+        eprop_loss, _ = eprop_classifier_gradients(model, x, y, backend=backend)
         assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
         assert_same_grads(model, reference)
 
@@ -110,12 +113,13 @@ def loss_with_detached_recurrence(model, x, y):
     return F.cross_entropy(torch.stack(outputs).max(dim=0).values, y)
 
 
+@pytest.mark.parametrize("backend", ["torch", "auto"])
 @pytest.mark.parametrize(
     ("neuron", "reset", "dale_mode", "input_scale"),
     [("lif_syn", "zero", "fixed", 0.3), ("lif", "subtract", None, 5.0),
      ("alif", "zero", "learnable_sign", 5.0)],
 )  # fmt: skip
-def test_eprop_traces_exact_with_recurrence(neuron, reset, dale_mode, input_scale):
+def test_eprop_traces_exact_with_recurrence(neuron, reset, dale_mode, input_scale, backend):
     x, y = batch(seed=2)
     model = SpikingClassifier(
         12, 16, 4, neuron=neuron, reset=reset, dale=dale_mode is not None,
@@ -126,7 +130,7 @@ def test_eprop_traces_exact_with_recurrence(neuron, reset, dale_mode, input_scal
     loss_with_detached_recurrence(model, x, y).backward()
     reference = grads_of(model)
     model.zero_grad()
-    eprop_classifier_gradients(model, x, y)
+    eprop_classifier_gradients(model, x, y, backend=backend)
     assert_same_grads(model, reference)
     # and it is an approximation: full BPTT differs once neurons are coupled
     model.zero_grad()
@@ -135,16 +139,17 @@ def test_eprop_traces_exact_with_recurrence(neuron, reset, dale_mode, input_scal
     assert not torch.allclose(grads_of(model)[name], reference[name])
 
 
-def test_random_feedback_changes_only_the_hidden_learning_signal():
+@pytest.mark.parametrize("backend", ["torch", "compiled"])
+def test_random_feedback_changes_only_the_hidden_learning_signal(backend):
     x, y = batch(seed=3)
     model = SpikingClassifier(12, 16, 4, recurrent=False, input_scale=6.0)
     assert_spiking(model, x)
-    eprop_classifier_gradients(model, x, y)
+    eprop_classifier_gradients(model, x, y, backend=backend)
     symmetric = grads_of(model)
     model.zero_grad()
     feedback = random_feedback(model, seed=0)
     assert feedback.shape == (4, 16)
-    eprop_classifier_gradients(model, x, y, feedback)
+    eprop_classifier_gradients(model, x, y, feedback, backend=backend)
     torch.testing.assert_close(model.w_out.grad, symmetric["w_out"], rtol=1e-12, atol=0)
     torch.testing.assert_close(model.b_out.grad, symmetric["b_out"], rtol=1e-12, atol=0)
     assert not torch.allclose(model.w_in.grad, symmetric["w_in"])

@@ -48,8 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from neurocircuit.learning import eprop_compiled, eprop_torch
-from neurocircuit.learning.eprop_classifier import classifier_eprop_pass, readout_maxima
+from neurocircuit.learning import eprop_classifier, eprop_compiled, eprop_torch
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 from neurocircuit.models.classifier import SpikingClassifier
 
@@ -91,7 +90,12 @@ def _apply_gradients(tensors: list[Tensor], grads: list[Tensor]) -> None:
 
 
 def eprop_classifier_gradients(
-    model: SpikingClassifier, x: Tensor, labels: Tensor, feedback: Tensor | None = None
+    model: SpikingClassifier,
+    x: Tensor,
+    labels: Tensor,
+    feedback: Tensor | None = None,
+    *,
+    backend: str = "auto",
 ) -> tuple[Tensor, Tensor]:
     """E-prop gradients of the max-over-time cross-entropy (batch mean) of a ``SpikingClassifier``.
 
@@ -102,6 +106,9 @@ def eprop_classifier_gradients(
         x: (T, B, n_in) input; labels: (B,) class indices.
         feedback: (n_out, n_hidden) fixed random feedback matrix, or None for symmetric
             feedback (the readout weights themselves).
+        backend: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``;
+            the compiled pass covers "lif" and "lif_syn" neurons, not "alif", whose traces do
+            not factorise: "auto" runs the torch loops there).
     Returns:
         (loss (scalar), logits = max_t y (B, n_out)), both detached; the gradients are added
         to the parameters' ``.grad``.
@@ -116,13 +123,26 @@ def eprop_classifier_gradients(
     effective = model.effective_weights()
     x = x.to(effective["w_in"].dtype)
     detached = {k: (None if v is None else v.detach()) for k, v in effective.items()}
+    if model.neuron == "alif" and backend == "compiled":
+        raise ValueError("the compiled e-prop covers lif and lif_syn neurons, not alif")
+    present = [v for v in detached.values() if v is not None]
+    compiled = model.neuron != "alif" and eprop_backend(backend, x, *present) == "compiled"
     with torch.no_grad():
-        logits, t_star = readout_maxima(model, x, detached)
+        history = eprop_classifier.classifier_history(model, x, detached) if compiled else None
+        if compiled:
+            logits, t_star = eprop_classifier.history_maxima(history)
+        else:
+            logits, t_star = eprop_classifier.readout_maxima(model, x, detached)
         loss = F.cross_entropy(logits, labels)
         g = torch.softmax(logits, dim=1) - F.one_hot(labels, model.n_out).to(logits.dtype)
         g = g / logits.shape[0]
         matrix = detached["w_out"] if feedback is None else feedback.to(logits.dtype)
-        grads = classifier_eprop_pass(model, x, detached, g, t_star, matrix)
+        if compiled:
+            grads = eprop_classifier.factorised_classifier_pass(
+                model, x, history, g, t_star, matrix, detached["w_rec"] is not None
+            )
+        else:
+            grads = eprop_classifier.classifier_eprop_pass(model, x, detached, g, t_star, matrix)
     names = [name for name in ("w_in", "w_rec", "w_out", "b_out") if effective[name] is not None]
     _apply_gradients([effective[n] for n in names], [grads[n] for n in names])
     return loss.detach(), logits.detach()

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from neurocircuit.learning import eprop_kernels
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.classifier import SpikingClassifier
 
@@ -132,17 +133,22 @@ def _classifier_steps(model: SpikingClassifier, x: Tensor, w: dict) -> Iterator[
         yield _ClassifierStep(x_t, previous, z, distance, y)
 
 
-def readout_maxima(model: SpikingClassifier, x: Tensor, w: dict) -> tuple[Tensor, Tensor]:
-    """max_t y (B, O) and its time step t* (B, O): the first e-prop pass."""
+def _maxima(ys) -> tuple[Tensor, Tensor]:
+    """max_t y (B, O) and its first time step t* (B, O) over the readouts ``ys``."""
     y_max = t_star = None
-    for t, step in enumerate(_classifier_steps(model, x, w)):
+    for t, y in enumerate(ys):
         if y_max is None:
-            y_max = torch.full_like(step.y, float("-inf"))
-            t_star = torch.zeros(step.y.shape, dtype=torch.long, device=x.device)
-        better = step.y > y_max
-        y_max = torch.where(better, step.y, y_max)
+            y_max = torch.full_like(y, float("-inf"))
+            t_star = torch.zeros(y.shape, dtype=torch.long, device=y.device)
+        better = y > y_max
+        y_max = torch.where(better, y, y_max)
         t_star = torch.where(better, torch.full_like(t_star, t), t_star)
     return y_max, t_star
+
+
+def readout_maxima(model: SpikingClassifier, x: Tensor, w: dict) -> tuple[Tensor, Tensor]:
+    """max_t y (B, O) and its time step t* (B, O): the first e-prop pass."""
+    return _maxima(step.y for step in _classifier_steps(model, x, w))
 
 
 def classifier_eprop_pass(
@@ -179,4 +185,58 @@ def classifier_eprop_pass(
         grad_b.add_(coef.sum(0))
     grads = {name: source.finish() for name, source in sources.items()}
     grads["w_out"], grads["b_out"] = grad_out, grad_b
+    return grads
+
+
+class ClassifierHistory(NamedTuple):
+    """One forward pass of the classifier, stacked over time, for the factorised e-prop."""
+
+    z_previous: Tensor  # z_{t-1} (T, B, H), the recurrent input of step t
+    psi: Tensor  # pseudo-derivatives (T, B, H)
+    z: Tensor  # spikes (T, B, H)
+    y: Tensor  # readouts (T, B, O)
+
+
+def classifier_history(model: SpikingClassifier, x: Tensor, w: dict) -> ClassifierHistory:
+    """Run the classifier's dynamics once (``_classifier_steps``) and keep what e-prop needs."""
+    params = model.neuron_params(None)
+    rows = [
+        (step.previous.z, nrn.pseudo_derivative(step.distance, step.previous.refractory, params),
+         step.z, step.y)
+        for step in _classifier_steps(model, x, w)
+    ]  # fmt: skip
+    return ClassifierHistory(*(torch.stack(column) for column in zip(*rows, strict=True)))
+
+
+def history_maxima(history: ClassifierHistory) -> tuple[Tensor, Tensor]:
+    """max_t y (B, O) and its time step t* (B, O) from a stored forward pass."""
+    return _maxima(history.y.unbind(0))
+
+
+def factorised_classifier_pass(
+    model: SpikingClassifier, x: Tensor, history: ClassifierHistory, g: Tensor, t_star: Tensor,
+    feedback: Tensor, recurrent: bool,
+) -> dict[str, Tensor]:  # fmt: skip
+    """``classifier_eprop_pass`` for neurons without adaptation, compiled (CPU): the same
+    gradients from a stored forward pass (``recurrent``: whether there is a w_rec). The traces
+    factorise (``eprop_kernels.spiking_input_terms``: each neuron's terms filtered backward
+    through the presynaptic filters), so each weight matrix's gradient is one product over
+    time and batch, sum_t G_t^T input_t."""
+    steps, batch, n_hidden = history.z.shape
+    lag = t_star.unsqueeze(0) - torch.arange(steps, device=x.device).view(steps, 1, 1)
+    coef = torch.where(lag >= 0, g * model.kappa ** lag.clamp(min=0).to(x.dtype), 0.0)
+    signal = (coef @ feedback).reshape(steps, -1)  # (T, B H)
+    terms = torch.empty_like(signal)
+    eprop_kernels.spiking_input_terms(
+        terms.numpy(), history.psi.reshape(steps, -1).numpy(),
+        history.z.reshape(steps, -1).numpy(), signal.numpy(), model.alpha, model.beta, 0.0,
+        model.reset == "subtract", model.neuron == "lif_syn", 1,
+    )  # fmt: skip
+    terms = terms.reshape(steps * batch, n_hidden).t()
+    grads = {"w_in": terms @ x.reshape(steps * batch, -1)}
+    if recurrent:
+        grads["w_rec"] = terms @ history.z_previous.reshape(steps * batch, n_hidden)
+    coef = coef.reshape(steps * batch, -1)
+    grads["w_out"] = coef.t() @ history.z.reshape(steps * batch, n_hidden)
+    grads["b_out"] = coef.sum(0)
     return grads
