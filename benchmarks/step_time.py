@@ -6,7 +6,8 @@ recurrent LIF neurons with synaptic current, 20 leaky (non-spiking) readout unit
 on the readout's maximum over time; float32, 2 torch threads, AdamW (lr 2e-4).
 One step = zero_grad + forward + loss + backward + optimizer step.
 
-Every configuration runs in a fresh subprocess (so its peak memory is its own): 3 warm-up
+Every configuration runs in a fresh subprocess (so its peak memory is its own; the harness of
+benchmarks/_harness.py, whose repeats alternate the configurations' order): 3 warm-up
 steps, then 10 timed steps; the table shows the median and best s/step, the peak resident
 memory of the process during the steps (VmHWM, reset just before the first step, so it is the
 torch runtime plus everything the steps allocate) and the step's own share (that peak minus the
