@@ -41,6 +41,12 @@ def test_the_teacher_is_ablated_and_forecast_beside_the_fits(demo):
     assert targets.forecast_tables(demo, dataset="other") == []
 
 
+def test_only_synthetic_sessions_have_a_teacher():
+    config = shipped_config("config/demo.yaml", fit={"datasets": ["zebrafish", "synthetic"]})
+    assert targets.teacher_runs(config) == [{"dataset": "synthetic", "model": "teacher", "seed": 0}]
+    assert targets.teacher_runs(config, dataset="zebrafish") == []
+
+
 def test_no_teacher_without_a_teacher_population():
     config = shipped_config("config/demo.yaml", imaging={"synthetic": {"population": "ensembles"}})
     assert targets.teacher_runs(config) == []

@@ -3,7 +3,7 @@
 The whole test config runs once; then dry runs with one change each (a seed, a model, a data
 set, one model's setting) must schedule the new or changed jobs and the summaries and figures
 that read them, and never an existing run of another seed, model or data set. Each job's params
-hold only its own resolved settings (workflow/rules/common.smk), which is what this checks:
+hold only its own resolved settings (neurocircuit/workflow/), which is what this checks:
 Snakemake reruns a job whose params changed.
 """
 
@@ -91,7 +91,7 @@ def test_adding_a_seed_runs_only_that_seed(finished):
     assert jobs, "a new seed must schedule its runs"
     assert all(wc.get("seed") == "1" for _, wc in jobs), jobs
     rules = [rule for rule, _ in jobs]
-    assert rules.count("fit_activity") == len(config["fit"]["models"])
+    assert rules.count("fit_activity") == 2 * len(config["fit"]["models"])  # in sample, held out
     assert rules.count("classification_train") == len(config["classification"]["models"])
     assert "imaging_activity" not in rules and "fit_check_activity" not in rules
 
@@ -106,7 +106,7 @@ def test_adding_a_model_runs_only_that_model(finished):
     assert sorted(rule for rule, _ in jobs) == sorted(
         [
             "fit_activity",
-            "fit_heldout",
+            "fit_activity",
             "fit_forecast",
             "fit_metrics",
             "ablation_curves",
@@ -135,7 +135,8 @@ def test_changing_one_models_setting_reruns_only_that_model(finished):
     change = {"fit": {"model_settings": {model: {"training": {"lr": 0.005}}}}}
     jobs = per_run_jobs(planned_jobs(workdir, overlay(workdir, "setting", change)))
     assert {wc.get("model") for _, wc in jobs} == {model}, jobs
-    assert {"fit_activity", "fit_heldout"} <= {rule for rule, _ in jobs}
+    splits = {wc["split"] for rule, wc in jobs if rule == "fit_activity"}
+    assert splits == {"", "/heldout"}  # the in-sample and the held-out fit
 
 
 def test_fits_on_the_teacher_session_are_scored_against_it(finished):
@@ -197,3 +198,33 @@ def test_every_fit_and_the_teacher_forecast_the_same_heldout_windows(finished):
     assert set(summary["forecaster"]) == {*config["fit"]["models"], "teacher", "context_mean",
                                           "last_frame", "linear", "ar1"}  # fmt: skip
     assert (summary.loc[summary["kind"] == "baseline", "forecast_mae_sd"] == 0).all()
+
+
+def test_every_job_saved_its_params_and_one_reruns_by_hand(finished):
+    """Each script job leaves <log>.params.json beside its log; running the rule's script on it
+    (from the workflow's folder) redoes the job: here fit_metrics, written to a new file."""
+    import json
+    import subprocess
+    import sys
+
+    workdir, config = finished
+    logs = workdir / "results" / "logs"
+    saved = sorted(logs.rglob("*.log.params.json"))
+    assert {path.parent.relative_to(logs).parts[0] for path in saved} >= {
+        "imaging_activity", "classification_train", "fit_activity", "fit_metrics",
+        "ablation_curves", "plot_fit_activity",
+    }  # fmt: skip
+    for path in saved:
+        assert path.with_name(path.name.removesuffix(".params.json")).is_file(), path
+    run = f"{config['fit']['datasets'][0]}/{config['fit']['models'][0]}/seed0"
+    job = json.loads((logs / "fit_metrics" / f"{run}.log.params.json").read_text())
+    assert job["rule"] == "fit_metrics" and job["wildcards"]["seed"] == "0"
+    original = workdir / job["output"]["named"]["metrics"]
+    job["output"] = {"files": ["again.json"], "named": {"metrics": "again.json"}}
+    job["log"] = {"files": ["again.log"], "named": {}}
+    (workdir / "again.params.json").write_text(json.dumps(job))
+    script = workdir / "workflow" / "scripts" / "fit_metrics.py"
+    result = subprocess.run([sys.executable, str(script), "again.params.json"], cwd=workdir,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((workdir / "again.json").read_text()) == json.loads(original.read_text())
