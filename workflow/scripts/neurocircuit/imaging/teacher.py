@@ -114,7 +114,11 @@ def build_teacher(
 
 
 def teacher_step(teacher: Teacher, rates: np.ndarray, decay: np.ndarray, kick: np.ndarray):
-    """One step of the teacher's dynamics from ``rates`` (N,) with input noise ``kick`` (N,)."""
+    """One step of the teacher's dynamics from ``rates`` (N,) with input noise ``kick`` (N,):
+    ``models.dynamics.wilson_cowan.wilson_cowan_step`` (the equation is there) in NumPy, the
+    kick added to the drive g (W r) - b (with g = 1, the step's input I_t). A NumPy twin, so
+    that the synthetic recordings need no torch; tests/unit/test_rollout_parity.py checks it
+    against that step (1e-12)."""
     drive = teacher.gain * (teacher.weight @ rates) - teacher.threshold + kick
     return decay * rates + (1.0 - decay) / (1.0 + np.exp(-drive))
 

@@ -1,19 +1,11 @@
-"""Fast kernels for the hot path of spiking-network training: a recurrent LIF-with-synapse layer
+"""The torch backend of the classifier (``models.backend``): a recurrent LIF-with-synapse layer
 with a hand-written backward pass through time, a sparse input projection for binary spike
-inputs, and a leaky integrator for the readout.
+inputs (``spike_projection``), and a leaky integrator for the readout.
 
-The dynamics are exactly those of the library's one step function ``neurons.lif_syn_step``
-(SpyTorch's LIF with synaptic current), with zero initial state, ``alpha = exp(-dt / tau_syn)``
-and ``beta = exp(-dt / tau_mem)``:
-
-    i_t = alpha * i_{t-1} + u_t + V z_{t-1}          (u_t: input current, V: [post, pre])
-    v~_t = beta * v_{t-1} + i_t                      (membrane before the spike)
-    z_t = H(v~_t - theta)                            (Heaviside spike)
-    v_t = v~_t * (1 - sg(z_t))     reset "zero"
-    v_t = v~_t - theta * sg(z_t)   reset "subtract"   (sg: no gradient through the reset)
-
-The spike's surrogate derivative is SuperSpike's fast sigmoid (Zenke & Ganguli 2018, Neural
-Comput. 30:1514): dz/dv~ = 1 / (scale * |v~ - theta| + 1) ** 2.
+The dynamics are those of the reference step ``dynamics.lif_syn.lif_syn_step`` (the equation
+is in its module's docstring) from zero state, and of ``dynamics.readout.leaky_readout_step``;
+the spike's surrogate derivative is SuperSpike's (``surrogates.SuperSpike``, whose reciprocal
+``surrogates.superspike_denominator_`` computes in place).
 
 The hand-written forward and backward cannot call that step function without losing their
 speed (no autograd graph, in-place buffers), so tests/unit/test_fast_lif.py checks them against
@@ -41,15 +33,19 @@ Everything works on any device and floating dtype: the tensors' device decides.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from neurocircuit.models.neurons import check_reset
-
-METHODS = ("auto", "dense", "sparse")
-SPARSE_MAX_DENSITY = 0.1
-"""Above this fraction of non-zero entries "auto" takes the dense product instead of the sparse."""
-
-_INT_VIEW = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+from neurocircuit.models.dynamics.common import check_reset
+from neurocircuit.models.spike_projection import (  # noqa: F401 - re-exported
+    METHODS,
+    SPARSE_MAX_DENSITY,
+    _exclusive_cumsum,
+    _nonzero_entries,
+    _sparse_transposed_product,
+    _SpikeProjection,
+    _sum_rows_by_column,
+    spike_input_projection,
+)
+from neurocircuit.models.surrogates import superspike_denominator_
 
 
 def _as_float(value, name: str) -> float:
@@ -133,8 +129,7 @@ class _LIFSynRecurrent(torch.autograd.Function):
         gi = grad_current.unbind(0)
         for t, square in zip(range(steps - 1, -1, -1), membrane_pre.unbind(0)[::-1], strict=True):
             # the surrogate's denominator, in place in the saved membrane (used once)
-            square.sub_(threshold).abs_().mul_(surrogate_scale).add_(1.0)
-            square.mul_(square)
+            superspike_denominator_(square, threshold, surrogate_scale)
             if recurrent and grad_next is not None:
                 torch.addmm(gz[t], grad_next, recurrent_weight, out=grad_z)
                 torch.div(grad_z, square, out=g_now)
@@ -242,119 +237,6 @@ def lif_syn_recurrent(
         surrogate_scale,
         None if method == "dense" or (method == "auto" and input_current.is_cuda) else method,
     )
-
-
-def _exclusive_cumsum(counts: torch.Tensor) -> torch.Tensor:
-    offsets = torch.zeros_like(counts)
-    torch.cumsum(counts[:-1], 0, out=offsets[1:])
-    return offsets
-
-
-def _nonzero_entries(matrix: torch.Tensor, max_density: float | None):
-    """(rows, cols, values) of the non-zero entries of a 2-D tensor, in row-major order.
-
-    ``values`` is None when every non-zero entry is 1 (binary spikes). Returns None when
-    ``max_density`` is given and more than that fraction of the entries is non-zero.
-    """
-    if max_density is not None:
-        # a look at about 512 rows first spares the full nonzero() scan when it would not pay
-        sample = matrix[:: max(1, matrix.shape[0] // 512)]
-        if int(torch.count_nonzero(sample)) > 1.5 * max_density * sample.numel():
-            return None
-    flat = matrix.contiguous().view(-1)
-    int_dtype = _INT_VIEW.get(flat.element_size())
-    # an integer view finds the non-zeros faster; it also finds -0.0, which then adds nothing
-    index = (flat.view(int_dtype) if int_dtype is not None else flat).nonzero().squeeze(1)
-    if max_density is not None and index.numel() > max_density * flat.numel():
-        return None
-    n_cols = matrix.shape[1]
-    rows = torch.div(index, n_cols, rounding_mode="floor")
-    cols = index - rows * n_cols
-    values = flat.index_select(0, index)
-    if bool((values == 1).all()):
-        values = None
-    return rows, cols, values
-
-
-def _sum_rows_by_column(rows, cols, values, dense: torch.Tensor, n_cols: int) -> torch.Tensor:
-    """X^T @ dense for the sparse X given by its entries (rows, cols, values): (n_cols, D)."""
-    order = torch.argsort(cols, stable=True)
-    offsets = _exclusive_cumsum(torch.bincount(cols, minlength=n_cols))
-    return F.embedding_bag(
-        rows.index_select(0, order),
-        dense.contiguous(),
-        offsets,
-        mode="sum",
-        per_sample_weights=None if values is None else values.index_select(0, order),
-    )
-
-
-def _sparse_transposed_product(
-    matrix: torch.Tensor, dense: torch.Tensor, mode: str
-) -> torch.Tensor | None:
-    """matrix^T @ dense over the non-zero entries of ``matrix`` only; None when ``mode`` is
-    "auto" and ``matrix`` is too dense for that to pay."""
-    entries = _nonzero_entries(matrix, SPARSE_MAX_DENSITY if mode == "auto" else None)
-    if entries is None:
-        return None
-    return _sum_rows_by_column(*entries, dense, matrix.shape[1]).t().contiguous()
-
-
-class _SpikeProjection(torch.autograd.Function):
-    """x @ W^T over the non-zero entries of x only (forward and weight gradient)."""
-
-    @staticmethod
-    def forward(ctx, rows, cols, values, n_rows, weight):
-        offsets = _exclusive_cumsum(torch.bincount(rows, minlength=n_rows))
-        out = F.embedding_bag(
-            cols, weight.t().contiguous(), offsets, mode="sum", per_sample_weights=values
-        )
-        ctx.save_for_backward(rows, cols, values)
-        ctx.n_inputs = weight.shape[1]
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        rows, cols, values = ctx.saved_tensors
-        grad_weight_t = _sum_rows_by_column(rows, cols, values, grad_out, ctx.n_inputs)
-        return None, None, None, None, grad_weight_t.t().contiguous()
-
-
-def spike_input_projection(
-    inputs: torch.Tensor, weight: torch.Tensor, method: str = "auto"
-) -> torch.Tensor:
-    """Input current ``inputs @ weight.T`` for sparse (typically binary spike) inputs.
-
-    Args:
-        inputs: (..., n_inputs) input, e.g. (T, B, 700) spikes; any values are allowed.
-        weight: (N, n_inputs) input weights W_in (``nn.Linear`` layout), differentiable.
-        method: "dense" (one matmul over all rows), "sparse" (sum of the weight columns of the
-            non-zero inputs, ``embedding_bag``; the weight gradient likewise), or "auto":
-            sparse on the CPU when at most 10 % of the inputs are non-zero, dense otherwise and
-            always on CUDA (cuBLAS is faster there, and ``nonzero`` waits for the device).
-
-    Returns:
-        (..., N) current; the same numbers in every method to float rounding. A gradient with
-        respect to ``inputs`` (when it requires one) always goes through the dense product.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if inputs.dim() < 1 or weight.dim() != 2 or inputs.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"inputs (..., n_inputs) and weight (N, n_inputs) disagree: shapes "
-            f"{tuple(inputs.shape)} and {tuple(weight.shape)}"
-        )
-    inputs = inputs.to(weight.dtype)
-    sparse = method == "sparse" or (method == "auto" and inputs.device.type == "cpu")
-    if not sparse or inputs.requires_grad:
-        return F.linear(inputs, weight)
-    n_inputs = weight.shape[1]
-    matrix = inputs.reshape(-1, n_inputs)
-    entries = _nonzero_entries(matrix, SPARSE_MAX_DENSITY if method == "auto" else None)
-    if entries is None:
-        return F.linear(inputs, weight)
-    out = _SpikeProjection.apply(*entries, matrix.shape[0], weight)
-    return out.reshape(*inputs.shape[:-1], weight.shape[0])
 
 
 class _LeakyIntegrate(torch.autograd.Function):

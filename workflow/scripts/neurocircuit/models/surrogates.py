@@ -65,6 +65,14 @@ class TriangleSpike(torch.autograd.Function):
         return grad_output * slope, None, None
 
 
+def superspike_denominator_(membrane: torch.Tensor, threshold: float, scale: float):
+    """(scale |v~ - threshold| + 1) ** 2 in place in ``membrane`` (v~) and returned: the
+    reciprocal of ``SuperSpike``'s dz/dx at x = v~ - threshold, which a hand-written backward
+    (``fast_lif``) divides by, in its own buffer."""
+    membrane.sub_(threshold).abs_().mul_(scale).add_(1.0)
+    return membrane.mul_(membrane)
+
+
 def check_surrogate(name: str) -> str:
     """Return ``name`` if it is a known surrogate, else raise a ValueError naming the choices."""
     if name not in SURROGATES:
