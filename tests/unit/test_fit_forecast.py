@@ -245,15 +245,15 @@ def test_a_model_of_another_recording_stops_the_forecast_with_one_line(tmp_path)
     split = {"preprocessing": {"normalisation": "global", "smoothing_sigma_frames": 2.0},
              "heldout_fraction": 0.2, "validation_fraction": 0.125, "ar1_ridge": None,
              "frame_period_s": 1.0, "max_neurons": None, "max_frames": None}  # fmt: skip
-    run = {"dataset": "x", "model": "rate_dale_bptt", "seed": 0, "split": split, "forecast": {}}
+    params = {"dataset": "x", "model": "rate_dale_bptt", "seed": 0, "split": split, "forecast": {}}
     outputs = {"table": tmp_path / "forecast.csv", "scores": tmp_path / "forecast.json"}
     with pytest.raises(ValueError, match="model.pt: 4 units, but .*activity.npy has 5 neurons"):
-        fc.forecast_fit_file(tmp_path / "activity.npy", tmp_path / "model.pt", outputs, run)
+        fc.forecast_fit_file(tmp_path / "activity.npy", tmp_path / "model.pt", outputs, params)
     assert not outputs["table"].exists() and not outputs["scores"].exists()
     save_fitted_model(
         build_network(parse_model_name("rate_dale_bptt"), 5, {}, 0), tmp_path / "model.pt", {}
     )
-    scores = fc.forecast_fit_file(tmp_path / "activity.npy", tmp_path / "model.pt", outputs, run)
+    scores = fc.forecast_fit_file(tmp_path / "activity.npy", tmp_path / "model.pt", outputs, params)
     table = pd.read_csv(outputs["table"])
     assert list(table["step"]) == list(range(1, 25)) and scores["forecast_horizon"] == 24
     assert scores["forecast_n_windows"] == 1 and scores["forecast_context"] == 96

@@ -257,24 +257,29 @@ def forecast_table(scores: dict, labels: dict, windows: ForecastWindows, frame_p
     return pd.DataFrame(table)
 
 
-def _run_forecast(activity_path, outputs: dict, run: dict, make_forecaster, logger=None) -> dict:
+def _run_forecast(activity_path, outputs: dict, params: dict, make_forecaster, logger=None) -> dict:
     """Shared body of the forecast jobs: load and split the recording as the held-out fit does,
     evaluate the forecaster that ``make_forecaster(recording, raw, n_train, preprocessing)``
     returns (with a line on how it is conditioned) as ``model`` beside the baselines, write
-    ``outputs["table"]`` (.csv) and then ``outputs["scores"]`` (.json). ``run``: labels
-    (dataset, model, seed), ``split`` (neurocircuit.fit.settings.split_settings) and
-    ``forecast`` (ForecastSettings' keys)."""
+    ``outputs["table"]`` (.csv) and then ``outputs["scores"]`` (.json). ``params``: the
+    job's params, the run's labels (dataset, model, seed), ``split`` (how the held-out fit
+    split the recording: neurocircuit.fit.settings.split_settings) and ``forecast``
+    (ForecastSettings' keys)."""
     from neurocircuit.fit.jobs import validation_split
     from neurocircuit.metrics import split_train_test
 
-    split, settings = run["split"], ForecastSettings.from_dict(run["forecast"])
-    preprocessing = Preprocessing(**split["preprocessing"])
+    split_settings = params["split"]
+    settings = ForecastSettings.from_dict(params["forecast"])
+    preprocessing = Preprocessing(**split_settings["preprocessing"])
     recording = load_activity(
-        activity_path, split["frame_period_s"], split["max_neurons"], split["max_frames"]
+        activity_path,
+        split_settings["frame_period_s"],
+        split_settings["max_neurons"],
+        split_settings["max_frames"],
     )
     raw = recording.traces
-    n_train = split_train_test(len(raw), split["heldout_fraction"])
-    n_validation = validation_split(n_train, split["validation_fraction"])
+    n_train = split_train_test(len(raw), split_settings["heldout_fraction"])
+    n_validation = validation_split(n_train, split_settings["validation_fraction"])
     forecaster, conditioning = make_forecaster(recording, raw, n_train, preprocessing)
     windows, scores, choices = evaluate_heldout_forecasts(
         raw,
@@ -282,10 +287,10 @@ def _run_forecast(activity_path, outputs: dict, run: dict, make_forecaster, logg
         n_validation,
         preprocessing,
         settings,
-        split["ar1_ridge"],
+        split_settings["ar1_ridge"],
         {"model": forecaster},
     )
-    labels = {key: run[key] for key in ("dataset", "model", "seed")}
+    labels = {key: params[key] for key in ("dataset", "model", "seed")}
     table = forecast_table(scores, labels, windows, recording.frame_period_s)
     result = {
         **labels,
@@ -307,7 +312,7 @@ def _run_forecast(activity_path, outputs: dict, run: dict, make_forecaster, logg
     if logger:
         logger.info(
             "%s: %d windows x %d steps, MAE %.4f (last frame %.4f, linear %.4f)",
-            run["model"],
+            params["model"],
             len(windows.starts),
             windows.horizon,
             result["forecast_mae"],
@@ -320,7 +325,7 @@ def _run_forecast(activity_path, outputs: dict, run: dict, make_forecaster, logg
     return result
 
 
-def forecast_fit_file(activity_path, model_path, outputs: dict, run: dict, logger=None) -> dict:
+def forecast_fit_file(activity_path, model_path, outputs: dict, params: dict, logger=None) -> dict:
     """Rule fit_forecast: windowed forecasts of the held-out network ``model_path`` (its
     heldout/model.pt, never refitted) beside the baselines. See :func:`_run_forecast`."""
     from neurocircuit.models.activity import SpikingActivityNetwork
@@ -342,10 +347,10 @@ def forecast_fit_file(activity_path, model_path, outputs: dict, run: dict, logge
         )
         return (lambda c, w: network_forecast(model, c, w.horizon)), conditioning
 
-    return _run_forecast(activity_path, outputs, run, make_forecaster, logger)
+    return _run_forecast(activity_path, outputs, params, make_forecaster, logger)
 
 
-def forecast_teacher_file(activity_path, truth_path, outputs: dict, run: dict, logger=None):
+def forecast_teacher_file(activity_path, truth_path, outputs: dict, params: dict, logger=None):
     """Rule fit_forecast_teacher: the windowed forecasts of a synthetic session's teacher (the
     ceiling, :func:`neurocircuit.fit.truth.teacher_forecasts`) beside the baselines."""
     from neurocircuit.fit.truth import has_teacher, teacher_forecasts
@@ -372,4 +377,4 @@ def forecast_teacher_file(activity_path, truth_path, outputs: dict, run: dict, l
 
         return forecaster, "the teacher's latent rates and spikes fired before each start"
 
-    return _run_forecast(activity_path, outputs, run, make_forecaster, logger)
+    return _run_forecast(activity_path, outputs, params, make_forecaster, logger)

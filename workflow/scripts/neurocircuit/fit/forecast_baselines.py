@@ -85,7 +85,7 @@ def fit_linear_forecaster(series: np.ndarray, lags: int, horizon: int, ridge: fl
 
 def select_linear_forecaster(
     fit_series: np.ndarray,
-    full_series: np.ndarray,
+    train_series: np.ndarray,
     validation_contexts: np.ndarray,
     validation_targets: np.ndarray,
     horizon: int,
@@ -95,8 +95,8 @@ def select_linear_forecaster(
     """The (k, ridge) of the grids whose forecaster, fitted on ``fit_series`` (the fit block),
     has the lowest mean absolute error on the validation windows (``validation_contexts``
     (C, B, N), ``validation_targets`` (H_val, B, N), H_val <= ``horizon``), refitted with them on
-    ``full_series`` (fit and validation blocks, as the AR(1) is). Lags longer than the
-    validation context, or than the fit block allows, are skipped."""
+    ``train_series`` (the training frames: fit and validation blocks, as the AR(1) is). Lags
+    longer than the validation context, or than the fit block allows, are skipped."""
     usable = [
         int(k)
         for k in lags_grid
@@ -117,4 +117,4 @@ def select_linear_forecaster(
                 best, best_error = (lags, ridge), error
     if best is None:
         raise ValueError("linear baseline: no lag and ridge of the grids forecasts finitely")
-    return fit_linear_forecaster(full_series, best[0], horizon, best[1])
+    return fit_linear_forecaster(train_series, best[0], horizon, best[1])

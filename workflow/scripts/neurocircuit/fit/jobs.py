@@ -416,20 +416,21 @@ def fit_job(
 def check_activity_file(
     activity_path: str | Path,
     check_path: str | Path,
-    recording: dict,
+    recording_settings: dict,
     dataset: str,
 ) -> dict:
     """Read a recording the way the fit jobs will and write a short summary (JSON).
 
     Runs as a light job before any training job, so a file with NaN rows, zero neurons or the
     wrong shape stops the workflow with one line naming the file, before a GPU job is queued.
-    ``recording``: ``frame_period_s``, ``max_neurons``, ``max_frames`` (the data set's settings).
+    ``recording_settings``: ``frame_period_s``, ``max_neurons``, ``max_frames`` (the data
+    set's settings).
     """
     loaded = load_activity(
         activity_path,
-        recording["frame_period_s"],
-        recording["max_neurons"],
-        recording["max_frames"],
+        recording_settings["frame_period_s"],
+        recording_settings["max_neurons"],
+        recording_settings["max_frames"],
     )
     summary = {
         "dataset": dataset,

@@ -47,34 +47,35 @@ def method_training(training: dict, model: str) -> dict:
     return {key: value for key, value in training.items() if key != "force"}
 
 
-def resolve_fit_settings(fit_config: dict, dataset: str, model: str | None = None) -> dict:
-    """One run's settings: ``defaults``, then ``dataset_settings[dataset]``, then
-    ``model_settings[model]`` and its ``dataset_settings[dataset]`` (deep merge; the model
-    layers skipped when ``model`` is None), keeping the training keys of the model's method
-    (:func:`method_training`), plus the frame period of a ``.npy`` recording (s; the zebrafish
-    file does not store it; imaging sessions' activity.h5 files do)."""
-    settings = layer_settings(upgrade_section("fit", fit_config, RUN_KEYS), dataset, model)
+def resolve_fit_settings(section: dict, dataset: str, model: str | None = None) -> dict:
+    """One run's settings from the fit ``section`` of the config: ``defaults``, then
+    ``dataset_settings[dataset]``, then ``model_settings[model]`` and its
+    ``dataset_settings[dataset]`` (deep merge; the model layers skipped when ``model`` is
+    None), keeping the training keys of the model's method (:func:`method_training`), plus the
+    frame period of a ``.npy`` recording (s; the zebrafish file does not store it; imaging
+    sessions' activity.h5 files do)."""
+    settings = layer_settings(upgrade_section("fit", section, RUN_KEYS), dataset, model)
     if model is not None:
         settings["training"] = method_training(settings["training"], model)
     settings["frame_period_s"] = (
-        fit_config["zebrafish"]["frame_period_s"] if dataset == ZEBRAFISH else None
+        section["zebrafish"]["frame_period_s"] if dataset == ZEBRAFISH else None
     )
     return settings
 
 
-def recording_settings(run_settings: dict) -> dict:
+def recording_settings(settings: dict) -> dict:
     """What reading a recording needs (the check job's params): frame period and crop."""
-    return {key: run_settings[key] for key in ("frame_period_s", "max_neurons", "max_frames")}
+    return {key: settings[key] for key in ("frame_period_s", "max_neurons", "max_frames")}
 
 
 SPLIT_KEYS = ("preprocessing", "heldout_fraction", "validation_fraction", "ar1_ridge")
 
 
-def split_settings(run_settings: dict) -> dict:
+def split_settings(settings: dict) -> dict:
     """What a forecast job reads of a run's settings: how the held-out fit read, split and
     preprocessed the recording, and its AR(1) ridge (no network or training settings, so
     forecasts follow the held-out model file and never refit)."""
-    return {key: run_settings[key] for key in SPLIT_KEYS} | recording_settings(run_settings)
+    return {key: settings[key] for key in SPLIT_KEYS} | recording_settings(settings)
 
 
 @dataclass(frozen=True)

@@ -266,14 +266,14 @@ def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarr
 
 
 def ablate_teacher(
-    truth_path, activity_path, output_csv, recording: dict, preprocessing: dict, settings: dict,
-    logger=None,
+    truth_path, activity_path, output_csv, recording_settings: dict,
+    preprocessing_settings: dict, ablation_settings: dict, logger=None,
 ):  # fmt: skip
     """Ablation curves of the teacher (model ``teacher``) on the recording a fit sees, written
     to ``output_csv``: the same strategies, fractions and table as the fitted networks'
     (neurocircuit.ablation), so its curve can be drawn and summarised beside theirs.
-    ``recording``: frame period and crop of the data set; ``preprocessing``: its preset;
-    ``settings``: the ablation section (fractions, strategies, random_repeats, seed)."""
+    ``recording_settings``: frame period and crop of the data set; ``preprocessing_settings``:
+    its preset; ``ablation_settings``: fractions, strategies, random_repeats, seed."""
     from neurocircuit.ablation import write_ablation_curves
     from neurocircuit.fit.recording import Preprocessing, load_activity, preprocess
     from neurocircuit.imaging.synthetic import read_ground_truth
@@ -281,14 +281,14 @@ def ablate_teacher(
     truth = read_ground_truth(truth_path)
     if not has_teacher(truth):
         raise ValueError(f"{truth_path}: the synthetic recording has no teacher to ablate")
-    loaded = load_activity(activity_path, **recording)
+    loaded = load_activity(activity_path, **recording_settings)
     if loaded.truth_index is None:
         raise ValueError(f"{activity_path}: no truth_index (rows not matched to the truth)")
-    preset = Preprocessing(**preprocessing)
+    preset = Preprocessing(**preprocessing_settings)
     target = preprocess(loaded.traces, preset)
     weight, score = teacher_rollout_score(
         truth, loaded.truth_index, target, preset.smoothing_sigma_frames
     )
     if logger:
         logger.info("teacher of %s: %d units, ablating", truth_path, weight.shape[0])
-    return write_ablation_curves(weight, score, target, settings, output_csv)
+    return write_ablation_curves(weight, score, target, ablation_settings, output_csv)
