@@ -9,23 +9,26 @@ fixed random matrix). Dependencies through other neurons (recurrent spikes, or t
 output of the activity networks) are treated as inputs and not differentiated. With no
 recurrence and symmetric feedback the result equals BPTT's gradient.
 
-Two backends (``backend``; "auto" picks the compiled one on the CPU in float32 or float64, the
-torch loops elsewhere):
+Two backends (``backend``; "auto" picks the compiled one where it runs: CPU, float32 or
+float64, and for the classifier neurons without adaptation; the torch loops elsewhere):
 
 - "torch" or "reference" (``eprop_torch``, ``eprop_classifier``): the traces carried forward
   in time, as above; memory independent of the sequence length T (traces (B, post, pre), or
-  (B, pre) where they factorise), never the history. The reference, and the classifier's only
-  backend.
-- "compiled" (activity networks, CPU: ``eprop_compiled``, ``eprop_kernels``): the same
-  gradients to rounding. Every trace of the activity networks factorises into a presynaptic
-  filter times a postsynaptic term whose learning signal is known after the forward pass, so
-  the signals are filtered backward through each unit's own dynamics and dE/dW is one matrix
-  product over time, sum_t post_t^T pre_t, as in BPTT (memory O(T N), like BPTT's).
+  (B, pre) where they factorise), never the history. The reference.
+- "compiled" (CPU: ``eprop_compiled``, ``eprop_kernels``; the activity networks, and the
+  classifier's lif and lif_syn neurons): the same gradients to rounding. There every trace
+  factorises into a presynaptic filter times a postsynaptic term, and every learning signal
+  is known after one forward pass, so the postsynaptic terms are filtered backward in time
+  (through each unit's own dynamics and the presynaptic filters, per-unit scalar recursions
+  compiled by numba) and each weight gradient is one matrix product over time,
+  sum_t G_t^T input_t, as in BPTT (memory O(T N) for the stored forward pass, like BPTT's).
+  The classifier's compiled pass runs its forward once instead of twice.
 
 Losses:
 - classifier, cross-entropy of the max over time of the leaky readout: the error reaches the
   readout only at the time t*_c of each class's maximum, known after a first forward pass
-  (no storage); a second forward pass then computes traces and gradients. The readout's leak is
+  (no storage; the compiled backend stores that pass instead); a second forward pass then
+  computes traces and gradients. The readout's leak is
   folded into the learning signal in closed form,
   L_j^t = sum_c B_cj g_c kappa^(t*_c - t) [t <= t*_c],  g_c = dE/d(max_t y_c).
 - activity networks, per-step MSE against a recording: the error of step t is known at step t,
@@ -34,8 +37,9 @@ Losses:
 
 The spiking dynamics run through the models' own step functions (``neurons.lif_syn_step``,
 ``lif_step``, ``alif_step``, ``leaky_readout_step``, ``lowpass_step``), with
-``return_distance=True`` and ``neurons.pseudo_derivative`` for the surrogate's dz/dv~: e-prop
-follows exactly the dynamics BPTT differentiates, written once.
+``return_distance=True`` and ``neurons.pseudo_derivative`` for the surrogate's dz/dv~, or (the
+activity networks, compiled) through the compiled rollouts of ``models.activity_kernels``:
+e-prop follows exactly the dynamics BPTT differentiates.
 
 Each function computes gradients with respect to the effective tensors the dynamics use and
 maps them onto the model's parameters through autograd (Dale's parametrization, masks, softplus
@@ -53,8 +57,8 @@ from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNet
 from neurocircuit.models.classifier import SpikingClassifier
 
 EPROP_BACKENDS = ("auto", "reference", "torch", "compiled")
-"""Backends of the activity networks' e-prop (``backend`` argument; the names of
-``models.backend``): "reference" and "torch" both run the torch loops, e-prop's reference."""
+"""Backends of e-prop (``backend`` argument; the names of ``models.backend``): "reference" and
+"torch" both run the torch loops, e-prop's reference."""
 COMPILED_DTYPES = (torch.float32, torch.float64)
 
 

@@ -1,29 +1,33 @@
-"""Compiled (numba, CPU) loops of e-prop for the activity networks (``learning.eprop_compiled``).
+"""Compiled (numba, CPU) loops of e-prop (``learning.eprop_compiled`` for the activity
+networks, ``learning.eprop_classifier`` for the classifier without adaptation).
 
-In both activity networks every eligibility trace factorises into a presynaptic filter, the
-same for every postsynaptic unit, times a postsynaptic term, and the learning signal of step
-t is known once the forward pass has run (the error of step t through the unit's own readout).
-So instead of carrying (N, N) traces forward, the learning signals are filtered backward in
-time through each unit's own leak (a per-unit scalar recursion, the adjoint of BPTT without
-the paths between units), and the weight gradient is one matrix product over time,
-dE/dW = sum_t post_t^T pre_t, as in BPTT (done by the caller). These loops compute post_t and
-pre_t (and the per-unit parameter gradients) in one pass over the units per step.
+There every eligibility trace factorises into a presynaptic filter, the same for every
+postsynaptic unit, times a postsynaptic term, and every learning signal is known once the
+forward pass has run. So instead of carrying (N, N) traces forward, each unit's terms are
+filtered backward in time (per-unit scalar recursions: the adjoint of BPTT without the paths
+between units), and each weight gradient is one matrix product over time,
+dE/dW = sum_t G_t^T input_t, as in BPTT (done by the caller). These loops make one pass over
+the units per step.
 
 Rate, both forms (``eprop_torch.rate_default_gradients`` gives the traces): with leak_t the
 unit's own dr_t/dr_{t-1} (d, or (1 - h) - h c s_t) and L_t the learning signal,
-Lambda_t = L_t + leak_{t+1} Lambda_{t+1}, and sum_t L_t e_t = sum_t Lambda_t (direct term)_t.
+Lambda_t = L_t + leak_{t+1} Lambda_{t+1}, and sum_t L_t e_t = sum_t Lambda_t (direct term)_t;
+the input of W is r_{t-1} itself.
 
-Spiking (LIF with synaptic current, S sub-steps a frame, low-pass filter kappa): the input
-trace I_k = alpha I_{k-1} + x_k and the membrane trace V_k = beta V_{k-1} + I_k are
-presynaptic; the unit's term is (1 - kappa) psi_k Lambda_k with Lambda_k = kappa Lambda_{k+1}
+Spiking (LIF with or without synaptic current, S sub-steps per input frame, low-pass filter
+kappa of the activity network, kappa = 0 for the classifier): the input p reaches the
+membrane through the presynaptic filters I_k = alpha I_{k-1} + p_k, V_k = beta V_{k-1} + I_k;
+the unit's term is post_k = (1 - kappa) psi_k Lambda_k with Lambda_k = kappa Lambda_{k+1}
 (+ L_t at the last sub-step of frame t). The "zero" reset clears a unit's membrane trace at
 each of its spikes: then its trace is V_k - beta^(k - s) V_s (s its last spike before k), so
-the unit's term at a spike s also carries -sum_{k in (s, s']} beta^(k - s) post_k (s' the
-next spike), one more scalar recursion backward.
+the unit's term at a spike s also carries -sum_{k in (s, s']} beta^(k - s) (1 - kappa) psi_k
+Lambda_k (s' the next spike), one more scalar recursion backward. sum_k post_k V_k is then
+sum_k G_k p_k with G the adjoint of the presynaptic filters applied to post, and with p held
+over each frame, sum over frames of (G summed over the frame) p.
 
-Arrays are C-contiguous NumPy views of torch tensors, (T, N) per frame or (T S, N) per
-sub-step (batch 1); scalars are Python floats. Compiled once per dtype, cached on disk.
-"""
+Arrays are C-contiguous NumPy views of torch tensors, (T, M) per frame or step and (T S, M)
+per sub-step, M the units (times the batch); scalars are Python floats. Compiled once per
+dtype, cached on disk."""
 
 from __future__ import annotations
 
