@@ -1,13 +1,22 @@
 """Spiking and rate network dynamics with biological constraints.
 
-- ``neurons``: pure step functions ``(input, state, params) -> (output, new_state)``
-  (LIF, LIF with synaptic current, adaptive LIF, leaky readout, low-pass filter,
-  Wilson–Cowan), NamedTuple states and params, time-major (T, B, N) sequences.
+- ``dynamics``: each dynamics written once, one module each (LIF, LIF with synaptic current in
+  both orders, adaptive LIF, the readouts and the low-pass filter, Wilson–Cowan in both forms,
+  the spiking activity network's frame): pure step functions ``(input, state, params) ->
+  (output, new_state)`` with NamedTuple states and params, the equation in the docstring;
+  ``neurons`` re-exports them.
+- ``rollout``: the one rollout interface, ``rollout(dynamics, state, params, drive, n_steps,
+  backend)``, and ``available_backends`` (which backends can run a call).
+- ``backend``: the one ``backend`` setting (auto / reference / torch / compiled).
+- ``fast_lif`` (with ``spike_projection``), ``fused_rate``, ``fused_spiking``,
+  ``activity_kernels``: the fused backends (hand-written backward passes; compiled loops);
+  ``fast_activity`` describes the activity networks' ones.
 - ``surrogates``: SuperSpike and triangle surrogate gradients.
 - ``constraints``: Dale's law parametrizations, E–I balanced init, structural masks.
-- ``classifier``: ``SpikingClassifier`` (input -> spiking hidden -> leaky readout).
-- ``activity``: ``RateActivityNetwork`` and ``SpikingActivityNetwork`` (fit recorded activity).
-- ``fast_lif``: fused kernels for the LIF-with-synapse hot path (used by the classifier).
+- ``classifier`` (with ``classifier_options``): ``SpikingClassifier`` (input -> spiking
+  hidden -> leaky readout).
+- ``activity`` (``activity_network``, ``rate_network``, ``spiking_network``):
+  ``RateActivityNetwork`` and ``SpikingActivityNetwork`` (fit recorded activity).
 - ``names``: the grammar of model names (read by fit, ablation and figures).
 - ``fitted``: build, save, load, roll out and initialise fitted activity networks.
 

@@ -12,10 +12,8 @@ prediction of frame k. So a rollout of T steps lines up with a recording of T fr
   (``neurons.wilson_cowan_neurotorch_step``: a learnable transition term (1 - r x), forward
   Euler).
 - ``SpikingActivityNetwork`` (``spiking_network``, ``dynamics.spiking_activity``): LIF neurons
-  with synaptic current driven by the fed-back output,
-  their spikes low-pass filtered (r_t = kappa r_{t-1} + (1 - kappa) z_t) and read out one to
-  one (the default ``readout="diagonal"``) through an affine map and a sigmoid,
-  y_t = sigmoid(g r_t + c).
+  with synaptic current driven by the fed-back output, their spikes low-pass filtered and read
+  out one to one (the default ``readout="diagonal"``) through an affine map and a sigmoid.
 
 The only coupling between units is, by default, the recurrent matrix W (N, N), [post, pre]:
 unit k reaches unit i through W[i, k] alone, so Dale's law on W (a parametrization, see

@@ -1,4 +1,5 @@
-"""Compiled time loops of the fused activity rollouts (``models.fast_activity``) on the CPU.
+"""Compiled time loops of the fused activity rollouts on the CPU: the "compiled" backend of
+``models.fused_rate`` and ``models.fused_spiking`` (``models.fast_activity`` describes both).
 
 A fit iteration of the zebrafish network is 619 dependent steps of one (1, N) x (N, N)
 product each way plus a few element-wise operations per step. Under torch on the CPU each of

@@ -4,10 +4,8 @@ device, bitwise the reference's outputs) or compiled (``activity_kernels``, CPU)
 hand-written backward through time. ``models.fast_activity`` says how these loops work; the
 helpers here (NumPy views, reductions over time) serve ``fused_spiking`` too.
 
-Equations (B, N) per step, W [post, pre] (``dynamics.wilson_cowan``):
-    u_t = W r_{t-1};  s_t = sigmoid(g u_t - b);  r_t = d r_{t-1} + (1 - d) s_t     (default)
-    x_t = (1 - h) x_{t-1} + h (1 - c x_{t-1}) s_t                                  (neurotorch)
-Adjoints, G_t = dL/dr_t summed over every later use:
+The forward equations are ``dynamics.wilson_cowan``'s, with u_t = W r_{t-1} the drive and
+s_t = sigmoid(g u_t - b). Adjoints, G_t = dL/dr_t summed over every later use:
     G_t = dL/dr_t + leak_{t+1} G_{t+1} + delta_{t+1} W,  delta_t = G_t * ds_t/du_t
     (leak = d, or (1 - h) - h c s_t in the neurotorch form)
 """

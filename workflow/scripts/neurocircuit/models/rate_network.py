@@ -21,14 +21,11 @@ WILSON_COWAN_FORMS = ("default", "neurotorch")
 class RateActivityNetwork(_ActivityNetwork):
     """Wilson–Cowan network, one rate unit per recorded neuron, in one of two forms.
 
-    ``wilson_cowan="default"``: r_t = d r_{t-1} + (1 - d) sigmoid(g (W r_{t-1}) - b),
-    d = exp(-dt / tau) (``neurons.wilson_cowan_step``; exact for a drive held constant over the
-    step).
-
-    ``wilson_cowan="neurotorch"``: NeuroTorch's WilsonCowanLayer (Gince et al. 2024), rates x,
-    x_t = (1 - h) x_{t-1} + h (1 - r x_{t-1}) sigmoid(g (W x_{t-1}) - b), h = dt / tau
-    (``neurons.wilson_cowan_neurotorch_step``, forward Euler), with a learnable transition rate
-    r per unit (``transition()``). NeuroTorch 0.0.2 learns W, mu (= b), r (as sqrt_r**2 >= 0,
+    The equations of both forms are in ``dynamics.wilson_cowan``: ``wilson_cowan="default"``
+    (``wilson_cowan_step``, exact exponential decay d = exp(-dt / tau)) and
+    ``wilson_cowan="neurotorch"``, NeuroTorch's WilsonCowanLayer (Gince et al. 2024;
+    ``wilson_cowan_neurotorch_step``, forward Euler, h = dt / tau), with a learnable transition
+    rate r per unit (``transition()``). NeuroTorch 0.0.2 learns W, mu (= b), r (as sqrt_r**2 >= 0,
     no upper bound) and one shared tau (as sqrt_tau**2 > 0), so its rates can leave [0, 1]
     (where r x > 1 with a large dt / tau, or once tau < dt). Here r is kept in (0, 1) by a
     sigmoid and tau above dt (tau_min = dt), which keeps every rate in [0, 1]; tau and g are

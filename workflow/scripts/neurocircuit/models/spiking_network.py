@@ -28,15 +28,11 @@ class SpikingActivityNetwork(_ActivityNetwork):
     """LIF-with-synapse network, one spiking unit per recorded neuron, fed back its output.
 
     Per frame, the units receive the previous output y_{t-1} through W (N, N) and run
-    ``steps_per_frame`` sub-steps of dt / steps_per_frame each (input u = (W y_{t-1} + b_in) /
-    steps_per_frame per sub-step, so the charge per frame does not depend on it):
-
-        i <- alpha i + u;  v~ = beta v + i;  z = H(v~ - theta);  reset;
-        r <- kappa r + (1 - kappa) z          (low-pass filtered spikes, in [0, 1])
-
-    and the frame's output is read out from r through a linear map and a sigmoid:
-    readout "diagonal" (default): y_t = sigmoid(g * r + c) (unit i is recorded neuron i, g > 0
-    by softplus); readout "full": y_t = sigmoid(W_out r + c) (W_out (N, N) starts as g * I).
+    ``steps_per_frame`` sub-steps of dt / steps_per_frame each (the input per sub-step divided
+    by steps_per_frame, so the charge per frame does not depend on it); their spikes are
+    low-pass filtered (r in [0, 1]) and read out through a linear map and a sigmoid. The
+    equations are in ``dynamics.spiking_activity``. Readout "diagonal" (default): unit i is
+    recorded neuron i, g > 0 by softplus; readout "full": W_out (N, N) starts as g * I.
 
     y_{t-1} is the network's own previous output (the recorded frame x0 at the start). With the
     diagonal readout, W couples the units' activities exactly as in the rate network and is the
