@@ -100,7 +100,6 @@ def write_fit_results(
     run has its windowed forecasts (``forecast.csv``), and the teacher too."""
     from neurocircuit.ablation import summarise_ablations
     from neurocircuit.fit.convergence import convergence_table
-    from neurocircuit.fit.training import iterations_to_half_gain
 
     rng = np.random.default_rng(2)
     time = np.arange(n_time)
@@ -113,103 +112,123 @@ def write_fit_results(
             run = root / "fit" / dataset / model / f"seed{seed}"
             run.mkdir(parents=True, exist_ok=True)
             prediction = target + rng.normal(0, 0.05 + 0.02 * seed, target.shape)
-            with h5py.File(run / "prediction.h5", "w") as h5:
-                h5["target"] = target.astype(np.float32)
-                h5["prediction"] = prediction.astype(np.float32)
-                h5["time_s"] = time * 0.5
-            per_neuron = 1 - ((prediction - target) ** 2).mean(1) / target.var(1)
-            pd.DataFrame(
-                {
-                    "neuron": np.arange(n_neurons),
-                    "pvar": per_neuron,
-                    "baseline_mean": np.zeros(n_neurons),
-                    "baseline_ar1": per_neuron - 0.3,
-                }
-            ).to_csv(run / "pvar_per_neuron.csv", index=False)
-            iterations = np.arange(0, 101, 10)
-            pvars = 1 - 0.9 * np.exp(-iterations / (12 + 4 * index + 5 * seed))
-            if index == len(models) - 1 and seed == seeds[-1]:
-                pvars = 0.1 + 0.1 * (pvars - 0.1)  # a run that never beats the baseline 0.3
-            pd.DataFrame({"iteration": iterations, "pvar": pvars, "loss": 1 - pvars}).to_csv(
-                run / "history.csv", index=False
-            )
-            rows = [
-                {"epoch": i + 1, "train_score": p} for i, p in zip(iterations, pvars, strict=True)
-            ]
-            global_pvar = float(1 - ((prediction - target) ** 2).mean() / target.var())
-            labels = {
-                "dataset": dataset,
-                "model": model,
-                "seed": seed,
-                "dynamics": spec.dynamics,
-                "dale": spec.dale,
-                "method": spec.method,
-            }
-            metrics = {
-                **labels,
-                "pvar": global_pvar,
-                "pvar_per_neuron_median": float(np.median(per_neuron)),
-                "baseline_pvar_mean": 0.3,
-                "baseline_pvar_ar1": 0.6,
-                "pvar_heldout": global_pvar - 0.2,
-                "baseline_pvar_mean_heldout": -0.1,
-                "baseline_pvar_last_frame_heldout": -0.4,
-                "baseline_pvar_ar1_heldout": 0.2,
-                "normalisation": "global",
-                "iterations_to_half_gain": iterations_to_half_gain(rows, 0.3),
-                "iterations": int(iterations[-1]),
-                "wall_time_s": 1.0,
-                "device": "cpu",
-            }
-            write_json(metrics, run / "metrics.json")
+            never_learns = index == len(models) - 1 and seed == seeds[-1]
+            labels = {"dataset": dataset, "model": model, "seed": seed, "dynamics": spec.dynamics,
+                      "dale": spec.dale, "method": spec.method}  # fmt: skip
+            metrics = _write_fit_run(run, target, prediction, time, 12 + 4 * index + 5 * seed,
+                                     never_learns, labels)  # fmt: skip
             metrics_paths.append(run / "metrics.json")
             write_forecast_table(run / "forecast.csv", dataset, model, seed, 0.01 + 0.01 * index)
-            weights = rng.normal(0, 1 / np.sqrt(n_neurons), (n_neurons, n_neurons))
-            signs = np.where(np.arange(n_neurons) < int(0.8 * n_neurons), 1.0, -1.0)
-            rng.shuffle(signs)
-            with open(run / "weights.npz", "wb") as fh:  # presynaptic × postsynaptic
-                np.savez(
-                    fh,
-                    weights=np.abs(weights) * signs[:, None] if spec.dale else weights,
-                    neuron_sign=signs if spec.dale else np.zeros(0),
-                )
-            slope = {"random": 0.5, "weakest": 0.2, "strongest": 0.9, "hubs": 0.8}
-            rows = []
-            for strategy in STRATEGIES:
-                for repeat in range(3 if strategy == "random" else 1):
-                    for fraction in fractions:
-                        ratio = 1 - slope[strategy] * fraction ** (1.5 if spec.dale else 1.0)
-                        ratio += rng.normal(0, 0.02) * (fraction > 0)
-                        rows.append(
-                            {
-                                "strategy": strategy,
-                                "fraction": fraction,
-                                "repeat": repeat,
-                                "n_removed": 0,
-                                "pvar": ratio * global_pvar,
-                                "pvar_ratio": ratio,
-                            }
-                        )
-            curves = pd.DataFrame(rows)
+            _write_weights(run / "weights.npz", rng, n_neurons, spec.dale)
+            curves = _example_curves(rng, fractions, spec.dale, metrics["pvar"])
             ablation = root / "ablation" / dataset / model
             ablation.mkdir(parents=True, exist_ok=True)
             curves.to_csv(ablation / f"seed{seed}.csv", index=False)
             ablation_runs.append({"curves": curves, **labels})
     if teacher:
-        forecast = root / "fit" / dataset / "teacher" / "forecast.csv"
-        write_forecast_table(forecast, dataset, "teacher", 0, 0.005)
-        curves = pd.DataFrame(
-            [
-                {"strategy": strategy, "fraction": fraction, "repeat": 0, "n_removed": 0,
-                 "pvar": 0.5 * (1 - fraction), "pvar_ratio": 1 - fraction}
-                for strategy in STRATEGIES
-                for fraction in fractions
-            ]
-        )  # fmt: skip
-        folder = root / "ablation" / dataset / "teacher"
-        folder.mkdir(parents=True, exist_ok=True)
-        curves.to_csv(folder / "seed0.csv", index=False)
-        ablation_runs.append({"curves": curves, "dataset": dataset, "model": "teacher", "seed": 0,
-                              "dynamics": "teacher", "dale": None, "method": None})  # fmt: skip
+        ablation_runs.append(_write_teacher_results(root, dataset, fractions))
     convergence_table(metrics_paths).to_csv(root / "fit" / "convergence.csv", index=False)
     summarise_ablations(ablation_runs).to_csv(root / "ablation" / "summary.csv", index=False)
+
+
+def _write_fit_run(run, target, prediction, time, tau, never_learns, labels) -> dict:
+    """prediction.h5, pvar_per_neuron.csv, history.csv (pVar rising with time constant ``tau``
+    iterations, or a run that ``never_learns`` to beat the baseline 0.3) and metrics.json of
+    one run; returns the metrics."""
+    from neurocircuit.fit.training import iterations_to_half_gain
+
+    with h5py.File(run / "prediction.h5", "w") as h5:
+        h5["target"] = target.astype(np.float32)
+        h5["prediction"] = prediction.astype(np.float32)
+        h5["time_s"] = time * 0.5
+    per_neuron = 1 - ((prediction - target) ** 2).mean(1) / target.var(1)
+    n_neurons = len(per_neuron)
+    pd.DataFrame(
+        {
+            "neuron": np.arange(n_neurons),
+            "pvar": per_neuron,
+            "baseline_mean": np.zeros(n_neurons),
+            "baseline_ar1": per_neuron - 0.3,
+        }
+    ).to_csv(run / "pvar_per_neuron.csv", index=False)
+    iterations = np.arange(0, 101, 10)
+    pvars = 1 - 0.9 * np.exp(-iterations / tau)
+    if never_learns:
+        pvars = 0.1 + 0.1 * (pvars - 0.1)
+    pd.DataFrame({"iteration": iterations, "pvar": pvars, "loss": 1 - pvars}).to_csv(
+        run / "history.csv", index=False
+    )
+    rows = [{"epoch": i + 1, "train_score": p} for i, p in zip(iterations, pvars, strict=True)]
+    global_pvar = float(1 - ((prediction - target) ** 2).mean() / target.var())
+    metrics = {
+        **labels,
+        "pvar": global_pvar,
+        "pvar_per_neuron_median": float(np.median(per_neuron)),
+        "baseline_pvar_mean": 0.3,
+        "baseline_pvar_ar1": 0.6,
+        "pvar_heldout": global_pvar - 0.2,
+        "baseline_pvar_mean_heldout": -0.1,
+        "baseline_pvar_last_frame_heldout": -0.4,
+        "baseline_pvar_ar1_heldout": 0.2,
+        "normalisation": "global",
+        "iterations_to_half_gain": iterations_to_half_gain(rows, 0.3),
+        "iterations": int(iterations[-1]),
+        "wall_time_s": 1.0,
+        "device": "cpu",
+    }
+    write_json(metrics, run / "metrics.json")
+    return metrics
+
+
+def _write_weights(path, rng, n_neurons: int, dale: bool) -> None:
+    """weights.npz (presynaptic × postsynaptic) of a random network, 80 % excitatory."""
+    weights = rng.normal(0, 1 / np.sqrt(n_neurons), (n_neurons, n_neurons))
+    signs = np.where(np.arange(n_neurons) < int(0.8 * n_neurons), 1.0, -1.0)
+    rng.shuffle(signs)
+    with open(path, "wb") as fh:
+        np.savez(
+            fh,
+            weights=np.abs(weights) * signs[:, None] if dale else weights,
+            neuron_sign=signs if dale else np.zeros(0),
+        )
+
+
+def _example_curves(rng, fractions, dale: bool, global_pvar: float) -> pd.DataFrame:
+    """Ablation curves falling with each strategy's slope (faster-than-linear for Dale)."""
+    slope = {"random": 0.5, "weakest": 0.2, "strongest": 0.9, "hubs": 0.8}
+    rows = []
+    for strategy in STRATEGIES:
+        for repeat in range(3 if strategy == "random" else 1):
+            for fraction in fractions:
+                ratio = 1 - slope[strategy] * fraction ** (1.5 if dale else 1.0)
+                ratio += rng.normal(0, 0.02) * (fraction > 0)
+                rows.append(
+                    {
+                        "strategy": strategy,
+                        "fraction": fraction,
+                        "repeat": repeat,
+                        "n_removed": 0,
+                        "pvar": ratio * global_pvar,
+                        "pvar_ratio": ratio,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _write_teacher_results(root: Path, dataset: str, fractions) -> dict:
+    """The teacher's forecast table and ablation curves; returns its ablation run."""
+    forecast = root / "fit" / dataset / "teacher" / "forecast.csv"
+    write_forecast_table(forecast, dataset, "teacher", 0, 0.005)
+    curves = pd.DataFrame(
+        [
+            {"strategy": strategy, "fraction": fraction, "repeat": 0, "n_removed": 0,
+             "pvar": 0.5 * (1 - fraction), "pvar_ratio": 1 - fraction}
+            for strategy in STRATEGIES
+            for fraction in fractions
+        ]
+    )  # fmt: skip
+    folder = root / "ablation" / dataset / "teacher"
+    folder.mkdir(parents=True, exist_ok=True)
+    curves.to_csv(folder / "seed0.csv", index=False)
+    return {"curves": curves, "dataset": dataset, "model": "teacher", "seed": 0,
+            "dynamics": "teacher", "dale": None, "method": None}  # fmt: skip

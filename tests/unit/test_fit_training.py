@@ -178,6 +178,13 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     jobs.fit_job("heldout", activity, heldout, run)
     merged = jobs.merge_fit_metrics(outputs["scores"], heldout["scores"], run_dir / "metrics.json")
 
+    _check_scores(merged, run_dir)
+    _check_files(outputs, scores)
+    _check_tabulated_and_ablated(tmp_path, run_dir, outputs, scores, merged)
+
+
+def _check_scores(merged: dict, run_dir) -> None:
+    """Every key of the merged metrics, and the run's spec."""
     for key in (
         "pvar",
         "pvar_per_neuron_median",
@@ -208,6 +215,9 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
         "method": "bptt",
     }
 
+
+def _check_files(outputs: dict, scores: dict) -> None:
+    """The in-sample fit's files: prediction, per-neuron scores, history, weights, model."""
     with h5py.File(outputs["prediction"]) as h5:
         target, prediction = h5["target"][:], h5["prediction"][:]
     assert target.shape == prediction.shape == (6, 60)
@@ -237,6 +247,9 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     again = fitted.rollout(model, target[:, 0], 60)
     assert np.allclose(again.T, prediction, atol=1e-5)
 
+
+def _check_tabulated_and_ablated(tmp_path, run_dir, outputs, scores, merged) -> None:
+    """The run in the convergence table, ablated, and summarised."""
     table = convergence.convergence_table([run_dir / "metrics.json"])
     assert table.loc[0, "model"] == "rate_dale_bptt"
     assert table.loc[0, "iterations_to_half_gain"] == merged["iterations_to_half_gain"]
