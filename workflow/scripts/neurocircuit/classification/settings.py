@@ -25,6 +25,7 @@ MODEL_KEYS = (
     "surrogate",
     "surrogate_scale",
     "discretisation",
+    "backend",
     "input_scale",
     "recurrent_scale",
     "readout_scale",
