@@ -18,6 +18,7 @@ from neurocircuit.learning.eprop import (
     eprop_rate_gradients,
     eprop_spiking_activity_gradients,
     random_feedback,
+    requested_backend,
 )
 from neurocircuit.learning.eprop_torch import rate_default_gradients, rate_neurotorch_gradients
 from neurocircuit.models import RateActivityNetwork, SpikingActivityNetwork, SpikingClassifier
@@ -201,3 +202,7 @@ def test_backend_choice_and_errors():
     model = RateActivityNetwork(9)
     with pytest.raises(ValueError, match="backend must be one of"):
         eprop_rate_gradients(model, target, torch.ones(40), backend="fast")
+    assert requested_backend(model, "torch") == "torch"
+    assert requested_backend(object(), None) == "auto"  # a model without a backend setting
+    model.backend = "reference"  # the model's own setting, where none is given
+    assert requested_backend(model, None) == "reference"

@@ -9,8 +9,9 @@ fixed random matrix). Dependencies through other neurons (recurrent spikes, or t
 output of the activity networks) are treated as inputs and not differentiated. With no
 recurrence and symmetric feedback the result equals BPTT's gradient.
 
-Two backends (``backend``; "auto" picks the compiled one where it runs: CPU, float32 or
-float64, and for the classifier neurons without adaptation; the torch loops elsewhere):
+Two backends (``backend``, by default the model's own ``backend`` setting; "auto" picks the
+compiled one where it runs: CPU, float32 or float64, and for the classifier neurons without
+adaptation; the torch loops elsewhere):
 
 - "torch" or "reference" (``eprop_torch``, ``eprop_classifier``): the traces carried forward
   in time, as above; memory independent of the sequence length T (traces (B, post, pre), or
@@ -99,7 +100,7 @@ def eprop_classifier_gradients(
     labels: Tensor,
     feedback: Tensor | None = None,
     *,
-    backend: str = "auto",
+    backend: str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """E-prop gradients of the max-over-time cross-entropy (batch mean) of a ``SpikingClassifier``.
 
@@ -112,7 +113,8 @@ def eprop_classifier_gradients(
             feedback (the readout weights themselves).
         backend: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``;
             the compiled pass covers "lif" and "lif_syn" neurons, not "alif", whose traces do
-            not factorise: "auto" runs the torch loops there).
+            not factorise: "auto" runs the torch loops there); None: the model's own
+            ``backend`` setting (``requested_backend``).
     Returns:
         (loss (scalar), logits = max_t y (B, n_out)), both detached; the gradients are added
         to the parameters' ``.grad``.
@@ -127,6 +129,7 @@ def eprop_classifier_gradients(
     effective = model.effective_weights()
     x = x.to(effective["w_in"].dtype)
     detached = {k: (None if v is None else v.detach()) for k, v in effective.items()}
+    backend = requested_backend(model, backend)
     if model.neuron == "alif" and backend == "compiled":
         raise ValueError("the compiled e-prop covers lif and lif_syn neurons, not alif")
     present = [v for v in detached.values() if v is not None]
@@ -159,6 +162,12 @@ def _step_weights(weights: Tensor, steps: int, like: Tensor) -> Tensor:
     return weights
 
 
+def requested_backend(model, backend: str | None) -> str:
+    """``backend``, or where it is None the model's own ``backend`` setting (the one setting
+    of ``models.backend``), "auto" for a model without one."""
+    return getattr(model, "backend", "auto") if backend is None else backend
+
+
 def eprop_backend(backend: str, *tensors: Tensor) -> str:
     """The backend that runs the activity networks' e-prop on ``tensors`` (the target and the
     effective parameters): "compiled" or "torch". ``backend`` "auto" gives "compiled" where
@@ -180,18 +189,19 @@ def eprop_backend(backend: str, *tensors: Tensor) -> str:
     return "compiled"
 
 
-def _prepare(model, target: Tensor, step_weights: Tensor, backend: str):
+def _prepare(model, target: Tensor, step_weights: Tensor, backend: str | None):
     """The effective parameters (with graph) and their detached copies, the step weights, the
     loss's normaliser N sum_t w_t and the backend that runs."""
     effective = model.effective_parameters()
     p = {k: v.detach() for k, v in effective.items()}
     steps, n = target.shape
     weights = _step_weights(step_weights, steps, target)
-    return effective, p, weights, n * weights.sum(), eprop_backend(backend, target, *p.values())
+    runs = eprop_backend(requested_backend(model, backend), target, *p.values())
+    return effective, p, weights, n * weights.sum(), runs
 
 
 def eprop_rate_gradients(
-    model: RateActivityNetwork, target: Tensor, step_weights: Tensor, *, backend: str = "auto"
+    model: RateActivityNetwork, target: Tensor, step_weights: Tensor, *, backend: str | None = None
 ) -> tuple[Tensor, Tensor]:
     """E-prop gradients of the weighted MSE of a Wilson–Cowan rollout against ``target``.
 
@@ -203,7 +213,8 @@ def eprop_rate_gradients(
     Both Wilson–Cowan forms (``RateActivityNetwork.wilson_cowan``); the neurotorch form's
     transition term (1 - c r) (c: its transition rate) depends on the unit's own rate r, so it is
     part of the leak the traces follow (``eprop_torch.rate_neurotorch_gradients``).
-    ``backend``: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``).
+    ``backend``: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``);
+    None: the model's own ``backend`` setting (``requested_backend``).
 
     Returns (loss, rollout (T, N)), detached; gradients are added to ``.grad``.
     """
@@ -226,7 +237,7 @@ def eprop_spiking_activity_gradients(
     step_weights: Tensor,
     feedback: Tensor | None = None,
     *,
-    backend: str = "auto",
+    backend: str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """E-prop gradients of the weighted MSE of a ``SpikingActivityNetwork`` rollout.
 
@@ -236,7 +247,8 @@ def eprop_spiking_activity_gradients(
     The learning signal of unit j is dE/dr_j through the readout: exact for the diagonal
     readout; for the full readout through W_out (symmetric) or a fixed random ``feedback``
     matrix (N, N). The readout parameters get their exact gradients.
-    ``backend``: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``).
+    ``backend``: "auto", "reference" (= "torch"), "torch" or "compiled" (``eprop_backend``);
+    None: the model's own ``backend`` setting (``requested_backend``).
 
     Returns (loss, rollout (T, N)), detached; gradients are added to ``.grad``.
     """
