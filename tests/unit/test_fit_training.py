@@ -37,6 +37,27 @@ def test_model_names():
         parse_model_name("rate_dale")
 
 
+@pytest.mark.parametrize(
+    ("name", "variant", "learns_sign", "factors"),
+    [
+        ("spiking_dale_bptt", "dale", False, ("spiking", "dale", "bptt")),
+        ("rate_dalesign_eprop", "dalesign", True, ("rate", "dalesign", "eprop")),
+        ("rate_nodale_force", "nodale", True, ("rate", "nodale", "force")),
+        ("teacher", "dale", False, (None, None, None)),
+    ],
+)
+def test_the_spec_is_the_one_identity_of_a_model(name, variant, learns_sign, factors):
+    from neurocircuit.models.names import TEACHER_SPEC, model_spec
+
+    spec = model_spec(name)
+    assert (spec.dale_variant, spec.learns_sign) == (variant, learns_sign)
+    assert tuple(spec.factors().values()) == factors
+    assert list(spec.factors()) == ["dynamics", "dale", "method"]
+    assert spec.to_dict()["name"] == name and spec.is_teacher == (spec is TEACHER_SPEC)
+    with pytest.raises(ValueError, match="is not"):
+        model_spec("lif_dale")  # names outside the grammar are refused, not guessed
+
+
 def test_iterations_to_reach():
     history = [{"epoch": 1, "train_score": 0.2}, {"epoch": 2, "train_score": 0.91}]
     assert training.iterations_to_reach(history, 0.9) == 1
