@@ -77,7 +77,6 @@ from neurocircuit.ablation.summary import (
     LEVEL_ORDER,
     TESTED_METRICS,
     factor_comparisons,
-    model_factors,
     summarise_ablation_files,
     summarise_ablations,
 )
@@ -101,7 +100,6 @@ __all__ = [
     "curve_areas",
     "factor_comparisons",
     "inhibitory_share",
-    "model_factors",
     "n_removed",
     "removal_order",
     "rollout_score_function",

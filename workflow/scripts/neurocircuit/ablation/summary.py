@@ -37,22 +37,15 @@ def factor_comparisons(areas: pd.DataFrame) -> list[tuple[str, str, str]]:
     return comparisons
 
 
-def model_factors(model: str) -> dict:
-    """The factor levels of a model (its spec's :meth:`~ModelSpec.factors`), e.g.
-    ``rate_dalesign_eprop`` → {dynamics: rate, dale: dalesign, method: eprop}; all None for the
-    ``teacher``."""
-    try:
-        return model_spec(model).factors()
-    except ValueError as error:
-        raise ValueError(f"ablation summary: {error}") from None
-
-
 def _area_rows(runs: Iterable[dict]) -> pd.DataFrame:
     """Section "auc": one row per (dataset, model, seed, strategy) with its areas."""
     rows = []
     for run in runs:
         labels = {key: run[key] for key in ("dataset", "model", "seed")}
-        factors = model_factors(run["model"])
+        try:
+            factors = model_spec(run["model"]).factors()
+        except ValueError as error:
+            raise ValueError(f"ablation summary: {error}") from None
         for record in curve_areas(run["curves"]).to_dict("records"):
             rows.append({"section": "auc", **labels, **factors, **record})
     if not rows:
@@ -107,7 +100,7 @@ def summarise_ablations(
 
     ``runs``: dicts with ``curves`` (a table from :func:`ablation_curves`), ``dataset``,
     ``model`` and ``seed`` (other keys are ignored). A fitted model's name
-    ``{dynamics}_{dale}_{method}`` gives its factors (:func:`model_factors`); the ``teacher``
+    ``{dynamics}_{dale}_{method}`` gives its factors (its spec's ``factors()``); the ``teacher``
     gets its area rows but joins no comparison.
 
     Rows with ``section == "auc"``: per (dataset, model, seed, strategy) the factors (dynamics,
