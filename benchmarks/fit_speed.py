@@ -18,10 +18,10 @@ NeuroTorch's layer):
   spiking_dale  spiking_dale_bptt LIF + low-pass, Dale   | SpyLIFLayerLPF(force_dale_law=True)
                 with readout "full" (N x N, as theirs)     + Linear(N, N, sigmoid) readout
 sides, each (configuration, side) in a fresh process:
-  ours        the network as the fit rule builds it; its rollout runs on the fused kernels of
-              neurocircuit.models.fast_activity (hand-written backward through time, the
-              time loops compiled: neurocircuit.models.activity_kernels)
-  plain       the same network with use_fast_path=False: the step functions under autograd
+  ours        the network as the fit rule builds it (backend "auto"): its rollout runs on the
+              compiled backend (time loops compiled by numba, neurocircuit.models.
+              activity_kernels, with a hand-written backward through time)
+  plain       the same network with backend "reference": the step functions under autograd
   floor       the same rollout's matrix products alone: the T forward and T backward
               vector-matrix products of every N x N matrix the rollout feeds back through,
               plus the weight gradient's one product (no element-wise work, no autograd),
@@ -33,7 +33,7 @@ on top, as ``--configfile`` applies it: its sub-steps, bias, surrogate and one-t
 one iteration of each learning rule on the same network (seed 0), both ours:
   eprop       spiking_dale_eprop: e-prop's gradients, as the fit rule computes them
               (SequenceFitTask.eprop_backward)
-  bptt        spiking_dale_bptt: full BPTT on the fused kernels
+  bptt        spiking_dale_bptt: full BPTT on the compiled backend
 
 Rounds alternate the order of the sides, so slow drifts of the machine hit every side alike;
 ``--wait-quiet`` waits before each run for other processes to leave the CPU (benchmarks/
@@ -138,7 +138,8 @@ def build_iteration(model_name: str, settings: dict, data: Path, fast: bool):
         initialise_from_data(model, target)
     if settings["network"].get("init_weights", "random") == "regression":
         initialise_by_regression(model, target, settings["network"].get("init_ridge", 0.01))
-    model.use_fast_path = fast
+    if not fast:
+        model.backend = "reference"
     task = SequenceFitTask()
     run = _start_run(model, task, train_cfg)
     train_data = target.astype(np.float32)
@@ -152,8 +153,9 @@ def build_iteration(model_name: str, settings: dict, data: Path, fast: bool):
     if spec.method == "eprop":
         rule = "e-prop"
     else:
-        rule = "fused" if fast else "plain loop"
-        check_rollout(model, task, train_data, spec.dynamics, fast)
+        rule = f"{rollout_backend(model, task, train_data, spec.dynamics)} backend"
+        if rule != ("compiled backend" if fast else "reference backend"):
+            raise RuntimeError(f"the BPTT rollout of {model_name} runs on the {rule}")
     what = (
         f"{type(model).__name__}({model_name}, {rule}), "
         f"{type(run.optimizer).__name__} lr {train_cfg.lr}"
@@ -161,13 +163,19 @@ def build_iteration(model_name: str, settings: dict, data: Path, fast: bool):
     return model, train_data, iteration, what
 
 
-def check_rollout(model, task, train_data, dynamics: str, fast: bool) -> None:
-    """Fail unless the BPTT rollout runs on the fused kernels exactly when ``fast``."""
+def rollout_backend(model, task, train_data, dynamics: str) -> str:
+    """The backend that runs the network's rollout over the recording (models.rollout)."""
+    from neurocircuit.models.backend import choose_backend
+    from neurocircuit.models.rollout import available_backends
+
     first = task.check_target(train_data)
     state = model.initial_state(first[0:1])
-    tensors = (state.r,) if dynamics == "rate" else (state.neuron.v, state.output)
-    if model.fused_rollout_applies(*tensors) != fast:
-        raise RuntimeError(f"the fused rollout does {'not ' if fast else ''}apply to {model}")
+    if dynamics == "rate":
+        name, params = model.dynamics, model.step_params()
+    else:
+        name, params = "spiking_activity", model.frame_params()
+    available = available_backends(name, state, params, None, len(first) - 1)
+    return choose_backend(model.backend, available)
 
 
 def build_side(config: str, side: str, data: Path):

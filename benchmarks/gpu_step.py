@@ -6,7 +6,7 @@ Times one step (zero_grad, forward, max-over-time cross-entropy, backward, AdamW
   - the SHD shape: batch 128, T = 100, 700 Bernoulli(0.02) inputs, 256 hidden, 20 readouts;
   - a larger one: batch 256, T = 100, 700 inputs, 1,000 hidden, 20 readouts;
 for the fast kernels (``fast_lif``, the default path) and the plain step-function loop under
-autograd (``use_fast_path=False``), on CUDA and on the CPU (all its cores unless
+autograd (``backend="reference"``), on CUDA and on the CPU (all its cores unless
 --cpu-threads), 3 warm-up and 10 timed steps each; CUDA timings synchronise around each step
 and report the peak of allocated device memory (--skip-timing leaves this part out).
 
@@ -74,7 +74,7 @@ def make_model(hidden: int, fast: bool) -> SpikingClassifier:
         input_scale=LINEAR_INIT_SCALE,
         recurrent_scale=LINEAR_INIT_SCALE,
         readout_scale=LINEAR_INIT_SCALE,
-        use_fast_path=fast,
+        backend="auto" if fast else "reference",
         seed=0,
     )
 

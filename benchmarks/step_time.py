@@ -29,7 +29,7 @@ Configurations:
                     many more hidden spikes, so nothing rests on a quiet network
   ours_dense        the fast kernels with a dense input projection and dense weight gradients
                     (isolates what the sparsity of the spikes buys)
-  plain             SpikingClassifier(use_fast_path=False): the library's step functions
+  plain             SpikingClassifier(backend="reference"): the library's step functions
                     unrolled under autograd (input projection hoisted and split with .unbind()),
                     the oracle the fast kernels are tested against
   snntorch          snnTorch 1.0.0 RSynaptic (all-to-all recurrence) + Synaptic readout
@@ -98,7 +98,7 @@ def _classifier(torch, **kwargs):
 
 def _build_ours(name, torch, F, x, y):
     """SpikingClassifier on the fast path (ours, ours_linear_init) or the step loop (plain)."""
-    kwargs = {"use_fast_path": name != "plain"}
+    kwargs = {"backend": "reference" if name == "plain" else "auto"}
     if name == "ours_linear_init":
         kwargs.update(
             input_scale=LINEAR_INIT_SCALE,
@@ -106,9 +106,9 @@ def _build_ours(name, torch, F, x, y):
             readout_scale=LINEAR_INIT_SCALE,
         )
     model = _classifier(torch, **kwargs)
-    fast = model.fast_path_applies()
-    if fast != (name != "plain"):
-        raise RuntimeError(f"SpikingClassifier fast path is {fast} for {name}")
+    backend = model.forward_backend()
+    if backend != ("reference" if name == "plain" else "torch"):
+        raise RuntimeError(f"SpikingClassifier runs on the {backend} backend for {name}")
 
     def loss_fn():
         readout, z = model(x)
@@ -117,20 +117,20 @@ def _build_ours(name, torch, F, x, y):
     what = {
         "ours": "SpikingClassifier (fast_lif kernels), its default init",
         "ours_linear_init": "SpikingClassifier (fast_lif kernels), nn.Linear-sized init",
-        "plain": "SpikingClassifier(use_fast_path=False): step functions under autograd",
+        "plain": "SpikingClassifier(backend='reference'): step functions under autograd",
     }[name]
     return list(model.parameters()), loss_fn, what
 
 
 def _build_ours_dense(torch, F, x, y):
     """The fast_lif kernels with dense input projection and weight gradients."""
-    from neurocircuit.models import fast_lif
+    from neurocircuit.models import fast_lif, spike_projection
 
     model = _classifier(torch)
 
     def loss_fn():
         w = model.effective_weights()
-        current = fast_lif.spike_input_projection(x, w["w_in"], method="dense")
+        current = spike_projection.spike_input_projection(x, w["w_in"], method="dense")
         z = fast_lif.lif_syn_recurrent(
             current, w["w_rec"], model.alpha, model.beta, model.threshold, model.reset,
             model.surrogate_scale, method="dense",
