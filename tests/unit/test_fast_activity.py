@@ -305,18 +305,19 @@ def test_where_the_fused_path_applies():
 
 
 def test_the_deprecated_switches_still_select_the_same_loops():
-    """use_fast_path (True: "auto", False: "reference"), the kernels attribute and
-    fused_rollout_applies are still read, with a DeprecationWarning."""
-    x = torch.rand(1, UNITS, dtype=torch.float64)
+    """use_fast_path (True: "auto", False: "reference") and the kernels attribute are still
+    read, with a DeprecationWarning."""
     with pytest.warns(DeprecationWarning, match="use_fast_path"):
         plain = RateActivityNetwork(UNITS, use_fast_path=False)
     assert plain.backend == "reference" and not plain.use_fast_path
-    assert not plain.double().fused_rollout_applies(x)
     network = rate_network()
-    assert network.backend == "auto" and network.fused_rollout_applies(x)
+    assert network.backend == "auto" and network.use_fast_path
     with pytest.warns(DeprecationWarning, match="kernels"):
         network.kernels = "torch"
     assert network.backend == "torch" and network.kernels == "torch"
+    with pytest.warns(DeprecationWarning, match="use_fast_path"):
+        network.use_fast_path = False
+    assert network.backend == "reference"
     with pytest.raises(ValueError, match="not both"):
         RateActivityNetwork(UNITS, backend="torch", use_fast_path=True)
 

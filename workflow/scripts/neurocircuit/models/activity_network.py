@@ -12,12 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from neurocircuit.models.backend import (
-    backend_from_kernels,
-    backend_from_legacy,
-    check_backend,
-    fused_tensors,
-)
+from neurocircuit.models.backend import backend_from_kernels, backend_from_legacy, check_backend
 from neurocircuit.models.constraints import (
     add_recurrent_weight,
     check_exc_fraction,
@@ -109,11 +104,6 @@ class _ActivityNetwork(nn.Module):
     @kernels.setter
     def kernels(self, value: str) -> None:
         self.backend = backend_from_kernels(value)
-
-    def fused_rollout_applies(self, *state: Tensor) -> bool:
-        """Deprecated (``rollout.available_backends`` says which backends can run a rollout):
-        whether ``rollout`` would run on fused loops for state tensors ``state``."""
-        return self.backend != "reference" and fused_tensors(self.structural_mask, *state)
 
     def effective_recurrent_weight(self) -> Tensor:
         """W (N, N) as the dynamics use it (Dale and masks applied), with graph."""

@@ -339,10 +339,6 @@ class SpikingClassifier(nn.Module):
         """The backend ``forward`` runs on from ``state``: "torch" or "reference"."""
         return choose_backend(self.backend, self.available_backends(state, return_state))
 
-    def fast_path_applies(self, state=None, return_state: bool = False) -> bool:
-        """Deprecated: whether ``forward`` would use the fused ``fast_lif`` kernels."""
-        return self.forward_backend(state, return_state) == "torch"
-
     def forward(self, x: Tensor, state: ClassifierState | None = None, return_state: bool = False):
         """Run the network over a sequence.
 

@@ -49,7 +49,6 @@ from neurocircuit.models.fused_rate import (
     _RateRollout,
     _stacked_product,
     _sum_units,
-    fused_rollout_applies,
     rate_rollout,
 )
 from neurocircuit.models.fused_spiking import (
@@ -62,5 +61,5 @@ from neurocircuit.models.fused_spiking import (
 __all__ = [
     "FUSED_DEVICES", "FUSED_DTYPES", "KERNELS", "RATE_FORMS", "_RateRollout", "_SpikingRollout",
     "_array", "_compiled", "_spiking_adjoint_compiled", "_spiking_parameter_grads",
-    "_stacked_product", "_sum_units", "fused_rollout_applies", "rate_rollout", "spiking_rollout",
+    "_stacked_product", "_sum_units", "rate_rollout", "spiking_rollout",
 ]  # fmt: skip

@@ -18,7 +18,6 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from neurocircuit.models import activity_kernels
-from neurocircuit.models.backend import fused_tensors
 
 RATE_FORMS = ("default", "neurotorch")
 KERNELS = ("auto", "compiled", "torch")
@@ -39,12 +38,6 @@ def _compiled(kernels: str, tensor: Tensor) -> bool:
 def _array(tensor: Tensor) -> np.ndarray:
     """A C-contiguous NumPy array of a CPU tensor (a view when it already is one)."""
     return np.ascontiguousarray(tensor.detach().numpy())
-
-
-def fused_rollout_applies(*tensors: Tensor) -> bool:
-    """Whether the fused rollouts run on these tensors (``backend.fused_tensors``: all float32
-    or all float64, on one CPU or CUDA device)."""
-    return fused_tensors(*tensors)
 
 
 def _sum_units(x: Tensor) -> Tensor:
