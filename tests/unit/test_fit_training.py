@@ -299,9 +299,12 @@ def _check_tabulated_and_ablated(tmp_path, run_dir, outputs, scores, merged) -> 
 
 
 def test_fit_split_names(caplog):
-    assert jobs.fit_split("in_sample") == "in_sample" and jobs.fit_split("heldout") == "heldout"
+    assert (
+        jobs.resolve_split("in_sample") == "in_sample"
+        and jobs.resolve_split("heldout") == "heldout"
+    )
     with caplog.at_level("WARNING"):
-        assert jobs.fit_split("full") == "in_sample"  # the old name, deprecated
+        assert jobs.resolve_split("full") == "in_sample"  # the old name, deprecated
     assert "deprecated" in caplog.text
     with pytest.raises(ValueError, match="split must be 'in_sample' or 'heldout', got 'whole'"):
         jobs.fit_job("whole", None, {}, {})

@@ -52,7 +52,7 @@ SPLITS = (IN_SAMPLE, HELDOUT)
 DEPRECATED_SPLITS = {"full": IN_SAMPLE}
 
 
-def fit_split(split: str) -> str:
+def resolve_split(split: str) -> str:
     """``split`` by its name (:data:`SPLITS`); "full", the old name of ``in_sample``, is read
     with a deprecation warning."""
     if split in DEPRECATED_SPLITS:
@@ -405,11 +405,11 @@ def merge_fit_metrics(scores_path, heldout_path, metrics_path, *more_paths) -> d
 def fit_job(
     split: str, activity_path, outputs: dict, params: dict, logger=None, truth_path=None
 ) -> dict:
-    """One fit job: ``split`` "in_sample" or "heldout" (:func:`fit_split`; "full" is the
+    """One fit job: ``split`` "in_sample" or "heldout" (:func:`resolve_split`; "full" is the
     deprecated name of "in_sample"). ``params``: the job's params (dataset, model, seed,
     device and the resolved ``settings``), read once into a :class:`FitRun`; ``truth_path``:
     the ground truth of a synthetic session (None otherwise)."""
-    fit = {IN_SAMPLE: fit_in_sample_file, HELDOUT: fit_heldout_file}[fit_split(split)]
+    fit = {IN_SAMPLE: fit_in_sample_file, HELDOUT: fit_heldout_file}[resolve_split(split)]
     return fit(activity_path, outputs, FitRun.from_params(params), logger, truth_path)
 
 
