@@ -4,7 +4,9 @@ bitwise; the compiled loops and the classifier's ``fast_lif`` kernels to roundin
 float64, 1e-5 in float32) and float64 gradients against autograd through the reference loop
 (relative 1e-10), into every parameter, the drive and the start state. The dynamics that have
 only the reference loop are checked against their step run by hand, and the teacher of the
-synthetic recordings (``imaging.teacher``, NumPy) against ``wilson_cowan_step`` (1e-12)."""
+synthetic recordings (``imaging.teacher``, NumPy) against ``wilson_cowan_step`` (1e-12), and
+e-prop's forward pass (``learning.eprop``, its torch and compiled loops) against the reference
+rollout (torch bitwise, compiled to rounding)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from neurocircuit.imaging.teacher import build_teacher, run_teacher, teacher_step
+from neurocircuit.learning.eprop import eprop_rate_gradients, eprop_spiking_activity_gradients
 from neurocircuit.models import neurons as nrn
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 from neurocircuit.models.rollout import (
@@ -44,20 +47,27 @@ def _jittered(network, scale):
     return network
 
 
-def _activity_case(case: str, dtype):
-    """(dynamics, state, params, drive, n_steps, leaves) of an activity network's rollout."""
-    x0 = 0.1 + 0.8 * torch.rand(BATCH, UNITS, generator=torch.Generator().manual_seed(0))
+def _activity_network(case: str, dtype, backend: str = "auto"):
+    """The rate or spiking activity network of ``case``, parameters off their initial values."""
     if case.startswith("wilson_cowan"):
         form = "neurotorch" if case.endswith("neurotorch") else "default"
         network = RateActivityNetwork(UNITS, dale=True, wilson_cowan=form, tau=3.0,
-                                      weight_scale=2.0, seed=2)  # fmt: skip
-        network = _jittered(network.to(dtype), 0.3)
-        state = network.initial_state(x0.to(dtype).requires_grad_())
-        return network.dynamics, state, network.step_params(), None, STEPS_T, [state.r]
+                                      weight_scale=2.0, seed=2, backend=backend)  # fmt: skip
+        return _jittered(network.to(dtype), 0.3)
     readout = "full" if case.endswith("full") else "diagonal"
     network = SpikingActivityNetwork(UNITS, dale=True, readout=readout, weight_scale=3.0,
-                                     bias_current=0.3, steps_per_frame=2, seed=2)  # fmt: skip
-    network = _jittered(network.to(dtype), 0.1)
+                                     bias_current=0.3, steps_per_frame=2, seed=2,
+                                     backend=backend)  # fmt: skip
+    return _jittered(network.to(dtype), 0.1)
+
+
+def _activity_case(case: str, dtype):
+    """(dynamics, state, params, drive, n_steps, leaves) of an activity network's rollout."""
+    x0 = 0.1 + 0.8 * torch.rand(BATCH, UNITS, generator=torch.Generator().manual_seed(0))
+    network = _activity_network(case, dtype)
+    if case.startswith("wilson_cowan"):
+        state = network.initial_state(x0.to(dtype).requires_grad_())
+        return network.dynamics, state, network.step_params(), None, STEPS_T, [state.r]
     state = network.initial_state(x0.to(dtype))
     output = state.output.clone().requires_grad_()
     state = state._replace(output=output)
@@ -188,3 +198,27 @@ def test_teacher_step_is_the_wilson_cowan_step():
     start = nrn.WilsonCowanState(torch.as_tensor(trajectory[0])[None])
     want, _ = rollout("wilson_cowan", start, params, None, 30, "reference")
     np.testing.assert_allclose(trajectory[1:], want[:, 0].numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("backend", ["torch", "compiled"])
+@pytest.mark.parametrize(
+    "case", ["wilson_cowan", "wilson_cowan_neurotorch", "spiking_activity", "spiking_activity_full"]
+)
+def test_eprop_forward_is_the_rollout(case, backend, dtype):
+    """E-prop's own forward pass gives the reference rollout (torch loops bitwise)."""
+    network = _activity_network(case, dtype, backend)
+    target = 0.1 + 0.8 * torch.rand(STEPS_T, UNITS, generator=torch.Generator().manual_seed(5))
+    target = target.to(dtype)
+    weights = torch.ones(STEPS_T, dtype=dtype)
+    if case.startswith("wilson_cowan"):
+        _, forward = eprop_rate_gradients(network, target, weights)
+    else:
+        _, forward = eprop_spiking_activity_gradients(network, target, weights)
+    network.backend = "reference"
+    with torch.no_grad():
+        want = network(target[0:1], STEPS_T)[:, 0]
+    if backend == "torch":
+        assert torch.equal(forward, want)
+    else:
+        torch.testing.assert_close(forward, want, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
