@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from neurocircuit.classification.settings import resolve_run_settings
 from neurocircuit.classification.training import build_classifier
 from neurocircuit.config import ConfigError, validate_config
 from neurocircuit.fit.settings import resolve_fit_settings
-from neurocircuit.models.fitted import build_network
+from neurocircuit.models.fitted import build_network, load_fitted_model, save_fitted_model
 from neurocircuit.models.names import parse_model_name
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -47,3 +48,19 @@ def test_classification_backend_reaches_the_classifier():
     with pytest.raises(ConfigError, match="backend"):
         bad = {"models": ["lif"], "model_settings": {"lif": {"backend": "compiled"}}}
         validate_config({"classification": bad}, SCHEMA)
+
+
+def test_a_fitted_model_saved_with_use_fast_path_still_loads(tmp_path):
+    """Model files written before the backend setting hold use_fast_path in their kwargs."""
+    network = build_network(parse_model_name("rate_dale_bptt"), 4, {}, seed=0)
+    path = tmp_path / "model.pt"
+    save_fitted_model(network, path, {"note": "old"})
+    payload = torch.load(path, weights_only=False)
+    del payload["model_kwargs"]["backend"]
+    for use_fast_path, backend in ((True, "auto"), (False, "reference")):
+        payload["model_kwargs"]["use_fast_path"] = use_fast_path
+        torch.save(payload, path)
+        with pytest.warns(DeprecationWarning, match="use_fast_path"):
+            loaded, metadata = load_fitted_model(path)
+        assert loaded.backend == backend and metadata == {"note": "old"}
+        assert torch.equal(loaded.recurrent_weight(), network.recurrent_weight())
