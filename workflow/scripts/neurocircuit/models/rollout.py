@@ -118,9 +118,8 @@ def available_backends(
     check_dynamics(dynamics)
     backends = ["reference"]
     if dynamics in ACTIVITY_DYNAMICS:
-        steps = drive.shape[0] if n_steps is None and drive is not None else n_steps
         tensors = _activity_tensors(dynamics, state, params)
-        if drive is None and steps is not None and int(steps) >= 1 and tensors is not None:
+        if drive is None and n_steps is not None and int(n_steps) >= 1 and tensors is not None:
             if fused_tensors(*tensors):
                 backends.insert(0, "torch")
                 if tensors[0].device.type == "cpu":
