@@ -160,14 +160,12 @@ def write_activity_nwb(
     """Write activity.nwb atomically (module docstring). ``table``: the pipeline's
     ActivityTable (dff, positions, cell_probability, frame_valid, merged_rois, F, Fneu, masks);
     ``metadata``: :func:`nwb_metadata`'s; ``attrs``: activity.h5's provenance attributes."""
-    from hdmf.backends.hdf5.h5_utils import H5DataIO
     from pynwb import NWBFile
-    from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
+    from pynwb.ophys import OpticalChannel
 
     from neurocircuit import __version__
 
     dff = np.asarray(table.dff, dtype=np.float32)
-    n = len(dff)
     nwbfile = NWBFile(
         session_description=metadata["session_description"],
         identifier=_identifier(session["name"], attrs, dff),
@@ -189,6 +187,17 @@ def write_activity_nwb(
         **metadata["imaging_plane"],
     )
     ophys = nwbfile.create_processing_module("ophys", "ΔF/F of the neurons, one per ROI row")
+    rois = _add_rois(ophys, plane, table, n_planes, truth_index)
+    _add_traces(ophys, rois, table, dff, time_s, fs_hz)
+    for start, stop in _masked_intervals(table.frame_valid, time_s, fs_hz):
+        nwbfile.add_invalid_time_interval(start_time=start, stop_time=stop)
+    write_nwbfile(nwbfile, path)
+
+
+def _add_rois(ophys, plane, table, n_planes: int, truth_index: np.ndarray | None):
+    """The PlaneSegmentation of activity.nwb: one ROI row per neuron, in activity.h5's order."""
+    from pynwb.ophys import ImageSegmentation
+
     segmentation = ImageSegmentation()
     ophys.add(segmentation)
     rois = segmentation.create_plane_segmentation(
@@ -203,7 +212,7 @@ def write_activity_nwb(
     if truth_index is not None:
         rois.add_column("truth_index", "simulated neuron matched to this row; -1 when none")
     volumetric = n_planes > 1
-    for k in range(n):
+    for k in range(len(table.dff)):
         if table.masks is None:  # no spatial information: an all-zero 1×1 image mask
             mask = {"image_mask": np.zeros((1, 1))}
         else:
@@ -217,6 +226,15 @@ def write_activity_nwb(
         if truth_index is not None:
             row["truth_index"] = int(truth_index[k])
         rois.add_roi(**mask, **row)
+    return rois
+
+
+def _add_traces(ophys, rois, table, dff: np.ndarray, time_s: np.ndarray, fs_hz: float) -> None:
+    """F, neuropil (when extracted) and ΔF/F as ROI response series over every neuron."""
+    from hdmf.backends.hdf5.h5_utils import H5DataIO
+    from pynwb.ophys import DfOverF, Fluorescence
+
+    n = len(dff)
 
     def add_series(container, values: np.ndarray, unit: str, description: str) -> None:
         ophys.add(container)  # first, so that the series' ROI region shares the file
@@ -238,9 +256,6 @@ def write_activity_nwb(
         add_series(Fluorescence(name="Neuropil"), table.Fneu, "a.u.", text)
     text = "ΔF/F = (F − r·Fneu − F0) / F0; masked frames interpolated"
     add_series(DfOverF(), dff, "n.a.", text)
-    for start, stop in _masked_intervals(table.frame_valid, time_s, fs_hz):
-        nwbfile.add_invalid_time_interval(start_time=start, stop_time=stop)
-    write_nwbfile(nwbfile, path)
 
 
 def write_nwbfile(nwbfile, path: str | Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocircuit.imaging.activity import write_activity
+from neurocircuit.imaging.cells import gather_cells
 from neurocircuit.imaging.dff import compute_dff, interpolate_masked, usable_frames
 from neurocircuit.imaging.merge import merge_across_planes
 from neurocircuit.imaging.readers import (
@@ -28,8 +29,6 @@ from neurocircuit.imaging.readers import (
     load_traces,
 )
 from neurocircuit.runtime import config_hash, package_versions, write_json
-
-PIXEL_STRIDE = 1 << 20  # linear pixel index y * stride + x; wider than any frame
 
 
 @dataclass
@@ -53,13 +52,6 @@ class ActivityTable:
     F: np.ndarray | None = None
     Fneu: np.ndarray | None = None
     masks: list[np.ndarray] | None = None
-
-
-def select_cells(plane: Suite2pPlane, threshold: float | None) -> np.ndarray:
-    """ROI indices kept as cells: iscell probability >= threshold, or iscell labels if None."""
-    if threshold is None or plane.iscell.shape[1] < 2:
-        return np.flatnonzero(plane.iscell[:, 0] > 0.5)
-    return np.flatnonzero(plane.iscell[:, 1] >= threshold)
 
 
 def _dff_kwargs(settings: dict) -> dict:
@@ -87,31 +79,9 @@ def activity_from_planes(
 
     Rows are ordered by plane, then y, then x of the kept ROI.
     """
-    plane_of, index_of, F_rows, Fneu_rows, prob, pixels, centers = [], [], [], [], [], [], []
-    voxels = []
-    n_rois = 0
-    per_plane = {}
-    for plane in planes:
-        cells = select_cells(plane, classifier_threshold)
-        n_rois += plane.n_rois
-        per_plane[f"plane{plane.plane}"] = {"n_rois": plane.n_rois, "n_cells": int(len(cells))}
-        for k in cells:
-            stat = plane.stat[k]
-            plane_of.append(plane.plane)
-            index_of.append(int(k))
-            F_rows.append(plane.F[k])
-            Fneu_rows.append(plane.Fneu[k])
-            prob_col = 1 if plane.iscell.shape[1] > 1 else 0
-            prob.append(plane.iscell[k, prob_col])
-            ypix, xpix = np.asarray(stat["ypix"]), np.asarray(stat["xpix"])
-            pixels.append(ypix.astype(np.int64) * PIXEL_STRIDE + xpix.astype(np.int64))
-            centers.append(np.asarray(stat["med"], dtype=np.float64)[:2])
-            weight = np.asarray(stat.get("lam", np.ones(len(ypix))), dtype=np.float64)
-            z = np.full(len(ypix), plane.plane, dtype=np.float64)
-            voxels.append(np.column_stack([xpix, ypix, z, weight]).astype(np.float64))
-    if not F_rows:
-        rule = "iscell labels" if classifier_threshold is None else f"p >= {classifier_threshold}"
-        raise ValueError(f"{source}: no ROI is classified as a cell ({rule}) in any plane")
+    cells = gather_cells(planes, classifier_threshold, source)
+    plane_of, index_of, F_rows, Fneu_rows = cells.plane, cells.roi, cells.F, cells.Fneu
+    prob, pixels, centers, voxels = cells.prob, cells.pixels, cells.centers, cells.voxels
     result = compute_dff(
         np.array(F_rows),
         fs_hz,
@@ -137,13 +107,13 @@ def activity_from_planes(
     merged = np.array([len(g) for g in merge.groups], dtype=np.int32)[order]
     masks = [np.vstack([voxels[k] for k in merge.groups[g]]) for g in order]
     counts = {
-        "n_rois": int(n_rois),
+        "n_rois": int(cells.n_rois),
         "n_cells": int(len(F_rows)),
         "n_neurons": int(len(keep)),
         "n_merged": merge.n_merged,
         "n_low_baseline": int(result.low_baseline[keep].sum()),
         "masked_frames": result.masked_frames,
-        "planes": per_plane,
+        "planes": cells.per_plane,
     }
     return ActivityTable(
         dff=result.dff[keep],
