@@ -191,6 +191,8 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
             "model": "model.pt",
             "prediction": "prediction.h5",
             "history": "history.csv",
+            "per_neuron": "pvar_per_neuron.csv",
+            "weights": "weights.npz",
             "scores": "scores.json",
         }.items()
     }
@@ -198,10 +200,29 @@ def test_fit_jobs_write_every_file_and_key(tmp_path):
     scores = jobs.fit_job("in_sample", activity, outputs, run)
     jobs.fit_job("heldout", activity, heldout, run)
     merged = jobs.merge_fit_metrics(outputs["scores"], heldout["scores"], run_dir / "metrics.json")
+    _check_heldout_tables(heldout, merged)
 
     _check_scores(merged, run_dir)
     _check_files(outputs, scores)
     _check_tabulated_and_ablated(tmp_path, run_dir, outputs, scores, merged)
+
+
+def _check_heldout_tables(heldout: dict, merged: dict) -> None:
+    """The held-out fit's per-neuron table scores its forecast on the held-out frames (its
+    pooled pVar is the one in the metrics), beside the baselines; its weights are its own."""
+    import h5py
+
+    table = pd.read_csv(heldout["per_neuron"])
+    assert list(table.columns) == ["neuron", "pvar", "baseline_mean", "baseline_ar1"]
+    with h5py.File(heldout["prediction"], "r") as h5:
+        target, forecast = h5["target"][()], h5["prediction"][()]
+    assert len(table) == target.shape[0] == merged["n_neurons"]
+    assert metrics.pvar(forecast.T, target.T) == pytest.approx(merged["pvar_heldout"], abs=1e-5)
+    per_neuron = metrics.pvar_per_neuron(forecast, target, time_axis=1)
+    assert table["pvar"].to_numpy() == pytest.approx(per_neuron, abs=1e-4)
+    assert (table["baseline_mean"] <= 1e-12).all()  # a training mean explains no test variance
+    weights = np.load(heldout["weights"])["weights"]
+    assert weights.shape == (len(table), len(table))
 
 
 def _check_scores(merged: dict, run_dir) -> None:

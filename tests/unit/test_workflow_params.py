@@ -247,28 +247,3 @@ def test_figure_inputs_show_the_runs_of_their_data_set(demo):
     assert len(weights) == 9 and all("/seed1/" in path for path in weights)
     assert len(figures.ablation_curve_files(demo, data)) == 10
     assert figures.ablation_curve_files(demo, Wildcards(dataset="other")) == []
-
-
-def test_the_heldout_split_also_writes_weights_and_per_neuron_pvar(tmp_path, monkeypatch):
-    """The one fit rule declares the in-sample outputs for both splits: the held-out fit adds
-    its network's weights and its forecast's pVar per neuron."""
-    import h5py
-    import numpy as np
-    import pandas as pd
-    from neurocircuit.fit import jobs
-
-    calls = []
-    monkeypatch.setattr(jobs, "fit_job", lambda split, *args, **kwargs: calls.append(split))
-    monkeypatch.setattr(fit, "write_split_weights", lambda m, w: calls.append((m, w)))
-    target = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 0.0, 0.0]])  # neurons x frames
-    with h5py.File(tmp_path / "prediction.h5", "w") as h5:
-        h5["target"], h5["prediction"] = target, target * [[1.0], [0.0]]
-    outputs = {name: str(tmp_path / name) for name in ("model", "weights", "per_neuron")}
-    outputs["prediction"] = str(tmp_path / "prediction.h5")
-    fit.fit_split("in_sample", "rec.h5", outputs, {})
-    assert calls == ["in_sample"] and not (tmp_path / "per_neuron").exists()
-    fit.fit_split("heldout", "rec.h5", outputs, {})
-    assert calls[1:] == ["heldout", (outputs["model"], outputs["weights"])]
-    table = pd.read_csv(outputs["per_neuron"])
-    assert list(table["neuron"]) == [0, 1]
-    assert table["pvar"].tolist() == pytest.approx([1.0, 1.0 - 0.5 / 0.25])

@@ -327,7 +327,9 @@ def fit_heldout_file(
     normalised with training statistics and smoothed alone.
 
     ``outputs``: ``model`` (.pt), ``prediction`` (.h5: held-out target and forecast),
-    ``history`` (.csv) and ``scores`` (.json). Returns the scores.
+    ``history`` (.csv), ``per_neuron`` (.csv: each neuron's held-out pVar beside the
+    baselines'), ``weights`` (.npz, as the in-sample fit's) and ``scores`` (.json). Returns the
+    scores.
     """
     from neurocircuit.metrics import split_train_test
 
@@ -339,10 +341,11 @@ def fit_heldout_file(
     trained = _train(train_part, run, HELDOUT, outputs["scores"], logger, n_validation)
     forecast = rollout(trained.model, train_part[-1], test_part.shape[0] + 1)[1:]
     result = trained.result
+    baseline_scores, baselines = _heldout_baselines(train_part, test_part, settings, n_validation)
     scores = {
         **run.labels(),
         **_named_scores("pvar_heldout", forecast, test_part),
-        **_heldout_baselines(train_part, test_part, settings, n_validation),
+        **baseline_scores,
         "heldout_fraction": settings.heldout_fraction,
         "validation_fraction": settings.validation_fraction,
         "n_train_frames": n_train,
@@ -370,23 +373,43 @@ def fit_heldout_file(
         {**run.labels(), "normalisation": settings.preprocessing.normalisation},
     )
     write_history_csv(history_rows(result.history), outputs["history"])
+    _write_csv(_heldout_per_neuron(forecast, test_part, baselines), outputs["per_neuron"])
+    write_weights_npz(trained.model, outputs["weights"])
     write_json(scores, outputs["scores"])
     _remove_checkpoint(resume_checkpoint_path(outputs["scores"], HELDOUT))
     return scores
 
 
-def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validation: int) -> dict:
+def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validation: int):
     """Scores of the forecasting baselines on the held-out part, with the AR(1) ridge picked
-    on the validation block."""
+    on the validation block, and their forecasts (name -> (T_test, N))."""
     from neurocircuit.metrics import heldout_baseline_predictions, select_ar1_ridge
 
     ridge = settings.ar1_ridge
     if ridge is None:
         ridge = select_ar1_ridge(train_part, validation_fraction=n_validation / len(train_part))
     scores = {"heldout_ar1_ridge": ridge}
-    for name, predicted in heldout_baseline_predictions(train_part, test_part, ridge).items():
+    predictions = heldout_baseline_predictions(train_part, test_part, ridge)
+    for name, predicted in predictions.items():
         scores.update(_named_scores(f"baseline_pvar_{name}_heldout", predicted, test_part))
-    return scores
+    return scores, predictions
+
+
+def _heldout_per_neuron(forecast, test_part, baselines: dict):
+    """pvar_per_neuron.csv of a held-out fit: each neuron's pVar of the forecast over the
+    held-out frames, beside the forecasting baselines' (mean, ar1) on the same frames."""
+    import pandas as pd
+
+    from neurocircuit.metrics import pvar_per_neuron
+
+    return pd.DataFrame(
+        {
+            "neuron": np.arange(test_part.shape[1]),
+            "pvar": pvar_per_neuron(forecast, test_part),
+            "baseline_mean": pvar_per_neuron(baselines["mean"], test_part),
+            "baseline_ar1": pvar_per_neuron(baselines["ar1"], test_part),
+        }
+    )
 
 
 def merge_fit_metrics(scores_path, heldout_path, metrics_path, *more_paths) -> dict:
