@@ -241,7 +241,7 @@ def test_eprop_spiking_activity_traces_exact(readout, reset, substeps, ablated, 
     eprop_loss, rollout = eprop_spiking_activity_gradients(model, target, weights, backend=backend)
     assert float(eprop_loss) == pytest.approx(float(loss.detach()), rel=1e-12)
     assert_same_grads(model, reference)
-    model.kernels = backend  # torch loops: bitwise the plain loop's arithmetic
+    model.backend = backend  # the same loops as the e-prop pass: bitwise
     with torch.no_grad():
         torch.testing.assert_close(
             rollout, model(target[0:1], target.shape[0])[:, 0], rtol=0, atol=0

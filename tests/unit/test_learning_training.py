@@ -233,7 +233,7 @@ def test_tbptt_with_a_window_covering_the_sequence_equals_bptt():
     x, y = order_task(16, seed=4)
     grads = []
     for method in ("bptt", "tbptt"):
-        model = SpikingClassifier(16, 12, 2, input_scale=3.0, use_fast_path=False).double()
+        model = SpikingClassifier(16, 12, 2, input_scale=3.0, backend="reference").double()
         task = ClassificationTask()
         batch = (x.double(), y)
         assert 0.02 < spike_rate(model, batch[0]) < 0.6  # gradients flow through spikes
