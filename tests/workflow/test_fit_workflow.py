@@ -29,8 +29,10 @@ def test_fit_and_ablation_on_cropped_zebrafish(workflow_dir, shared_data):
             "seeds": [0],
             "max_neurons": 20,
             "max_frames": 100,
-            "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 3},
-            "training": {"epochs": 8, "lr": 0.02, "eval_every": 4},
+            "defaults": {
+                "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 3},
+                "training": {"epochs": 8, "lr": 0.02, "eval_every": 4},
+            },
         },
         "ablation": {"fractions": [0.0, 0.5, 1.0], "random_repeats": 2},
     }
