@@ -27,9 +27,9 @@ def test_fit_and_ablation_on_cropped_zebrafish(workflow_dir, shared_data):
             "datasets": ["zebrafish"],
             "models": MODELS,
             "seeds": [0],
-            "max_neurons": 20,
-            "max_frames": 100,
             "defaults": {
+                "max_neurons": 20,
+                "max_frames": 100,
                 "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 3},
                 "training": {"epochs": 8, "lr": 0.02, "eval_every": 4},
             },
