@@ -157,7 +157,7 @@ def config_section(**definitions):
     classification = {
         "datasets": ["digits"],
         "models": list(definitions),
-        "model_definitions": {name: {"all": v} for name, v in definitions.items()},
+        "model_settings": dict(definitions),
     }
     return validate_config({"classification": classification}, SCHEMA)["classification"]
 
