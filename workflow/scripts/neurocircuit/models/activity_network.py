@@ -12,7 +12,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from neurocircuit.models.backend import backend_from_kernels, backend_from_legacy, check_backend
+from neurocircuit.models.backend import (
+    DeprecatedFastPathAndKernels,
+    backend_from_legacy,
+    check_backend,
+)
 from neurocircuit.models.constraints import (
     add_recurrent_weight,
     check_exc_fraction,
@@ -44,22 +48,17 @@ def check_initial_frame(x0, n_units: int) -> Tensor:
     return x0
 
 
-class _ActivityNetwork(nn.Module):
-    """Shared parts: the recurrent matrix with Dale's law and masks, rollouts from a frame."""
+class _ActivityNetwork(DeprecatedFastPathAndKernels, nn.Module):
+    """Shared parts: the recurrent matrix with Dale's law and masks, rollouts from a frame
+    (and the deprecated ``use_fast_path`` and ``kernels``, ``models.backend``)."""
 
-    def _init_recurrent(
-        self,
-        n_units: int,
-        *,
-        dale: bool,
-        dale_mode: str,
-        exc_fraction: float,
-        ei_balance: bool,
-        weight_scale: float,
-        self_connections: bool,
-        connection_density: float,
-        generator: torch.Generator,
-    ) -> None:
+    def _init_recurrent(self, settings: dict) -> None:
+        """W (N, N) with Dale's law and masks, from the network's ``init_kwargs`` (``settings``:
+        n_units, dale, dale_mode, exc_fraction, ei_balance, weight_scale, self_connections,
+        connection_density, and the seed of its generator)."""
+        n_units, dale, dale_mode = settings["n_units"], settings["dale"], settings["dale_mode"]
+        exc_fraction, weight_scale = settings["exc_fraction"], settings["weight_scale"]
+        generator = torch.Generator().manual_seed(int(settings["seed"]))
         if int(n_units) < 1:
             raise ValueError(f"n_units must be a positive integer, got {n_units}")
         check_exc_fraction(exc_fraction)
@@ -74,9 +73,9 @@ class _ActivityNetwork(nn.Module):
             weight_scale / math.sqrt(n_units),
             generator,
             signs=signs,
-            ei_balance=ei_balance,
-            self_connections=self_connections,
-            connection_density=connection_density,
+            ei_balance=settings["ei_balance"],
+            self_connections=settings["self_connections"],
+            connection_density=settings["connection_density"],
         )
         if self.dale:
             parametrize.register_parametrization(
@@ -86,24 +85,6 @@ class _ActivityNetwork(nn.Module):
     def _init_backend(self, backend: str, use_fast_path: bool | None) -> None:
         """``backend`` (``models.backend``; the deprecated ``use_fast_path`` still read)."""
         self.backend = check_backend(backend_from_legacy(backend, use_fast_path))
-
-    @property
-    def use_fast_path(self) -> bool:
-        """Deprecated: whether ``backend`` is not "reference"."""
-        return self.backend != "reference"
-
-    @use_fast_path.setter
-    def use_fast_path(self, value: bool) -> None:
-        self.backend = backend_from_legacy("auto", bool(value))
-
-    @property
-    def kernels(self) -> str:
-        """Deprecated: the fused loops asked for ("auto", "compiled" or "torch")."""
-        return self.backend if self.backend in ("compiled", "torch") else "auto"
-
-    @kernels.setter
-    def kernels(self, value: str) -> None:
-        self.backend = backend_from_kernels(value)
 
     def effective_recurrent_weight(self) -> Tensor:
         """W (N, N) as the dynamics use it (Dale and masks applied), with graph."""

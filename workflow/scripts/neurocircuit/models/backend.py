@@ -66,6 +66,33 @@ def backend_from_kernels(kernels: str) -> str:
     return check_backend(kernels, ("auto", "compiled", "torch"))
 
 
+class DeprecatedFastPath:
+    """The deprecated ``use_fast_path`` attribute of a model with a ``backend`` attribute."""
+
+    @property
+    def use_fast_path(self) -> bool:
+        """Deprecated: whether ``backend`` is not "reference"."""
+        return self.backend != "reference"
+
+    @use_fast_path.setter
+    def use_fast_path(self, value: bool) -> None:
+        self.backend = backend_from_legacy("auto", bool(value))
+
+
+class DeprecatedFastPathAndKernels(DeprecatedFastPath):
+    """``DeprecatedFastPath`` and the deprecated ``kernels`` attribute (the activity
+    networks')."""
+
+    @property
+    def kernels(self) -> str:
+        """Deprecated: the fused loops asked for ("auto", "compiled" or "torch")."""
+        return self.backend if self.backend in ("compiled", "torch") else "auto"
+
+    @kernels.setter
+    def kernels(self, value: str) -> None:
+        self.backend = backend_from_kernels(value)
+
+
 def fused_tensors(*tensors: Tensor) -> bool:
     """Whether the fused loops can run on these tensors: all float32 or all float64, on one CPU
     or CUDA device."""

@@ -24,7 +24,12 @@ from torch.nn.utils import parametrize
 
 from neurocircuit.models import fast_lif
 from neurocircuit.models import neurons as nrn
-from neurocircuit.models.backend import backend_from_legacy, check_backend, choose_backend
+from neurocircuit.models.backend import (
+    DeprecatedFastPath,
+    backend_from_legacy,
+    check_backend,
+    choose_backend,
+)
 from neurocircuit.models.classifier_options import (  # noqa: F401 - the option names, re-exported
     CLASSIFIER_BACKENDS,
     DISCRETISATIONS,
@@ -53,7 +58,7 @@ class ClassifierState(NamedTuple):
     readout: nrn.LeakyReadoutState | nrn.SpyTorchReadoutState
 
 
-class SpikingClassifier(nn.Module):
+class SpikingClassifier(DeprecatedFastPath, nn.Module):
     """n_in inputs -> n_hidden spiking neurons (optionally recurrent) -> n_out leaky readouts.
 
     Args:
@@ -311,15 +316,6 @@ class SpikingClassifier(nn.Module):
         else:
             readout = nrn.LeakyReadoutState(y)
         return ClassifierState(neuron_state, readout)
-
-    @property
-    def use_fast_path(self) -> bool:
-        """Deprecated: whether ``backend`` is not "reference"."""
-        return self.backend != "reference"
-
-    @use_fast_path.setter
-    def use_fast_path(self, value: bool) -> None:
-        self.backend = backend_from_legacy("auto", bool(value))
 
     @property
     def dynamics(self) -> tuple[str, str]:
