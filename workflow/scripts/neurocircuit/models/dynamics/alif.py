@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-from neurocircuit.models.dynamics.common import _add_recurrent, _fire_and_reset, _zeros
+from neurocircuit.models.dynamics.common import _add_recurrent, _fire_and_reset, _zero_state
 
 
 class ALIFState(NamedTuple):
@@ -44,8 +44,7 @@ class ALIFParams(NamedTuple):
 
 def alif_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> ALIFState:
     """Zero state (no adaptation) for ``n`` adaptive LIF neurons."""
-    z = _zeros(batch_size, n, None, device, dtype)
-    return ALIFState(z, z.clone(), z.clone(), z.clone())
+    return _zero_state(ALIFState, batch_size, n, device, dtype)
 
 
 def alif_step(

@@ -58,6 +58,13 @@ def _zeros(batch_size: int, n: int, like: Tensor | None, device=None, dtype=None
     return torch.zeros(batch_size, n, device=device, dtype=dtype or torch.get_default_dtype())
 
 
+def _zero_state(state_type, batch_size: int, n: int, device=None, dtype=None):
+    """A ``state_type`` (a NamedTuple of (B, N) tensors) with every field zero, each its own
+    tensor: the ``*_initial_state`` of the spiking neurons."""
+    z = _zeros(batch_size, n, None, device, dtype)
+    return state_type(z, *(z.clone() for _ in state_type._fields[1:]))
+
+
 def _add_recurrent(drive: Tensor, z_previous: Tensor, recurrent_weight: Tensor | None) -> Tensor:
     """``drive + V z_{t-1}`` (``drive`` itself without a recurrent weight V [post, pre])."""
     if recurrent_weight is None:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-from neurocircuit.models.dynamics.common import _add_recurrent, _fire_and_reset, _zeros
+from neurocircuit.models.dynamics.common import _add_recurrent, _fire_and_reset, _zero_state
 
 
 class LIFState(NamedTuple):
@@ -46,8 +46,7 @@ class LIFParams(NamedTuple):
 
 def lif_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> LIFState:
     """Zero state (rest, no spikes, not refractory) for ``n`` LIF neurons."""
-    z = _zeros(batch_size, n, None, device, dtype)
-    return LIFState(z, z.clone(), z.clone())
+    return _zero_state(LIFState, batch_size, n, device, dtype)
 
 
 def lif_step(input: Tensor, state: LIFState, params: LIFParams, *, return_distance: bool = False):

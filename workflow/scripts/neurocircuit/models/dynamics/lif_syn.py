@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-from neurocircuit.models.dynamics.common import _add_recurrent, _fire_and_reset, _zeros
+from neurocircuit.models.dynamics.common import _add_recurrent, _fire_and_reset, _zero_state
 
 
 class LIFSynState(NamedTuple):
@@ -45,8 +45,7 @@ class LIFSynParams(NamedTuple):
 
 def lif_syn_initial_state(batch_size: int, n: int, *, device=None, dtype=None) -> LIFSynState:
     """Zero state for ``n`` LIF neurons with synaptic current."""
-    z = _zeros(batch_size, n, None, device, dtype)
-    return LIFSynState(z, z.clone(), z.clone(), z.clone())
+    return _zero_state(LIFSynState, batch_size, n, device, dtype)
 
 
 def lif_syn_step(
