@@ -90,18 +90,7 @@ class RateActivityNetwork(_ActivityNetwork):
         self.wilson_cowan = wilson_cowan
         self.dt = float(dt)
         self.tau_min = _tau_min(wilson_cowan, self.dt, tau, transition)
-        generator = torch.Generator().manual_seed(int(seed))
-        self._init_recurrent(
-            n_units,
-            dale=dale,
-            dale_mode=dale_mode,
-            exc_fraction=exc_fraction,
-            ei_balance=ei_balance,
-            weight_scale=weight_scale,
-            self_connections=self_connections,
-            connection_density=connection_density,
-            generator=generator,
-        )
+        self._init_recurrent(self.init_kwargs)
         self.tau_parameter = nn.Parameter(
             torch.full((n_units,), inverse_softplus(tau - self.tau_min)),
             requires_grad=bool(learn_tau),

@@ -121,18 +121,7 @@ class SpikingActivityNetwork(_ActivityNetwork):
         self.surrogate = surrogate
         self.surrogate_scale = resolve_surrogate_scale(surrogate, surrogate_scale)
         self.readout = readout
-        generator = torch.Generator().manual_seed(int(seed))
-        self._init_recurrent(
-            n_units,
-            dale=dale,
-            dale_mode=dale_mode,
-            exc_fraction=exc_fraction,
-            ei_balance=ei_balance,
-            weight_scale=weight_scale,
-            self_connections=self_connections,
-            connection_density=connection_density,
-            generator=generator,
-        )
+        self._init_recurrent(self.init_kwargs)
         self.bias_current = nn.Parameter(torch.full((n_units,), float(bias_current)))
         if readout == "diagonal":
             self.readout_gain_parameter = nn.Parameter(
