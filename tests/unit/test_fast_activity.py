@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers.networks import jitter
 from neurocircuit.learning import SequenceFitTask
 from neurocircuit.models import fast_activity
 from neurocircuit.models import neurons as nrn
@@ -27,17 +28,6 @@ def fit_target(steps=STEPS, n=UNITS, seed=0, dtype=torch.float64):
     """A recording-like target (T, N) in [0.1, 0.9]."""
     generator = torch.Generator().manual_seed(seed)
     return (0.1 + 0.8 * torch.rand(steps, n, generator=generator)).to(dtype)
-
-
-def jitter(network, seed=1, scale=0.3):
-    """Move every per-unit parameter off its initial value, so that no gradient is special."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in network.parameters():
-            if parameter.dim() == 1:
-                noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-                parameter.add_(scale * noise.to(parameter.dtype))
-    return network
 
 
 def rate_network(form="default", dale=True, dale_mode="fixed", **kwargs):

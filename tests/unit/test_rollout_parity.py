@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.networks import jitter
 from neurocircuit.imaging.teacher import build_teacher, run_teacher, teacher_step
 from neurocircuit.learning.eprop import eprop_rate_gradients, eprop_spiking_activity_gradients
 from neurocircuit.models import neurons as nrn
@@ -36,29 +37,18 @@ FUSED = [("wilson_cowan", "torch"), ("wilson_cowan", "compiled"),
          ("lif_syn", "torch"), ("leaky_readout", "torch")]  # fmt: skip
 
 
-def _jittered(network, scale):
-    """Every per-unit parameter moved off its initial value (no gradient is special)."""
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for parameter in network.parameters():
-            if parameter.dim() == 1:
-                noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-                parameter.add_(scale * noise.to(parameter.dtype))
-    return network
-
-
 def _activity_network(case: str, dtype, backend: str = "auto"):
     """The rate or spiking activity network of ``case``, parameters off their initial values."""
     if case.startswith("wilson_cowan"):
         form = "neurotorch" if case.endswith("neurotorch") else "default"
         network = RateActivityNetwork(UNITS, dale=True, wilson_cowan=form, tau=3.0,
                                       weight_scale=2.0, seed=2, backend=backend)  # fmt: skip
-        return _jittered(network.to(dtype), 0.3)
+        return jitter(network.to(dtype), scale=0.3)
     readout = "full" if case.endswith("full") else "diagonal"
     network = SpikingActivityNetwork(UNITS, dale=True, readout=readout, weight_scale=3.0,
                                      bias_current=0.3, steps_per_frame=2, seed=2,
                                      backend=backend)  # fmt: skip
-    return _jittered(network.to(dtype), 0.1)
+    return jitter(network.to(dtype), scale=0.1)
 
 
 def _activity_case(case: str, dtype):
