@@ -1,8 +1,10 @@
 """The imaging_* and plot_* rule scripts are thin adapters of one shape, and a failing one ends
 with the single line ``<rule>: <message>`` on the console and in its log.
 
-Shape: a docstring "Rule <name>: ...", ``with rule_job(snakemake, ...) as logger:`` around one
-library call, only snakemake's input/output/params/log/threads/wildcards read, under 20 lines.
+Shape: a docstring "Rule <name>: ...", ``job = script_job(globals().get("snakemake"))`` (the
+Snakemake job, or the saved one named on the command line), ``with rule_job(job, ...) as
+logger:`` around one library call, only the job's input/output/params/log/threads/wildcards
+read, under 20 lines.
 """
 
 import ast
@@ -20,15 +22,17 @@ TORCH_SCRIPTS = {"imaging_suite2p_plane"}  # suite2p runs on torch: its threads 
 
 
 def rule_job_block(tree: ast.Module) -> ast.With:
-    """The script's one top-level statement after its imports: ``with rule_job(...)``."""
+    """The script's two top-level statements after its imports: ``job = script_job(...)``,
+    then ``with rule_job(job, ...)``."""
     body = [node for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
     assert isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)  # docstring
-    assert len(body) == 2, "one statement after the imports: with rule_job(...)"
-    block = body[1]
+    assert len(body) == 3, "two statements after the imports: the job, with rule_job(job)"
+    assert ast.unparse(body[1]) == "job = script_job(globals().get('snakemake'))"
+    block = body[2]
     assert isinstance(block, ast.With), ast.dump(block)
     call = block.items[0].context_expr
     assert isinstance(call, ast.Call) and getattr(call.func, "id", None) == "rule_job"
-    assert [ast.unparse(arg) for arg in call.args] == ["snakemake"]
+    assert [ast.unparse(arg) for arg in call.args] == ["job"]
     return block
 
 
@@ -45,7 +49,7 @@ def test_rule_script_shape(script):
     read = {
         node.attr
         for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "snakemake"
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "job"
     }
     assert read <= SNAKEMAKE_FIELDS, read - SNAKEMAKE_FIELDS
 
