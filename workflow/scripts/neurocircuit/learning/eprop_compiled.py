@@ -44,10 +44,10 @@ def rate_gradients(p: dict, target: Tensor, weights: Tensor, norm: Tensor, neuro
     drive = target.new_empty(steps - 1, 1, n)
     sig = target.new_empty(steps - 1, 1, n)
     rates[0, 0].copy_(target[0])
-    leak_rate = p["dt_over_tau"] if neurotorch else p["decay"]
-    transition = p["transition"] if neurotorch else leak_rate
+    decay_or_step = p["dt_over_tau"] if neurotorch else p["decay"]
+    transition = p["transition"] if neurotorch else decay_or_step
     activity_kernels.rate_forward(
-        rates.numpy(), drive.numpy(), sig.numpy(), _array(p["weight"].t()), _array(leak_rate),
+        rates.numpy(), drive.numpy(), sig.numpy(), _array(p["weight"].t()), _array(decay_or_step),
         _array(p["gain"]), _array(p["threshold"]), _array(transition), neurotorch,
     )  # fmt: skip
     rollout = rates[:, 0]
@@ -58,7 +58,7 @@ def rate_gradients(p: dict, target: Tensor, weights: Tensor, norm: Tensor, neuro
     unit_grads = target.new_empty(len(names), n)
     eprop_kernels.rate_unit_terms(
         post.numpy(), unit_grads.numpy(), _array(signal), rollout.numpy(), drive[:, 0].numpy(),
-        sig[:, 0].numpy(), _array(leak_rate), _array(p["gain"]), _array(transition), neurotorch,
+        sig[:, 0].numpy(), _array(decay_or_step), _array(p["gain"]), _array(transition), neurotorch,
     )  # fmt: skip
     grads = {"weight": post.t() @ rollout[:-1]}
     grads.update(zip(names, unit_grads.unbind(0), strict=True))

@@ -36,12 +36,12 @@ from numba import njit
 
 
 @njit(cache=True)
-def rate_unit_terms(post, unit_grads, signal, rates, drive, sig, leak_rate, gain, transition,
+def rate_unit_terms(post, unit_grads, signal, rates, drive, sig, decay_or_step, gain, transition,
                     neurotorch):  # fmt: skip
     """Backward filter of the rate network's learning signals, in place.
 
     In: ``signal`` L (T, N); ``rates`` (T + 1, N) with rates[0] the start; ``drive`` u_t and
-    ``sig`` s_t (T, N) from ``activity_kernels.rate_forward``; ``leak_rate`` d (default form)
+    ``sig`` s_t (T, N) from ``activity_kernels.rate_forward``; ``decay_or_step`` d (default form)
     or h (neurotorch form), ``gain``, ``transition`` (N,). Fills ``post`` (T, N) with
     Lambda_t g dr_t/d(g u_t) (dE/dW = post^T rates[:-1]) and ``unit_grads`` with the gradients
     of (decay, gain, threshold) (default form, (3, N)) or (dt_over_tau, transition, gain,
@@ -57,14 +57,14 @@ def rate_unit_terms(post, unit_grads, signal, rates, drive, sig, leak_rate, gain
             s = sig[t, j]
             x = rates[t, j]
             if neurotorch:
-                h = leak_rate[j]
+                h = decay_or_step[j]
                 gate = 1.0 - transition[j] * x
                 slope = h * gate * s * (1.0 - s)
                 next_leak = (1.0 - h) - h * transition[j] * s
                 g_leak += lam * (gate * s - x)
                 g_c -= lam * h * x * s
             else:
-                d = leak_rate[j]
+                d = decay_or_step[j]
                 slope = (1.0 - d) * (s * (1.0 - s))
                 next_leak = d
                 g_leak += lam * (x - s)

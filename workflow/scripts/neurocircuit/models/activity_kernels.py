@@ -32,10 +32,12 @@ from numba import njit
 
 
 @njit(cache=True)
-def rate_forward(rates, drive, sig, weight_t, leak_rate, gain, threshold, transition, neurotorch):
+def rate_forward(
+    rates, drive, sig, weight_t, decay_or_step, gain, threshold, transition, neurotorch
+):
     """Wilson–Cowan rollout in place: ``rates`` (T+1, B, N) with rates[0] set; fills
     rates[1:], ``drive`` u_t = W r_{t-1} and ``sig`` s_t (T, B, N). ``weight_t``: W^T,
-    C-contiguous (N, N). ``leak_rate``: d (default form) or h = dt / tau (neurotorch form),
+    C-contiguous (N, N). ``decay_or_step``: d (default form) or h = dt / tau (neurotorch form),
     ``transition``: c (neurotorch form; ignored otherwise), all (N,)."""
     steps, batch, n = sig.shape
     for t in range(steps):
@@ -47,10 +49,10 @@ def rate_forward(rates, drive, sig, weight_t, leak_rate, gain, threshold, transi
                 sig[t, b, j] = s
                 x = rates[t, b, j]
                 if neurotorch:  # (1 - h) x + h (1 - c x) s
-                    h = leak_rate[j]
+                    h = decay_or_step[j]
                     rates[t + 1, b, j] = x * (1.0 - h) + (1.0 - x * transition[j]) * h * s
                 else:  # d x + (1 - d) s
-                    d = leak_rate[j]
+                    d = decay_or_step[j]
                     rates[t + 1, b, j] = x * d + s * (1.0 - d)
 
 

@@ -56,27 +56,27 @@ class _RateRollout(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, r0, weight, leak_rate, gain, threshold, transition, n_steps, neurotorch, compiled
+        ctx, r0, weight, decay_or_step, gain, threshold, transition, n_steps, neurotorch, compiled
     ):
-        # leak_rate: decay d (default form) or h = dt / tau (neurotorch form)
+        # decay_or_step: decay d (default form) or h = dt / tau (neurotorch form)
         batch, n = r0.shape
         rates = r0.new_empty(n_steps + 1, batch, n)
         drive = r0.new_empty(n_steps, batch, n)
         sig = r0.new_empty(n_steps, batch, n)
         rates[0].copy_(r0)
         ctx.neurotorch, ctx.compiled = neurotorch, compiled
-        ctx.save_for_backward(rates, drive, sig, weight, leak_rate, gain, transition)
+        ctx.save_for_backward(rates, drive, sig, weight, decay_or_step, gain, transition)
         if compiled:
             activity_kernels.rate_forward(
-                rates.numpy(), drive.numpy(), sig.numpy(), _array(weight.t()), _array(leak_rate),
-                _array(gain), _array(threshold), _array(leak_rate if transition is None
-                                                        else transition), neurotorch,
+                rates.numpy(), drive.numpy(), sig.numpy(), _array(weight.t()),
+                _array(decay_or_step), _array(gain), _array(threshold),
+                _array(decay_or_step if transition is None else transition), neurotorch,
             )  # fmt: skip
             return rates[1:]
         tmp = r0.new_empty(batch, n)
         weight_t = weight.t()
         one = torch.ones((), dtype=r0.dtype, device=r0.device)
-        one_minus = 1.0 - leak_rate
+        one_minus = 1.0 - decay_or_step
         mm, mul, sub = torch.mm, torch.mul, torch.sub
         x, u, s = rates.unbind(0), drive.unbind(0), sig.unbind(0)
         # the plain loop's arithmetic op for op, so that the outputs are bitwise the same
@@ -89,10 +89,10 @@ class _RateRollout(torch.autograd.Function):
                 mul(x[t], one_minus, out=x[t + 1])
                 mul(x[t], transition, out=tmp)
                 sub(one, tmp, out=tmp)
-                tmp.mul_(leak_rate)
+                tmp.mul_(decay_or_step)
                 tmp.mul_(s[t])
             else:  # d r + (1 - d) s
-                mul(x[t], leak_rate, out=x[t + 1])
+                mul(x[t], decay_or_step, out=x[t + 1])
                 mul(s[t], one_minus, out=tmp)
             x[t + 1].add_(tmp)
         return rates[1:]
@@ -100,18 +100,18 @@ class _RateRollout(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_rates):
-        rates, drive, sig, weight, leak_rate, gain, transition = ctx.saved_tensors
+        rates, drive, sig, weight, decay_or_step, gain, transition = ctx.saved_tensors
         steps = sig.shape[0]
         previous = rates[:-1]
         slope = sig * (1.0 - sig)
         if ctx.neurotorch:
-            h = leak_rate
+            h = decay_or_step
             cx = transition * previous
             ds = h * (1.0 - cx)  # dx_t / ds_t
             leak = (1.0 - h) - h * transition * sig  # dx_t / dx_{t-1}, direct (T, B, N)
         else:
-            ds = 1.0 - leak_rate
-            leak = leak_rate.expand_as(sig)
+            ds = 1.0 - decay_or_step
+            leak = decay_or_step.expand_as(sig)
         dpre_factor = ds * slope  # dx_t / d(g u_t - b)
         coef = dpre_factor * gain  # dx_t / du_t
         adjoint = torch.empty_like(sig)  # G_t = dL/dx_t, total
@@ -182,9 +182,9 @@ def rate_rollout(
     if int(n_steps) < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     neurotorch = form == "neurotorch"
-    leak_rate = params["dt_over_tau"] if neurotorch else params["decay"]
+    decay_or_step = params["dt_over_tau"] if neurotorch else params["decay"]
     transition = params["transition"] if neurotorch else None
     return _RateRollout.apply(
-        r0, params["weight"], leak_rate, params["gain"], params["threshold"], transition,
+        r0, params["weight"], decay_or_step, params["gain"], params["threshold"], transition,
         int(n_steps), neurotorch, _compiled(kernels, r0),
     )  # fmt: skip
