@@ -66,16 +66,27 @@ def write_classification_results(
 
 def write_forecast_table(path: Path, dataset: str, model: str, seed: int, level: float,
                          horizon: int = 16) -> None:  # fmt: skip
-    """A forecast.csv (neurocircuit.fit.forecast.forecast_table's columns): MAE growing with
-    the step from ``level``, the same baselines in every run."""
+    """A forecast.csv (neurocircuit.fit.forecast_scores.table_columns): MAE growing with the
+    step from ``level``, the same baselines in every run, differences to the linear model with
+    an interval of ± 0.01."""
     steps = np.arange(1, horizon + 1)
     table = {"dataset": dataset, "model": model, "seed": seed, "step": steps,
-             "time_s": steps * 0.1, "n_windows": 40}  # fmt: skip
+             "time_s": steps * 0.1, "n_windows": 40, "bootstrap_block": horizon}  # fmt: skip
+    linear = 0.03 + (0.25 - 0.03) * (1 - np.exp(-steps / 8))
     for suffix, start in (("", level), ("_context_mean", 0.2), ("_last_frame", 0.02),
                           ("_linear", 0.03), ("_ar1", 0.04)):  # fmt: skip
         mae = start + (0.25 - start) * (1 - np.exp(-steps / 8))
         table[f"mae{suffix}"] = mae
         table[f"pvar{suffix}"] = 1 - (mae / 0.2) ** 2
+        table[f"pvar_per_neuron_median{suffix}"] = table[f"pvar{suffix}"] - 0.1
+        table[f"mae_smoothed{suffix}"] = 0.9 * mae
+        table[f"pvar_smoothed{suffix}"] = 1 - (0.9 * mae / 0.2) ** 2
+        if suffix == "_linear":
+            continue
+        for part, diff in (("", mae - linear), ("_cummean", np.cumsum(mae - linear) / steps)):
+            table[f"mae_diff_vs_linear{part}{suffix}"] = diff
+            table[f"mae_diff_vs_linear{part}_low{suffix}"] = diff - 0.01
+            table[f"mae_diff_vs_linear{part}_high{suffix}"] = diff + 0.01
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(table).to_csv(path, index=False)
 

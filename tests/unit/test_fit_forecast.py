@@ -11,6 +11,7 @@ from neurocircuit.fit.forecast_baselines import (
     fit_linear_forecaster,
     select_linear_forecaster,
 )
+from neurocircuit.fit.forecast_scores import column, score_per_step, table_columns
 from neurocircuit.fit.forecast_summary import forecast_summary
 from neurocircuit.fit.recording import Preprocessing, preprocess_split
 from neurocircuit.metrics import heldout_baseline_predictions
@@ -57,7 +58,7 @@ def test_every_forecaster_gets_the_same_windows_by_hand():
     baselines, same = fc.baseline_forecasters(tiny_series()[:6], 2, IDENTITY, settings, 0.1, 2)
     assert same == choices == {"linear_lags": 1, "linear_ridge": 0.1, "ar1_ridge": 0.1}
     for name in ("linear", "ar1"):
-        expected = fc.score_per_step(baselines[name](contexts, windows), targets)
+        expected = score_per_step(baselines[name](contexts, windows), targets)
         assert np.allclose(scores[name]["mae"], expected["mae"]), name
         assert np.abs(expected["mae"] - scores["last_frame"]["mae"]).max() > 1e-3, name
 
@@ -99,6 +100,71 @@ def test_a_window_never_reads_the_recording_from_its_start_on():
         for name, forecast in predictions.items():
             assert np.isfinite(forecast).all(), (name, start)
             assert np.allclose(forecast[:, 0], clean[name][:, b], atol=1e-6), (name, start)
+
+
+def test_primary_scores_are_against_the_recorded_frames_not_the_smoothed_ones():
+    """An oracle of the recorded (normalised, unsmoothed) frames scores MAE 0; an oracle of the
+    smoothed held-out block scores 0 only in the ``_smoothed`` columns."""
+    raw = smooth_series()
+    preprocessing = Preprocessing("global", 2.0)
+    settings = fc.ForecastSettings(horizon=8, stride=2, context=30, linear_lags=(1, 4))
+    recorded, smoothed = fc.heldout_targets(raw, 80, preprocessing)
+    low, high = raw[:80].min(), raw[:80].max()
+    assert np.allclose(recorded, (raw[80:] - low) / (high - low))
+
+    def oracle(series):
+        return lambda c, w: fc.window_targets(series, w, 80)
+
+    forecasters = {"model": oracle(recorded), "smoothed_oracle": oracle(smoothed)}
+    windows, scores, _ = fc.evaluate_heldout_forecasts(raw, 80, 10, preprocessing, settings,
+                                                       None, forecasters)  # fmt: skip
+    assert np.abs(scores["model"]["mae"]).max() < 1e-12
+    assert np.allclose(scores["model"]["pvar"], 1.0)
+    assert scores["model"]["mae_smoothed"].min() > 0.02
+    assert np.abs(scores["smoothed_oracle"]["mae_smoothed"]).max() < 1e-12
+    assert scores["smoothed_oracle"]["mae"].min() > 0.02
+    # Per window and step, averaged over neurons: its mean over windows is the step's MAE.
+    window_mae = scores["smoothed_oracle"]["window_mae"]
+    assert window_mae.shape == (8, len(windows.starts))
+    assert np.allclose(window_mae.mean(axis=1), scores["smoothed_oracle"]["mae"])
+
+
+def test_per_neuron_pvar_counts_a_quiet_neuron_as_much_as_a_loud_one():
+    rng = np.random.default_rng(3)
+    target = np.stack(
+        [rng.normal(0, 10.0, (2, 40)), rng.normal(0, 0.1, (2, 40)), rng.normal(0, 0.1, (2, 40))],
+        axis=-1,
+    )  # (H, B, N)
+    forecast = target.copy()
+    forecast[..., 1:] = target[..., 1:].mean(axis=1, keepdims=True)  # the quiet ones: their mean
+    scores = score_per_step(forecast, target)
+    assert (scores["pvar"] > 0.99).all()  # pooled: the loud neuron's variance dominates
+    assert np.allclose(scores["pvar_per_neuron_median"], 0.0)  # per neuron: 1, 0, 0
+
+
+def test_forecast_table_differences_to_linear_with_intervals():
+    from neurocircuit.fit.forecast_scores import difference_vs_linear
+
+    rng = np.random.default_rng(4)
+    horizon, n_windows = 4, 40
+    scores = {}
+    for name in ("model", "context_mean", "last_frame", "linear", "ar1"):
+        window_mae = rng.uniform(0.1, 0.2, (horizon, n_windows)) + (0.05 if name == "ar1" else 0)
+        others = ("pvar", "pvar_per_neuron_median", "mae_smoothed", "pvar_smoothed")
+        scores[name] = {metric: rng.uniform(size=horizon) for metric in others}
+        scores[name].update(mae=window_mae.mean(axis=1), window_mae=window_mae)
+    windows = fc.ForecastWindows(np.arange(n_windows), horizon, 10)
+    table = fc.forecast_table(scores, {"model": "m"}, windows, 0.5, block=4)
+    assert set(table_columns()) <= set(table.columns)
+    step = table["mae_ar1"] - table["mae_linear"]
+    assert np.allclose(table[column("mae_diff_vs_linear", "ar1")], step)
+    assert np.allclose(table[column("mae_diff_vs_linear_cummean", "ar1")].iloc[-1], step.mean())
+    low, high = table["mae_diff_vs_linear_low_ar1"], table["mae_diff_vs_linear_high_ar1"]
+    assert (low < step).all() and (step < high).all() and (low > 0).all()  # 0.05 worse: clear
+    again = difference_vs_linear(scores["ar1"]["window_mae"], scores["linear"]["window_mae"], 4)
+    assert np.allclose(again["mae_diff_vs_linear_low"], low)  # seeded: the same interval
+    wider = difference_vs_linear(scores["ar1"]["window_mae"], scores["linear"]["window_mae"], 1)
+    assert not np.allclose(wider["mae_diff_vs_linear_low"], low)  # the block matters
 
 
 def test_contexts_are_preprocessed_as_the_heldout_fit_and_leak_nothing():
@@ -179,38 +245,68 @@ def test_teacher_forecasts_from_its_rates_and_the_spikes_already_fired():
 
         _, scores, _ = fc.evaluate_heldout_forecasts(raw, 240, 30, preprocessing, settings, None,
                                                      {"model": teacher_forecaster})  # fmt: skip
-        maes.append((scores["model"]["mae"], scores["last_frame"]["mae"]))
+        maes.append((scores["model"]["mae_smoothed"], scores["last_frame"]["mae_smoothed"]))
     (exact, persistence), (drawn, drawn_persistence) = maes
+    # It forecasts the smoothed observation: exact against the smoothed target.
     assert exact.max() < 1e-6 and persistence[-1] > 0.05
     # Drawn spikes: the calcium of those already fired makes the first steps the best known.
     assert drawn[0] < 0.5 * drawn[-1] and drawn.max() < drawn_persistence[-1]
+
+
+def hand_table(model: str, seed: int, mae: float, horizon: int = 2) -> pd.DataFrame:
+    """A forecast.csv of ``horizon`` steps: the model's MAE ``mae`` then + 0.1 a step, fixed
+    baselines, every other column 0.5, the model's differences to the linear model +- 0.02."""
+    steps = np.arange(1, horizon + 1)
+    table = {"dataset": "synthetic", "model": model, "seed": seed}
+    table.update({name: np.full(horizon, 0.5) for name in table_columns()})
+    table.update(step=steps, n_windows=7, bootstrap_block=2, mae=mae + 0.1 * (steps - 1))
+    for name, value in (("context_mean", 0.3), ("last_frame", 0.1), ("linear", 0.15),
+                        ("ar1", 0.25)):  # fmt: skip
+        table[f"mae_{name}"] = value * 3.0 ** (steps - 1)
+        table[f"pvar_{name}"] = -1.0 * (steps - 1)
+    diff = table["mae"] - table["mae_linear"]
+    for part, values in (("", diff), ("_cummean", np.cumsum(diff) / steps)):
+        for end, shift in (("", 0.0), ("_low", -0.02), ("_high", 0.02)):
+            table[f"mae_diff_vs_linear{part}{end}"] = values + shift
+    return pd.DataFrame(table)
 
 
 def test_summary_is_mean_and_sd_over_seeds_by_hand(tmp_path):
     paths = []
     for model, seed, mae in [("rate_dale_bptt", 0, 0.2), ("rate_dale_bptt", 1, 0.4),
                              ("teacher", 0, 0.05)]:  # fmt: skip
-        table = {"dataset": "synthetic", "model": model, "seed": seed, "step": [1, 2],
-                 "time_s": [0.1, 0.2], "n_windows": 7, "mae": [mae, mae + 0.1],
-                 "pvar": [0.5, 0.3]}  # fmt: skip
-        for name, value in (("context_mean", 0.3), ("last_frame", 0.1), ("linear", 0.15),
-                            ("ar1", 0.25)):  # fmt: skip
-            table[f"mae_{name}"] = [value, value * 3]
-            table[f"pvar_{name}"] = [0.0, -1.0]
         paths.append(tmp_path / f"{model}{seed}.csv")
-        pd.DataFrame(table).to_csv(paths[-1], index=False)
+        hand_table(model, seed, mae).to_csv(paths[-1], index=False)
     summary = forecast_summary(paths).set_index("forecaster")
     rate = summary.loc["rate_dale_bptt"]
     assert rate["kind"] == "network" and rate["n_runs"] == 2
     assert rate["forecast_mae_mean"] == pytest.approx(0.35)  # (0.25 + 0.45) / 2
     assert rate["forecast_mae_sd"] == pytest.approx(np.std([0.25, 0.45], ddof=1))
-    assert rate["forecast_pvar_mean"] == pytest.approx(0.4)
+    assert rate["forecast_pvar_mean"] == pytest.approx(0.5)
+    assert rate["forecast_pvar_per_neuron_median_mean"] == pytest.approx(0.5)
+    # Model minus linear: steps (0.2 - 0.15, 0.3 - 0.45) and (0.4 - 0.15, 0.5 - 0.45).
+    assert rate["mae_diff_vs_linear_first_step"] == pytest.approx((0.05 + 0.25) / 2)
+    assert rate["mae_diff_vs_linear_last_step_low"] == pytest.approx((-0.15 + 0.05) / 2 - 0.02)
+    assert rate["mae_diff_vs_linear"] == pytest.approx(((0.05 - 0.15) + (0.25 + 0.05)) / 4)
+    assert rate["mae_diff_vs_linear_high"] == pytest.approx(0.05 + 0.02)
+    assert rate["mid_step"] == 1 and rate["bootstrap_block"] == 2
     assert summary.loc["teacher", "kind"] == "teacher"
     linear = summary.loc["linear"]
     assert linear["kind"] == "baseline" and linear["n_runs"] == 3
     assert linear["forecast_mae_mean"] == pytest.approx(0.3) and linear["forecast_mae_sd"] == 0
+    assert linear["mae_diff_vs_linear"] == 0 and linear["mae_diff_vs_linear_high"] == 0
     assert list(summary.index)[0] == "teacher"  # sorted by MAE: the ceiling first
     assert summary.loc["ar1", "mae_last_step_mean"] == pytest.approx(0.75)
+    assert summary.loc["ar1", "mae_diff_vs_linear_last_step"] == 0.5  # its own column
+
+
+def test_reported_steps_are_1_8_32_or_first_middle_last():
+    from neurocircuit.fit.forecast_scores import reported_steps
+
+    assert reported_steps(32) == {"first": 1, "mid": 8, "last": 32}
+    assert reported_steps(64)["mid"] == 8
+    assert reported_steps(20) == {"first": 1, "mid": 10, "last": 20}
+    assert reported_steps(1) == {"first": 1, "mid": 1, "last": 1}
 
 
 def test_bad_settings_and_short_blocks_stop_with_one_line(tmp_path):
@@ -259,6 +355,12 @@ def test_a_model_of_another_recording_stops_the_forecast_with_one_line(tmp_path)
     assert scores["forecast_n_windows"] == 1 and scores["forecast_context"] == 96
     assert scores["forecast_mae"] == pytest.approx(table["mae"].mean())
     assert scores["forecast_mae_linear"] < scores["forecast_mae_context_mean"]
+    assert scores["forecast_mae_diff_vs_linear"] == pytest.approx(
+        scores["forecast_mae"] - scores["forecast_mae_linear"]
+    )
+    # One window: fewer than two blocks, no interval (null, not a number).
+    assert scores["forecast_mae_diff_vs_linear_low"] is None and scores["forecast_bootstrap_block"]
+    assert scores["forecast_mae_smoothed"] != scores["forecast_mae"]
 
 
 def test_forecast_figure_draws_every_model_baseline_and_the_teacher(tmp_path):

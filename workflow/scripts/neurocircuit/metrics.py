@@ -189,12 +189,19 @@ def heldout_baseline_predictions(train, test, ar1_ridge: float | None = None) ->
     }
 
 
+def median_pvar_per_neuron(per_neuron) -> float:
+    """The median of per-neuron pVars (:func:`pvar_per_neuron`), flat neurons (NaN) left out;
+    NaN when every neuron is flat."""
+    values = np.asarray(per_neuron, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
 def score_prediction(prediction, target) -> dict:
     """Global pVar, median per-neuron pVar (flat neurons left out) and the per-neuron array."""
     per_neuron = pvar_per_neuron(prediction, target, time_axis=0)
-    finite = per_neuron[np.isfinite(per_neuron)]
     return {
         "pvar": pvar(prediction, target),
-        "pvar_per_neuron_median": float(np.median(finite)) if finite.size else float("nan"),
+        "pvar_per_neuron_median": median_pvar_per_neuron(per_neuron),
         "pvar_per_neuron": per_neuron,
     }

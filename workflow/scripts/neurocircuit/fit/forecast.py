@@ -10,15 +10,21 @@ whole block, forecasts start in many windows:
    min-max normalised with the training frames' statistics and smoothed alone (as each part of
    the held-out split is): nothing at or after s enters a context. Smoothing the test block as a
    whole would leak about 3σ frames of every window's future into its context's last frames.
-3. **Targets**: the held-out fit's own target, the test block preprocessed as it scores
-   ``pvar_heldout`` (normalised with training statistics, smoothed alone).
+3. **Targets**: the recorded frames [s, s + H), min-max normalised with the training frames'
+   statistics and not smoothed (ZAPBench's target: the primary scores); second, the held-out
+   fit's own target (the test block smoothed alone, as it scores ``pvar_heldout``), in the
+   ``*_smoothed`` scores.
 4. **Forecasters**, all on the same contexts and targets: the held-out network (its state set
    from the context, :func:`network_forecast`), the naive baselines of
-   :mod:`neurocircuit.fit.forecast_baselines`, and on a teacher session the teacher itself
-   (:func:`neurocircuit.fit.truth.teacher_forecasts`, the ceiling).
-5. **Scores** per horizon step h over every window and neuron: MAE = mean |forecast − target|
-   (in units of the normalised recording) and pVar = 1 − MSE / Var, the variance taken over
-   windows and neurons at that step; ``forecast_mae`` / ``forecast_pvar`` average the steps.
+   :mod:`neurocircuit.fit.forecast_baselines` (the linear one fitted to the recorded frames),
+   and on a teacher session the teacher itself (:func:`neurocircuit.fit.truth.teacher_forecasts`,
+   the ceiling).
+5. **Scores** per horizon step h over every window and neuron
+   (:mod:`neurocircuit.fit.forecast_scores`): MAE = mean |forecast − target| (in units of the
+   normalised recording), pooled pVar = 1 − MSE / Var (the variance over windows and neurons
+   at that step) and the per-neuron pVar's median; ``forecast_mae`` / ``forecast_pvar`` average
+   the steps. Each forecaster's MAE minus the linear model's carries a moving-block bootstrap
+   interval over windows (:mod:`neurocircuit.fit.forecast_bootstrap`).
 
 Arrays are time-major: a recording (T, N), contexts (C, B, N), forecasts and targets (H, B, N).
 """
@@ -31,11 +37,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurocircuit.fit.forecast_baselines import (
-    BASELINES,
     forecast_ar1,
     forecast_context_mean,
     forecast_last_frame,
     select_linear_forecaster,
+)
+from neurocircuit.fit.forecast_bootstrap import BOOTSTRAP_RESAMPLES, block_length
+from neurocircuit.fit.forecast_scores import (
+    DIFF,
+    FORECASTERS,
+    STEP_METRICS,
+    forecast_table,
+    reported_steps,
+    score_both_targets,
 )
 from neurocircuit.fit.recording import (
     Preprocessing,
@@ -139,19 +153,6 @@ def network_forecast(model, contexts: np.ndarray, horizon: int) -> np.ndarray:
     return outputs.cpu().numpy().astype(np.float64)
 
 
-def score_per_step(forecast: np.ndarray, target: np.ndarray) -> dict:
-    """``mae`` and ``pvar`` (H,) of forecasts (H, B, N) against targets, each step over all
-    windows and neurons (pVar NaN where the targets do not vary)."""
-    if forecast.shape != target.shape:
-        raise ValueError(f"forecast shape {forecast.shape} differs from target {target.shape}")
-    error = forecast - target
-    variance = target.reshape(len(target), -1).var(axis=1)
-    mse = (error**2).reshape(len(target), -1).mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pvar = np.where(variance > 0, 1.0 - mse / np.where(variance > 0, variance, 1.0), np.nan)
-    return {"mae": np.abs(error).reshape(len(target), -1).mean(axis=1), "pvar": pvar}
-
-
 Forecaster = Callable[[np.ndarray, ForecastWindows], np.ndarray]
 """(contexts (C, B, N), windows) -> forecasts (H, B, N)."""
 
@@ -174,7 +175,8 @@ def baseline_forecasters(
     n_fit = n_train - int(n_validation)
     low, high = minmax_range(train_raw, preprocessing.normalisation)
     sigma = preprocessing.smoothing_sigma_frames
-    train_part = smooth_in_time(apply_minmax(train_raw, low, high), sigma)
+    recorded = apply_minmax(train_raw, low, high)
+    train_part = smooth_in_time(recorded, sigma)
     validation = forecast_windows(
         n_train, n_fit, ForecastSettings(horizon, settings.stride, settings.context)
     )
@@ -182,10 +184,12 @@ def baseline_forecasters(
         train_part[:n_fit],
         train_part,
         window_contexts(train_raw, validation, low, high, sigma),
-        window_targets(train_part, validation, 0),
+        window_targets(recorded, validation, 0),
         horizon,
         settings.linear_lags,
         settings.linear_ridge,
+        fit_targets=recorded[:n_fit],
+        train_targets=recorded,
     )
     if ar1_ridge is None:
         ar1_ridge = select_ar1_ridge(train_part, validation_fraction=n_validation / n_train)
@@ -231,30 +235,58 @@ def evaluate_heldout_forecasts(
     ar1_ridge,
     forecasters: dict,
 ):
-    """(windows, {name: score_per_step}, choices) of ``forecasters`` and the baselines on every
-    window of the test block [n_train, T), scored against the held-out fit's target."""
+    """(windows, {name: score_both_targets}, choices) of ``forecasters`` and the baselines on
+    every window of the test block [n_train, T), scored against the recorded frames
+    (normalised with the training statistics, not smoothed) and, second, against the held-out
+    fit's smoothed target."""
     windows = forecast_windows(len(raw), n_train, settings)
     predictions, choices = forecast_predictions(
         raw, n_train, n_validation, preprocessing, settings, ar1_ridge, forecasters, windows
     )
-    _, test_part = preprocess_split(raw, preprocessing, n_train)
-    targets = window_targets(test_part, windows, n_train)
-    return windows, {name: score_per_step(p, targets) for name, p in predictions.items()}, choices
+    recorded, smoothed = heldout_targets(raw, n_train, preprocessing)
+    recorded = window_targets(recorded, windows, n_train)
+    smoothed = window_targets(smoothed, windows, n_train)
+    scores = {name: score_both_targets(p, recorded, smoothed) for name, p in predictions.items()}
+    return windows, scores, choices
 
 
-def forecast_table(scores: dict, labels: dict, windows: ForecastWindows, frame_period_s: float):
-    """One row per horizon step: labels, step (1..H), time_s, n_windows, ``mae`` / ``pvar`` of
-    the forecaster named ``model`` in ``scores``, ``mae_<baseline>`` / ``pvar_<baseline>``."""
-    import pandas as pd
+def heldout_targets(raw, n_train: int, preprocessing: Preprocessing):
+    """(recorded, smoothed), each (T − n_train, N): the test block min-max normalised with the
+    training frames' statistics (ZAPBench's target: the recorded frames), and that block also
+    smoothed alone (the held-out fit's target, as it scores ``pvar_heldout``)."""
+    train_raw = np.asarray(raw[:n_train], dtype=np.float64)
+    low, high = minmax_range(train_raw, preprocessing.normalisation)
+    recorded = apply_minmax(np.asarray(raw[n_train:], dtype=np.float64), low, high)
+    _, smoothed = preprocess_split(raw, preprocessing, n_train)
+    return recorded, smoothed
 
-    steps = np.arange(1, windows.horizon + 1)
-    table = {**labels, "step": steps, "time_s": steps * frame_period_s}
-    table["n_windows"] = len(windows.starts)
-    for name in ("model", *BASELINES):
+
+def _finite_or_none(value) -> float | None:
+    """A JSON number, or null for NaN (an interval with too few windows)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _summary_keys(scores: dict, table, block: int) -> dict:
+    """forecast.json's scores: every forecaster's step averages, and the model's MAE minus the
+    linear model's averaged over steps and at the reported steps, with their intervals."""
+    out = {}
+    for name in FORECASTERS:
         suffix = "" if name == "model" else f"_{name}"
-        table[f"mae{suffix}"] = scores[name]["mae"]
-        table[f"pvar{suffix}"] = scores[name]["pvar"]
-    return pd.DataFrame(table)
+        out[f"forecast_mae{suffix}"] = float(np.mean(scores[name]["mae"]))
+        for metric in STEP_METRICS[1:]:
+            values = np.asarray(scores[name][metric], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            out[f"forecast_{metric}{suffix}"] = float(finite.mean()) if finite.size else None
+    last = table.iloc[-1]
+    for end in ("", "_low", "_high"):
+        out[f"forecast_{DIFF}{end}"] = _finite_or_none(last[f"{DIFF}_cummean{end}"])
+    for label, step in reported_steps(len(table)).items():
+        for end in ("", "_low", "_high"):
+            value = table[f"{DIFF}{end}"].iloc[step - 1]
+            out[f"forecast_{DIFF}_{label}_step{end}"] = _finite_or_none(value)
+    out["forecast_bootstrap_block"] = int(block)
+    out["forecast_bootstrap_resamples"] = BOOTSTRAP_RESAMPLES
+    return out
 
 
 def _run_forecast(activity_path, outputs: dict, params: dict, make_forecaster, logger=None) -> dict:
@@ -291,13 +323,11 @@ def _run_forecast(activity_path, outputs: dict, params: dict, make_forecaster, l
         {"model": forecaster},
     )
     labels = {key: params[key] for key in ("dataset", "model", "seed")}
-    table = forecast_table(scores, labels, windows, recording.frame_period_s)
+    block = block_length(windows.horizon, settings.stride)
+    table = forecast_table(scores, labels, windows, recording.frame_period_s, block)
     result = {
         **labels,
-        "forecast_mae": float(np.mean(scores["model"]["mae"])),
-        "forecast_pvar": float(np.nanmean(scores["model"]["pvar"])),
-        **{f"forecast_mae_{b}": float(np.mean(scores[b]["mae"])) for b in BASELINES},
-        **{f"forecast_pvar_{b}": float(np.nanmean(scores[b]["pvar"])) for b in BASELINES},
+        **_summary_keys(scores, table, block),
         "forecast_horizon": windows.horizon,
         "forecast_stride": int(settings.stride),
         "forecast_context": windows.context,
@@ -306,8 +336,10 @@ def _run_forecast(activity_path, outputs: dict, params: dict, make_forecaster, l
         "forecast_conditioning": conditioning,
         "forecast_protocol": "windows every stride frames across the held-out block, each "
         "conditioned on the context frames before its start (normalised with training "
-        "statistics, smoothed alone) and scored per step against the held-out target; "
-        "baselines on the same windows, chosen on the validation block",
+        "statistics, smoothed alone) and scored per step against the recorded frames "
+        "(normalised with training statistics, not smoothed; _smoothed: against the held-out "
+        "fit's smoothed target); baselines on the same windows, chosen on the validation block; "
+        "mae_diff_vs_linear intervals: 95 % moving-block bootstrap over windows",
     }
     if logger:
         logger.info(

@@ -66,20 +66,26 @@ class LinearForecaster:
         return forecast[: self.horizon if horizon is None else int(horizon)]
 
 
-def fit_linear_forecaster(series: np.ndarray, lags: int, horizon: int, ridge: float):
-    """The :class:`LinearForecaster` fitted on every (k frames, next H frames) pair of every
-    neuron of ``series`` (T, N). ``ridge``: L2 penalty on the weights relative to the mean
-    energy per lag (neurocircuit.metrics.ridge_regression); the intercept is free."""
+def fit_linear_forecaster(series: np.ndarray, lags: int, horizon: int, ridge: float,
+                          targets: np.ndarray | None = None):  # fmt: skip
+    """The :class:`LinearForecaster` fitted on every (k frames of ``series``, next H frames of
+    ``targets``) pair of every neuron (both (T, N), row t the same frame; ``targets`` None:
+    ``series`` itself). ``ridge``: L2 penalty on the weights relative to the mean energy per
+    lag (neurocircuit.metrics.ridge_regression); the intercept is free."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     s = np.asarray(series, dtype=np.float64)
+    t = s if targets is None else np.asarray(targets, dtype=np.float64)
+    if t.shape != s.shape:
+        raise ValueError(f"linear forecaster: targets {t.shape} differ from series {s.shape}")
     lags, horizon = int(lags), int(horizon)
     if s.shape[0] < lags + horizon:
         raise ValueError(
             f"linear forecaster: {s.shape[0]} frames cannot hold {lags} lags and {horizon} steps"
         )
-    pairs = sliding_window_view(s, lags + horizon, axis=0).reshape(-1, lags + horizon)
-    weights, intercept = ridge_regression(pairs[:, :lags], pairs[:, lags:], ridge)
+    inputs = sliding_window_view(s[: len(s) - horizon], lags, axis=0).reshape(-1, lags)
+    outputs = sliding_window_view(t[lags:], horizon, axis=0).reshape(-1, horizon)
+    weights, intercept = ridge_regression(inputs, outputs, ridge)
     return LinearForecaster(weights, intercept, lags, float(ridge))
 
 
@@ -91,12 +97,16 @@ def select_linear_forecaster(
     horizon: int,
     lags_grid,
     ridge_grid,
+    fit_targets: np.ndarray | None = None,
+    train_targets: np.ndarray | None = None,
 ) -> LinearForecaster:
     """The (k, ridge) of the grids whose forecaster, fitted on ``fit_series`` (the fit block),
     has the lowest mean absolute error on the validation windows (``validation_contexts``
     (C, B, N), ``validation_targets`` (H_val, B, N), H_val <= ``horizon``), refitted with them on
     ``train_series`` (the training frames: fit and validation blocks, as the AR(1) is). Lags
-    longer than the validation context, or than the fit block allows, are skipped."""
+    longer than the validation context, or than the fit block allows, are skipped.
+    ``fit_targets`` / ``train_targets``: the frames the forecasts are fitted to, row for row
+    with ``fit_series`` / ``train_series`` (None: the series themselves)."""
     usable = [
         int(k)
         for k in lags_grid
@@ -111,10 +121,10 @@ def select_linear_forecaster(
     best, best_error = None, np.inf
     for lags in usable:
         for ridge in ridge_grid:
-            model = fit_linear_forecaster(fit_series, lags, horizon, ridge)
+            model = fit_linear_forecaster(fit_series, lags, horizon, ridge, fit_targets)
             error = np.mean(np.abs(model.predict(validation_contexts, steps) - validation_targets))
             if np.isfinite(error) and error < best_error:
                 best, best_error = (lags, ridge), error
     if best is None:
         raise ValueError("linear baseline: no lag and ridge of the grids forecasts finitely")
-    return fit_linear_forecaster(train_series, best[0], horizon, best[1])
+    return fit_linear_forecaster(train_series, best[0], horizon, best[1], train_targets)

@@ -1,4 +1,5 @@
-"""The forecast summary: every forecaster's windowed forecast scores across seeds (mean ± sd).
+"""The forecast summary: every forecaster's windowed forecast scores across seeds (mean ± sd),
+and its MAE minus the linear baseline's with a moving-block bootstrap interval over windows.
 
 Reads the per-run tables of the forecast jobs (results/fit/{dataset}/{model}/seed{seed}/
 forecast.csv and a teacher's results/fit/{dataset}/teacher/forecast.csv, one row per horizon
@@ -14,25 +15,31 @@ import numpy as np
 import pandas as pd
 
 from neurocircuit.fit.forecast_baselines import BASELINES
+from neurocircuit.fit.forecast_scores import DIFF, column, reported_steps, table_columns
 from neurocircuit.models.names import TEACHER
 from neurocircuit.runtime import atomic_path
 
-TABLE_COLUMNS = ("dataset", "model", "seed", "step", "n_windows", "mae", "pvar") + tuple(
-    f"{metric}_{name}" for name in BASELINES for metric in ("mae", "pvar")
+TABLE_COLUMNS = ("dataset", "model", "seed", *table_columns())
+STEPS = ("first", "mid", "last")
+INTERVAL = ("", "_low", "_high")
+DIFF_COLUMNS = tuple(
+    f"{DIFF}{step}{end}" for step in ("", *(f"_{s}_step" for s in STEPS)) for end in INTERVAL
 )
+"""The summary's model-minus-linear MAE over steps and at the reported steps, with intervals."""
+SPREAD = ("mae", "pvar", "pvar_per_neuron_median", "mae_smoothed", "pvar_smoothed")
+"""Step-averaged scores given as mean and sd over runs (``forecast_<score>_mean``, ``_sd``)."""
 SUMMARY_COLUMNS = (
     "dataset",
     "forecaster",
     "kind",
     "n_runs",
-    "forecast_mae_mean",
-    "forecast_mae_sd",
-    "forecast_pvar_mean",
-    "forecast_pvar_sd",
-    "mae_first_step_mean",
-    "mae_last_step_mean",
+    *(f"forecast_{score}_{stat}" for score in SPREAD for stat in ("mean", "sd")),
+    *(f"mae_{step}_step_mean" for step in STEPS),
+    *DIFF_COLUMNS,
+    "mid_step",
     "horizon",
     "n_windows",
+    "bootstrap_block",
 )
 
 
@@ -51,50 +58,63 @@ def read_forecast_table(path) -> pd.DataFrame:
 
 
 def _run_rows(table: pd.DataFrame) -> list[dict]:
-    """One row per forecaster of one run's table: averages over steps, first and last step."""
+    """One row per forecaster of one run's table: averages over steps, the MAE at the reported
+    steps and its MAE minus the linear model's with intervals (0 for the linear model)."""
     model = str(table["model"].iloc[0])
     kind = "teacher" if model == TEACHER else "network"
+    steps = reported_steps(len(table))
     rows = []
     for name, forecaster, row_kind in [
-        ("", model, kind),
-        *((f"_{b}", b, "baseline") for b in BASELINES),
+        ("model", model, kind),
+        *((b, b, "baseline") for b in BASELINES),
     ]:
-        mae = table[f"mae{name}"].to_numpy(float)
-        rows.append(
-            {
-                "dataset": table["dataset"].iloc[0],
-                "forecaster": forecaster,
-                "kind": row_kind,
-                "forecast_mae": mae.mean(),
-                "forecast_pvar": np.nanmean(table[f"pvar{name}"].to_numpy(float)),
-                "mae_first_step": mae[0],
-                "mae_last_step": mae[-1],
-                "horizon": len(table),
-                "n_windows": int(table["n_windows"].iloc[0]),
-            }
-        )
+        row = {"dataset": table["dataset"].iloc[0], "forecaster": forecaster, "kind": row_kind}
+        for score in SPREAD:
+            values = table[column(score, name)].to_numpy(float)
+            row[f"forecast_{score}"] = np.mean(values) if score == "mae" else np.nanmean(values)
+        for label, step in steps.items():
+            row[f"mae_{label}_step"] = table[column("mae", name)].iloc[step - 1]
+        for end in INTERVAL:
+            if name == "linear":
+                row.update({key: 0.0 for key in DIFF_COLUMNS})
+                break
+            row[f"{DIFF}{end}"] = table[column(f"{DIFF}_cummean{end}", name)].iloc[-1]
+            for label, step in steps.items():
+                row[f"{DIFF}_{label}_step{end}"] = table[column(f"{DIFF}{end}", name)].iloc[
+                    step - 1
+                ]
+        row["mid_step"] = steps["mid"]
+        row["horizon"] = len(table)
+        row["n_windows"] = int(table["n_windows"].iloc[0])
+        row["bootstrap_block"] = int(table["bootstrap_block"].iloc[0])
+        rows.append(row)
     return rows
 
 
 def forecast_summary(table_paths) -> pd.DataFrame:
     """One row per (dataset, forecaster): mean and sd over runs (seeds) of the step-averaged
-    MAE and pVar, the mean MAE of the first and last step, sorted by MAE within each data set."""
+    scores, the mean MAE at the reported steps, and the mean over runs of the model-minus-linear
+    MAE differences and of their interval ends; sorted by MAE within each data set.
+
+    The intervals of several runs: every run resamples the same windows with the same seeded
+    blocks, so the runs' bootstrap replicates move together, and the mean of their interval ends
+    is the interval of the runs' mean difference when the replicates rank alike (wider when they
+    do not). The runs' spread (seeds) is the ``_sd`` columns, not part of the interval."""
     rows = [row for path in table_paths for row in _run_rows(read_forecast_table(path))]
     if not rows:
         raise ValueError("forecast summary: no forecast table given")
     runs = pd.DataFrame(rows)
     grouped = runs.groupby(["dataset", "forecaster", "kind"], sort=False)
-    summary = grouped.agg(
-        n_runs=("forecast_mae", "size"),
-        forecast_mae_mean=("forecast_mae", "mean"),
-        forecast_mae_sd=("forecast_mae", "std"),
-        forecast_pvar_mean=("forecast_pvar", "mean"),
-        forecast_pvar_sd=("forecast_pvar", "std"),
-        mae_first_step_mean=("mae_first_step", "mean"),
-        mae_last_step_mean=("mae_last_step", "mean"),
-        horizon=("horizon", "max"),
-        n_windows=("n_windows", "max"),
-    ).reset_index()
+    aggregations = {"n_runs": ("forecast_mae", "size")}
+    for score in SPREAD:
+        aggregations[f"forecast_{score}_mean"] = (f"forecast_{score}", "mean")
+        aggregations[f"forecast_{score}_sd"] = (f"forecast_{score}", "std")
+    for step in STEPS:
+        aggregations[f"mae_{step}_step_mean"] = (f"mae_{step}_step", "mean")
+    aggregations.update({key: (key, "mean") for key in DIFF_COLUMNS})
+    for key in ("mid_step", "horizon", "n_windows", "bootstrap_block"):
+        aggregations[key] = (key, "max")
+    summary = grouped.agg(**aggregations).reset_index()
     summary = summary.sort_values(["dataset", "forecast_mae_mean"], kind="stable")
     return summary[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
