@@ -78,9 +78,21 @@ def test_ceiling_explains_the_recording_and_needs_the_right_matching(recording):
     assert gt.gain_fraction(ceiling, baseline, ceiling) == 1.0
     assert gt.gain_fraction(baseline, baseline, ceiling) == 0.0
     assert gt.gain_fraction(0.3, 0.5, 0.4) is None
+    assert gt.gain_fraction_undefined_reason(baseline, ceiling) is None
     train, test = preprocess_split(noisy.T, preset, 480)
     held = gt.heldout_ceiling_pvar(recording["truth"], index, train, test, 3.0)
     assert 0.3 < held <= 1.0
+
+
+def test_gain_fraction_is_null_with_its_reason_below_the_margin():
+    # The teacher: a ceiling of 0.098 over a time-mean of 0.081 gave 18 and -30.
+    assert gt.gain_fraction(0.4, 0.081, 0.098) is None
+    reason = gt.gain_fraction_undefined_reason(0.081, 0.098)
+    assert "0.0980 is less than 0.05 (pVar) above the time-mean baseline 0.0810" in reason
+    assert gt.gain_fraction(0.2, 0.1, 0.1 + gt.GAIN_FRACTION_MARGIN * 0.99) is None
+    assert gt.gain_fraction(0.2, 0.1, 0.16) == pytest.approx(10 / 6)  # 0.06 above: defined
+    assert gt.gain_fraction_undefined_reason(0.1, 0.16) is None
+    assert "not a number" in gt.gain_fraction_undefined_reason(0.1, float("nan"))
 
 
 def test_connectivity_scores_against_the_teacher(recording):
@@ -148,6 +160,14 @@ def test_a_split_scores_against_the_teacher_through_its_spec(recording):
     ceiling = gt.ceiling_pvar(recording["truth"], index, target, 3.0)
     assert fixed["pvar_ceiling"] == ceiling
     assert fixed["gain_fraction"] == gt.gain_fraction(0.5, 0.1, ceiling)
+    assert fixed["gain_fraction"] is not None and fixed["gain_fraction_undefined_reason"] is None
+    flat = gt.in_sample_truth_scores(
+        recording["truth"], index, target, 3.0, {"pvar": 0.5, "baseline_pvar_mean": ceiling - 0.01},
+        weight, parse_model_name("rate_dale_bptt"),
+    )  # fmt: skip
+    assert (
+        flat["gain_fraction"] is None and "less than 0.05" in flat["gain_fraction_undefined_reason"]
+    )
     assert fixed["weight_corr"] == pytest.approx(1.0) and fixed["sign_accuracy"] is None
     learnt = gt.in_sample_truth_scores(
         recording["truth"],
@@ -168,3 +188,4 @@ def test_a_split_scores_against_the_teacher_through_its_spec(recording):
         recording["truth"], index, train, test, 3.0
     )
     assert held["gain_fraction_heldout"] == gt.gain_fraction(0.2, 0.0, held["pvar_ceiling_heldout"])
+    assert held["gain_fraction_heldout_undefined_reason"] is None

@@ -14,7 +14,9 @@ activity.h5), and every fit is read against what the circuit itself explains:
   smoothed alone, as the data are).
 - ``gain_fraction`` = (pvar - baseline) / (ceiling - baseline), baseline the time-mean
   predictor: how much of what the circuit explains the fit learnt (> 1 in sample: it also fits
-  noise). ``gain_fraction_heldout`` likewise on the held-out block.
+  noise). ``gain_fraction_heldout`` likewise on the held-out block. Null, with the reason in
+  ``gain_fraction_undefined_reason`` (``gain_fraction_heldout_undefined_reason``), when the
+  ceiling is less than ``GAIN_FRACTION_MARGIN`` (0.05 pVar) above the baseline.
 - ``weight_corr``: Pearson r (with its n and two-sided p) between the fitted effective
   connectivity and the teacher's W over matched pairs, off the diagonal.
 - ``teacher_forecasts``: the teacher's windowed forecasts of the held-out block
@@ -91,9 +93,27 @@ def heldout_ceiling_pvar(
     return pvar(apply_affine(test_x, gain, offset), test_part)
 
 
+GAIN_FRACTION_MARGIN = 0.05
+"""The least ceiling - baseline (in pVar) a gain fraction is computed over: below it the
+fraction divides by noise (a ceiling of 0.098 over a baseline of 0.081 gave 18 and -30)."""
+
+
+def gain_fraction_undefined_reason(baseline: float, ceiling: float) -> str | None:
+    """Why a gain fraction over ``baseline`` and ``ceiling`` is undefined, or None."""
+    if not (np.isfinite(baseline) and np.isfinite(ceiling)):
+        return f"ceiling {ceiling} or time-mean baseline {baseline} is not a number"
+    if ceiling - baseline < GAIN_FRACTION_MARGIN:
+        return (
+            f"ceiling {ceiling:.4f} is less than {GAIN_FRACTION_MARGIN} (pVar) above the "
+            f"time-mean baseline {baseline:.4f}: the circuit explains too little beyond it"
+        )
+    return None
+
+
 def gain_fraction(score: float, baseline: float, ceiling: float) -> float | None:
-    """(score - baseline) / (ceiling - baseline); None when the ceiling is not above it."""
-    if not ceiling > baseline:
+    """(score - baseline) / (ceiling - baseline); None when the ceiling is not at least
+    ``GAIN_FRACTION_MARGIN`` above the baseline (:func:`gain_fraction_undefined_reason`)."""
+    if gain_fraction_undefined_reason(baseline, ceiling) is not None:
         return None
     return float((score - baseline) / (ceiling - baseline))
 
@@ -116,9 +136,9 @@ def in_sample_truth_scores(
     (of ``scores``' pvar over its baseline_pvar_mean) and :func:`connectivity_scores` of the
     fitted ``connectivity``, signs scored when the model's ``spec`` learns them."""
     out = {"pvar_ceiling": ceiling_pvar(truth, truth_index, target, sigma)}
-    out["gain_fraction"] = gain_fraction(
-        scores["pvar"], scores["baseline_pvar_mean"], out["pvar_ceiling"]
-    )
+    baseline, ceiling = scores["baseline_pvar_mean"], out["pvar_ceiling"]
+    out["gain_fraction"] = gain_fraction(scores["pvar"], baseline, ceiling)
+    out["gain_fraction_undefined_reason"] = gain_fraction_undefined_reason(baseline, ceiling)
     out.update(connectivity_scores(truth, truth_index, connectivity, spec.learns_sign))
     return out
 
@@ -129,11 +149,11 @@ def heldout_truth_scores(
     """The held-out fit's ``pvar_ceiling_heldout`` and ``gain_fraction_heldout`` (of
     ``scores``' pvar_heldout over its baseline_pvar_mean_heldout)."""
     ceiling = heldout_ceiling_pvar(truth, truth_index, train_part, test_part, sigma)
+    baseline = scores["baseline_pvar_mean_heldout"]
     return {
         "pvar_ceiling_heldout": ceiling,
-        "gain_fraction_heldout": gain_fraction(
-            scores["pvar_heldout"], scores["baseline_pvar_mean_heldout"], ceiling
-        ),
+        "gain_fraction_heldout": gain_fraction(scores["pvar_heldout"], baseline, ceiling),
+        "gain_fraction_heldout_undefined_reason": gain_fraction_undefined_reason(baseline, ceiling),
     }
 
 
