@@ -1,5 +1,6 @@
 """Forecast figure: windowed forecast error against horizon for every model and baseline, one
-column per data set (top: MAE, bottom: pVar), the teacher's curve as the ceiling where known."""
+column per data set (top: MAE, middle: pVar, bottom: MAE minus the linear baseline's with its
+95 % moving-block bootstrap interval), the teacher's curve as the ceiling where known."""
 
 from __future__ import annotations
 
@@ -33,7 +34,11 @@ BASELINE_STYLE = {
     "linear": ("#777777", "linear on the last k frames"),
     "ar1": (BASELINE_COLOURS["ar1"], "AR(1), rolled out"),
 }
-METRICS = (("mae", "MAE (normalised units)"), ("pvar", "pVar per step"))
+METRICS = (
+    ("mae", "MAE (normalised units)"),
+    ("pvar", "pVar per step"),
+    ("mae_diff_vs_linear", "MAE − linear's\n(band: 95 % bootstrap)"),
+)
 
 
 def _read_tables(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -43,15 +48,24 @@ def _read_tables(paths: Sequence[str | Path]) -> pd.DataFrame:
 
 
 def _draw_panel(ax, tables: pd.DataFrame, metric: str) -> None:
-    """One data set's curves of ``metric``: networks (mean over seeds, band ± sd), the baselines
-    (mean over runs: the same windows in every run) and the teacher."""
+    """One data set's curves of ``metric``: networks (mean over seeds, band ± sd; for the
+    difference to the linear model, band: the mean over seeds of the bootstrap interval's
+    ends), the baselines (mean over runs: the same windows in every run) and the teacher."""
     for name in BASELINES:
+        if metric == "mae_diff_vs_linear" and name == "linear":
+            ax.axhline(0.0, color=BASELINE_STYLE[name][0], linestyle=":", linewidth=2.2)
+            continue
         curve = tables.groupby("step")[f"{metric}_{name}"].mean()
         colour, _ = BASELINE_STYLE[name]
         ax.plot(curve.index, curve.to_numpy(), color=colour, linestyle=":", linewidth=2.2)
     for model in sort_models(tables["model"].unique()):
         runs = tables[tables["model"] == model]
         stats = runs.groupby("step")[metric].agg(["mean", "std"])
+        if metric == "mae_diff_vs_linear":
+            ends = runs.groupby("step")[[f"{metric}_low", f"{metric}_high"]].mean()
+            colour = "black" if model == TEACHER else dale_colour(model)
+            ax.fill_between(ends.index, ends[f"{metric}_low"], ends[f"{metric}_high"],
+                            color=colour, alpha=0.15, linewidth=0)  # fmt: skip
         if model == TEACHER:
             ax.plot(stats.index, stats["mean"], color="black", linewidth=2.6, zorder=5)
             continue
@@ -66,7 +80,7 @@ def _draw_panel(ax, tables: pd.DataFrame, metric: str) -> None:
             markersize=4,
             linewidth=1.3,
         )
-        if runs["seed"].nunique() > 1:
+        if runs["seed"].nunique() > 1 and metric != "mae_diff_vs_linear":
             low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
             ax.fill_between(stats.index, low, high, color=dale_colour(model), alpha=0.12)
     ax.grid(alpha=0.3)
@@ -92,15 +106,17 @@ def plot_forecast(
     dpi: int = 150,
     font_size: float = 10.0,
 ) -> None:
-    """MAE (top) and pVar (bottom) of the windowed forecasts against the forecast step, one
-    column per data set: each network (mean over seeds, band ± sd; colour Dale / no Dale, line
-    style spiking / rate, marker learning rule), the baselines (dotted) and, on a teacher
-    session, the teacher (black, the ceiling). ``table_paths``: forecast.csv files."""
+    """MAE (top), pVar (middle) and MAE minus the linear baseline's (bottom, band: the 95 %
+    moving-block bootstrap interval over windows) of the windowed forecasts against the
+    forecast step, scored against the recorded frames, one column per data set: each network
+    (mean over seeds, band ± sd; colour Dale / no Dale, line style spiking / rate, marker
+    learning rule), the baselines (dotted) and, on a teacher session, the teacher (black, the
+    ceiling). ``table_paths``: forecast.csv files."""
     tables = _read_tables(table_paths)
     datasets = list(dict.fromkeys(tables["dataset"]))
     apply_style(font_size)
     fig, axes = plt.subplots(
-        2, len(datasets), figsize=(4.6 * len(datasets) + 3.2, 6.4), sharex="col", squeeze=False
+        3, len(datasets), figsize=(4.6 * len(datasets) + 3.2, 9.0), sharex="col", squeeze=False
     )
     for column, dataset in enumerate(datasets):
         subset = tables[tables["dataset"] == dataset]
@@ -111,7 +127,7 @@ def plot_forecast(
         pvar_columns = [c for c in subset.columns if c.startswith("pvar")]
         lowest = float(np.nanmin(subset[pvar_columns].to_numpy(float)))
         axes[1, column].set_ylim(max(lowest, -1.0) - 0.05, 1.0)
-        axes[1, column].set_xlabel("forecast step (frames)")
+        axes[2, column].set_xlabel("forecast step (frames)")
         windows = int(subset["n_windows"].iloc[0])
         axes[0, column].set_title(f"{dataset} ({windows} windows)")
     fig.legend(
@@ -120,6 +136,8 @@ def plot_forecast(
         bbox_to_anchor=(1.0, 0.5),
         frameon=False,
     )
-    fig.suptitle("Held-out forecasts by horizon (lower MAE, higher pVar: better)")
+    fig.suptitle(
+        "Held-out forecasts of the recorded frames by horizon (lower MAE, higher pVar: better)"
+    )
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi=dpi)
