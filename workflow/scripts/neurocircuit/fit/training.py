@@ -107,7 +107,9 @@ def train_on_sequence(
     model = build_network(spec, target.shape[1], network_options, seed)
     fit_block = target[: len(target) - validation_frames]
     if network_options.get("init_from_data", True):
-        initialise_from_data(model, fit_block)
+        initialise_from_data(
+            model, fit_block, network_options.get("spiking", {}).get("init", "data")
+        )
     if network_options.get("init_weights", "random") == "regression":
         initialise_by_regression(model, fit_block, network_options.get("init_ridge", 0.01))
     result = train(

@@ -20,12 +20,13 @@ def build_network(spec: ModelSpec, n_units: int, network_options: dict, seed: in
 
     ``network_options``: ``shared`` keyword arguments for both (exc_fraction, ei_balance, ...)
     and ``rate`` / ``spiking`` ones for each class (see neurocircuit.models.activity); other
-    keys (``init_from_data``) are not constructor arguments.
+    keys (``init_from_data``, ``init_weights``, ``spiking.init``) are not constructor arguments.
     """
     from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 
     network_class = SpikingActivityNetwork if spec.dynamics == "spiking" else RateActivityNetwork
     options = {**network_options.get("shared", {}), **network_options.get(spec.dynamics, {})}
+    options.pop("init", None)
     return network_class(
         n_units, dale=spec.dale, dale_mode=spec.dale_mode, seed=int(seed), **options
     )
@@ -93,22 +94,26 @@ def rollout(model, initial_frame: np.ndarray, n_frames: int) -> np.ndarray:
     return output.cpu().numpy().astype(np.float64)
 
 
-def initialise_from_data(model, target: np.ndarray) -> None:
+def initialise_from_data(model, target: np.ndarray, spiking_init: str = "data") -> None:
     """Start the network at the recording's time-average instead of an arbitrary level.
 
     Rate network: thresholds b = g (W m) − logit(s), which makes the neurons' mean activity m
     (N,) a fixed point of the update: s = m for x ← d x + (1 − d) sigmoid(g W x − b) (default
     form), s = m / (1 − r m) for x ← (1 − h) x + h (1 − r x) sigmoid(g W x − b) (neurotorch
     form, transition rate r; s is clipped below 1 where m ≥ 1 / (1 + r) has no fixed point).
-    Spiking network: readout biases
-    c = logit(m) − g r̄, with r̄ each unit's mean filtered spike rate in one rollout of the
-    initial network, so its output starts near m. Only biases change; the weights keep their
-    random initialisation. Why: the rollout otherwise starts far from the data's level and the
-    first hundreds of iterations only learn the mean.
+    Spiking network, ``spiking_init`` "data" (``network.spiking.init``, the default): bias
+    currents, readout gains and offsets and the surrogate's scale from the data, so that every
+    unit fires under its mean input and reads out as m (``models.spiking_init``); "fixed": the
+    constructor's values, only the readout biases move, c = logit(m) − g r̄, with r̄ each unit's
+    mean filtered spike rate in one rollout of the initial network, so its output starts near
+    m. The weights keep their random initialisation. Why: the rollout otherwise starts far from
+    the data's level and the first hundreds of iterations only learn the mean (and spiking
+    units far below threshold never spike, so no gradient reaches them).
     """
     import torch
 
     from neurocircuit.models.activity import RateActivityNetwork
+    from neurocircuit.models.spiking_init import check_spiking_init, initialise_spiking_from_data
 
     mean = np.clip(np.asarray(target, dtype=np.float64).mean(axis=0), 1e-3, 1 - 1e-3)
     reference = next(model.parameters())
@@ -123,6 +128,10 @@ def initialise_from_data(model, target: np.ndarray) -> None:
                 logit_mean = torch.as_tensor(np.log(needed / (1 - needed)), dtype=reference.dtype)
             model.threshold.copy_(model.gain() * drive - logit_mean)
             return
+    if check_spiking_init(spiking_init) == "data":
+        initialise_spiking_from_data(model, target)
+        return
+    with torch.no_grad():
         output = torch.as_tensor(rollout(model, target[0], target.shape[0]), dtype=reference.dtype)
         gain = model.readout_gain()
         filtered = (torch.logit(output.clamp(1e-4, 1 - 1e-4)) - model.readout_bias) / gain
