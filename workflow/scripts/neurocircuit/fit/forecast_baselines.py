@@ -6,8 +6,9 @@ neurons, time-major) to forecasts (H, B, N) of the H frames after them, and sees
 - ``context_mean``: each neuron's mean over the context, held for every step;
 - ``last_frame``: the last context frame held (persistence);
 - ``linear``: a ridge linear map from each neuron's last k context frames to its next H frames,
-  one map shared by all neurons (ZAPBench's linear baseline, its time-mixing Dense layer);
-  k and the ridge are chosen on the validation block;
+  one map shared by all neurons (ZAPBench's linear baseline, its time-mixing Dense layer),
+  fitted to the frames it is scored against (the recorded ones); k and the ridge are chosen on
+  the validation block;
 - ``ar1``: the held-out fit's AR(1) (N × N ridge, neurocircuit.metrics.fit_ar1) rolled out
   from the last context frame on its own output.
 """
