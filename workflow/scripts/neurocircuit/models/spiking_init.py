@@ -43,6 +43,7 @@ from neurocircuit.models.dynamics.spiking_activity import frame_current, read_ou
 SPIKING_INITS = ("data", "fixed")
 """``network.spiking.init``: data (this module's rule) or fixed (the constructor's values)."""
 RANGE_QUANTILES = (0.01, 0.99)
+MAX_DISTANCES = 1_000_000
 LEVEL_CLIP = 0.01
 """Levels are clipped into [LEVEL_CLIP, 1 - LEVEL_CLIP] before their logit."""
 
@@ -96,8 +97,11 @@ class SpikingProbe(NamedTuple):
 def probe_rollout(model, x0, n_frames: int) -> SpikingProbe:
     """Roll ``model`` (a ``SpikingActivityNetwork``) out from frame ``x0`` (N,) for ``n_frames``
     frames (x0 included, as ``fitted.rollout``) on the reference step, recording spikes,
-    filtered rates and the membrane's distance to threshold (no gradient)."""
+    filtered rates and the membrane's distance to threshold (no gradient; the distance's median
+    over at most about :data:`MAX_DISTANCES` values, every sub-step's up to that many)."""
     reference = next(model.parameters())
+    n_steps = max(1, (int(n_frames) - 1) * model.steps_per_frame)
+    stride = max(1, n_steps * int(np.size(x0)) // MAX_DISTANCES)
     x = torch.as_tensor(np.asarray(x0), dtype=reference.dtype, device=reference.device)[None]
     with torch.no_grad():
         params = model.frame_params()
@@ -105,7 +109,7 @@ def probe_rollout(model, x0, n_frames: int) -> SpikingProbe:
         neuron, lowpass, output = state.neuron, state.lowpass, state.output
         spikes = torch.zeros_like(x[0])
         filtered = torch.zeros_like(x[0])
-        distances = []
+        distances, step = [], 0
         for _ in range(int(n_frames) - 1):
             current = frame_current(output, params)
             for _ in range(params.steps_per_frame):
@@ -113,15 +117,16 @@ def probe_rollout(model, x0, n_frames: int) -> SpikingProbe:
                     current, neuron, params.neuron, return_distance=True
                 )
                 _, lowpass = lowpass_step(z, lowpass, params.lowpass)
+                if step % stride == 0:
+                    distances.append(distance[0].abs())
                 spikes += z[0]
-                distances.append(distance[0].abs())
+                step += 1
             output = read_out(lowpass.r, params)
             filtered += lowpass.r[0]
-    steps = max(1, (int(n_frames) - 1) * params.steps_per_frame)
     frames = max(1, int(n_frames) - 1)
     distance = float(torch.stack(distances).median()) if distances else float("nan")
     return SpikingProbe(
-        (spikes / steps).cpu().numpy().astype(np.float64),
+        (spikes / n_steps).cpu().numpy().astype(np.float64),
         (filtered / frames).cpu().numpy().astype(np.float64),
         distance,
     )
