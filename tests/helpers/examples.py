@@ -74,7 +74,7 @@ def write_forecast_table(path: Path, dataset: str, model: str, seed: int, level:
              "time_s": steps * 0.1, "n_windows": 40, "bootstrap_block": horizon}  # fmt: skip
     linear = 0.03 + (0.25 - 0.03) * (1 - np.exp(-steps / 8))
     for suffix, start in (("", level), ("_context_mean", 0.2), ("_last_frame", 0.02),
-                          ("_linear", 0.03), ("_ar1", 0.04)):  # fmt: skip
+                          ("_start_state", 0.018), ("_linear", 0.03), ("_ar1", 0.04)):  # fmt: skip
         mae = start + (0.25 - start) * (1 - np.exp(-steps / 8))
         table[f"mae{suffix}"] = mae
         table[f"pvar{suffix}"] = 1 - (mae / 0.2) ** 2

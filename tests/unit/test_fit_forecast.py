@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from neurocircuit.fit import forecast as fc
 from neurocircuit.fit.forecast_baselines import (
+    BASELINES,
     fit_linear_forecaster,
     select_linear_forecaster,
 )
@@ -35,8 +36,8 @@ def test_every_forecaster_gets_the_same_windows_by_hand():
     seen = []
 
     def zeros(contexts, windows):
-        seen.append(contexts.copy())
-        return np.zeros((windows.horizon, *contexts.shape[1:]))
+        seen.append(contexts.recorded.copy())
+        return np.zeros((windows.horizon, *contexts.recorded.shape[1:]))
 
     windows, scores, choices = fc.evaluate_heldout_forecasts(
         tiny_series(), 6, 2, IDENTITY, settings, 0.1, {"model": zeros}
@@ -52,13 +53,15 @@ def test_every_forecaster_gets_the_same_windows_by_hand():
         scores["context_mean"]["mae"], [(0.3 + 0.7 - 1.6 / 3) / 2, (0.1 + 0.9 - 1.6 / 3) / 2]
     )
     assert np.allclose(scores["last_frame"]["mae"], [0.35, 0.35])
+    assert np.allclose(scores["start_state"]["mae"], [0.35, 0.35])  # σ = 0: the last frame
     mse_step1 = ((0.6 - 0.3) ** 2 + (1.6 / 3 - 0.7) ** 2) / 2
     assert scores["context_mean"]["pvar"][0] == pytest.approx(1 - mse_step1 / 0.04)
     # The linear model and the AR(1), fitted on the training frames, on those same contexts.
     baselines, same = fc.baseline_forecasters(tiny_series()[:6], 2, IDENTITY, settings, 0.1, 2)
     assert same == choices == {"linear_lags": 1, "linear_ridge": 0.1, "ar1_ridge": 0.1}
     for name in ("linear", "ar1"):
-        expected = score_per_step(baselines[name](contexts, windows), targets)
+        given = fc.WindowContexts(contexts, 0.0)
+        expected = score_per_step(baselines[name](given, windows), targets)
         assert np.allclose(scores[name]["mae"], expected["mae"]), name
         assert np.abs(expected["mae"] - scores["last_frame"]["mae"]).max() > 1e-3, name
 
@@ -76,7 +79,7 @@ def network_forecasters(n_units: int) -> dict:
     forecasters = {}
     for name in ("rate_dale_bptt", "spiking_nodale_eprop"):
         model = build_network(parse_model_name(name), n_units, {}, seed=0)
-        forecasters[name] = lambda c, w, m=model: fc.network_forecast(m, c, w.horizon)
+        forecasters[name] = fc.network_forecaster(model)
     return forecasters
 
 
@@ -88,7 +91,7 @@ def test_a_window_never_reads_the_recording_from_its_start_on():
     windows = fc.forecast_windows(len(raw), 80, settings)
     clean, _ = fc.forecast_predictions(raw, 80, 10, preprocessing, settings, None, forecasters,
                                        windows)  # fmt: skip
-    assert set(clean) == {*forecasters, "context_mean", "last_frame", "linear", "ar1"}
+    assert set(clean) == {*forecasters, *BASELINES}
     for b in (0, 1, len(windows.starts) - 1):
         start = windows.starts[b]
         poisoned = raw.copy()
@@ -148,7 +151,7 @@ def test_forecast_table_differences_to_linear_with_intervals():
     rng = np.random.default_rng(4)
     horizon, n_windows = 4, 40
     scores = {}
-    for name in ("model", "context_mean", "last_frame", "linear", "ar1"):
+    for name in ("model", "context_mean", "last_frame", "start_state", "linear", "ar1"):
         window_mae = rng.uniform(0.1, 0.2, (horizon, n_windows)) + (0.05 if name == "ar1" else 0)
         others = ("pvar", "pvar_per_neuron_median", "mae_smoothed", "pvar_smoothed")
         scores[name] = {metric: rng.uniform(size=horizon) for metric in others}

@@ -182,7 +182,8 @@ def test_every_fit_and_the_teacher_forecast_the_same_heldout_windows(finished):
     reference = tables["teacher"]
     assert list(reference["step"]) == list(range(1, 33)) and (reference["n_windows"] == 29).all()
     baselines = [c for c in reference.columns if c.endswith(("_context_mean", "_last_frame",
-                                                              "_linear", "_ar1"))]  # fmt: skip
+                                                              "_start_state", "_linear",
+                                                              "_ar1"))]  # fmt: skip
     for model, table in tables.items():
         assert np.allclose(table[baselines], reference[baselines], equal_nan=True), model
         assert table["mae"].between(0, 1).all() and table["pvar"].le(1).all(), model
@@ -196,7 +197,8 @@ def test_every_fit_and_the_teacher_forecast_the_same_heldout_windows(finished):
         assert np.isfinite(metrics["forecast_pvar_linear"])
     summary = pd.read_csv(workdir / "results" / "fit" / "forecast_summary.csv")
     assert set(summary["forecaster"]) == {*config["fit"]["models"], "teacher", "context_mean",
-                                          "last_frame", "linear", "ar1"}  # fmt: skip
+                                          "last_frame", "start_state", "linear",
+                                          "ar1"}  # fmt: skip
     assert (summary.loc[summary["kind"] == "baseline", "forecast_mae_sd"] == 0).all()
 
 

@@ -31,6 +31,7 @@ from neurocircuit.models.names import TEACHER
 BASELINE_STYLE = {
     "context_mean": (BASELINE_COLOURS["mean"], "mean over the context"),
     "last_frame": (BASELINE_COLOURS["last_frame"], "last context frame"),
+    "start_state": ("#2B6A8F", "start state held (causal)"),
     "linear": ("#777777", "linear on the last k frames"),
     "ar1": (BASELINE_COLOURS["ar1"], "AR(1), rolled out"),
 }

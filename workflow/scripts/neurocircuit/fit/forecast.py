@@ -7,15 +7,19 @@ whole block, forecasts start in many windows:
 1. **Windows**: starts s = n_train, n_train + stride, ... while s + H <= T, with H = ``horizon``
    (capped by the block's length). Each window forecasts frames [s, s + H).
 2. **Context**: the C = min(``context``, n_train) raw frames [s − C, s) before each start,
-   min-max normalised with the training frames' statistics and smoothed alone (as each part of
-   the held-out split is): nothing at or after s enters a context. Smoothing the test block as a
-   whole would leak about 3σ frames of every window's future into its context's last frames.
+   min-max normalised with the training frames' statistics (:class:`WindowContexts`): nothing
+   at or after s enters a context. The networks start from the causal start state
+   (:mod:`neurocircuit.fit.start_state`: a half-Gaussian of the preprocessing's σ over the
+   frames before s, as the held-out rollout starts), and so does the ``start_state``
+   persistence baseline; the other baselines read each context smoothed alone (edge held at
+   the nearest frame). Smoothing the test block as a whole would leak about 3σ frames of every
+   window's future into its context's last frames.
 3. **Targets**: the recorded frames [s, s + H), min-max normalised with the training frames'
    statistics and not smoothed (ZAPBench's target: the primary scores); second, the held-out
    fit's own target (the test block smoothed alone, as it scores ``pvar_heldout``), in the
    ``*_smoothed`` scores.
 4. **Forecasters**, all on the same contexts and targets: the held-out network (its state set
-   from the context, :func:`network_forecast`), the naive baselines of
+   from the context's causal estimates, :func:`network_forecast`), the naive baselines of
    :mod:`neurocircuit.fit.forecast_baselines` (the linear one fitted to the recorded frames),
    and on a teacher session the teacher itself (:func:`neurocircuit.fit.truth.teacher_forecasts`,
    the ceiling).
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -40,6 +45,7 @@ from neurocircuit.fit.forecast_baselines import (
     forecast_ar1,
     forecast_context_mean,
     forecast_last_frame,
+    forecast_start_state,
     select_linear_forecaster,
 )
 from neurocircuit.fit.forecast_bootstrap import BOOTSTRAP_RESAMPLES, block_length
@@ -59,6 +65,7 @@ from neurocircuit.fit.recording import (
     preprocess_split,
     smooth_in_time,
 )
+from neurocircuit.fit.start_state import causal_smooth, start_state
 from neurocircuit.runtime import atomic_path, write_json
 
 
@@ -112,11 +119,40 @@ def forecast_windows(n_frames: int, block_start: int, settings: ForecastSettings
     return ForecastWindows(starts, horizon, context)
 
 
-def window_contexts(raw, windows: ForecastWindows, low, high, sigma: float) -> np.ndarray:
-    """(C, B, N): raw frames [s − C, s) of each window (``raw`` (T, N), only rows before each
-    start are read), min-max normalised with (``low``, ``high``) and smoothed alone, σ frames."""
+@dataclass
+class WindowContexts:
+    """The C frames [s − C, s) before each of B windows, as each forecaster reads them.
+
+    ``recorded`` (C, B, N): the raw frames min-max normalised with the training statistics,
+    not smoothed. ``smoothed``: each context smoothed alone with the preprocessing's two-sided
+    Gaussian, edges held at the nearest frame (what the baselines have always read).
+    ``causal``: each frame's causal estimate from the frames up to it, and ``start`` (B, N):
+    its last frame, the state a rollout starts from (:mod:`neurocircuit.fit.start_state`, the
+    one estimator of every start from data)."""
+
+    recorded: np.ndarray
+    sigma: float
+    kernel: str = "half_gaussian"
+
+    @cached_property
+    def smoothed(self) -> np.ndarray:
+        return smooth_in_time(self.recorded, self.sigma)
+
+    @cached_property
+    def causal(self) -> np.ndarray:
+        return causal_smooth(self.recorded, self.sigma, self.kernel)
+
+    @cached_property
+    def start(self) -> np.ndarray:
+        return start_state(self.recorded, self.sigma, self.kernel)
+
+
+def window_contexts(raw, windows: ForecastWindows, low, high, sigma: float) -> WindowContexts:
+    """The contexts of ``windows``: raw frames [s − C, s) of each window (``raw`` (T, N), only
+    rows before each start are read), min-max normalised with (``low``, ``high``); σ frames,
+    the preprocessing's smoothing."""
     rows = windows.starts[None, :] + np.arange(-windows.context, 0)[:, None]
-    return smooth_in_time(apply_minmax(np.asarray(raw)[rows], low, high), sigma)
+    return WindowContexts(apply_minmax(np.asarray(raw)[rows], low, high), float(sigma))
 
 
 def window_targets(series, windows: ForecastWindows, offset: int) -> np.ndarray:
@@ -126,22 +162,24 @@ def window_targets(series, windows: ForecastWindows, offset: int) -> np.ndarray:
     return np.asarray(series)[rows]
 
 
-def network_forecast(model, contexts: np.ndarray, horizon: int) -> np.ndarray:
-    """(H, B, N): a fitted network's forecasts from its state at the end of each context.
+def network_forecast(model, frames: np.ndarray, horizon: int) -> np.ndarray:
+    """(H, B, N): a fitted network's forecasts from its state at the end of ``frames``
+    (C, B, N), each frame the causal estimate from the recorded frames up to it
+    (:attr:`WindowContexts.causal`; its last frame is the start state).
 
-    Rate network: its whole state is its rates, set to the last context frame (running it over
-    the context with the recorded frames as input ends in that same state). Spiking network:
-    teacher forcing over the context, each recorded frame its fed-back output and, through the
+    Rate network: its whole state is its rates, set to the last frame, the start state
+    (running it over the context with those frames as input ends in that same state). Spiking
+    network: teacher forcing over the frames, each its fed-back output and, through the
     inverted readout (diagonal, as its rollout's start), its filtered spikes, while membrane
     potentials and synaptic currents run through the context. Then both run on their own output.
-    Context frames are clipped into [0, 1], the networks' range.
+    Frames are clipped into [0, 1], the networks' range.
     """
     import torch
 
     from neurocircuit.models.activity import SpikingActivityNetwork
 
     reference = next(model.parameters())
-    frames = torch.as_tensor(np.clip(contexts, 0.0, 1.0), dtype=reference.dtype)
+    frames = torch.as_tensor(np.clip(frames, 0.0, 1.0), dtype=reference.dtype)
     with torch.no_grad():
         state = model.initial_state(frames[0 if isinstance(model, SpikingActivityNetwork) else -1])
         if isinstance(model, SpikingActivityNetwork):
@@ -153,8 +191,18 @@ def network_forecast(model, contexts: np.ndarray, horizon: int) -> np.ndarray:
     return outputs.cpu().numpy().astype(np.float64)
 
 
-Forecaster = Callable[[np.ndarray, ForecastWindows], np.ndarray]
-"""(contexts (C, B, N), windows) -> forecasts (H, B, N)."""
+def network_forecaster(model):
+    """The :data:`Forecaster` of a fitted network: :func:`network_forecast` from the causal
+    start-state estimates of each context (the rate network reads only the start state)."""
+    from neurocircuit.models.activity import SpikingActivityNetwork
+
+    if isinstance(model, SpikingActivityNetwork):
+        return lambda c, w: network_forecast(model, c.causal, w.horizon)
+    return lambda c, w: network_forecast(model, c.start[None], w.horizon)
+
+
+Forecaster = Callable[[WindowContexts, ForecastWindows], np.ndarray]
+"""(contexts of B windows, windows) -> forecasts (H, B, N)."""
 
 
 def baseline_forecasters(
@@ -183,7 +231,7 @@ def baseline_forecasters(
     linear = select_linear_forecaster(
         train_part[:n_fit],
         train_part,
-        window_contexts(train_raw, validation, low, high, sigma),
+        window_contexts(train_raw, validation, low, high, sigma).smoothed,
         window_targets(recorded, validation, 0),
         horizon,
         settings.linear_lags,
@@ -195,10 +243,11 @@ def baseline_forecasters(
         ar1_ridge = select_ar1_ridge(train_part, validation_fraction=n_validation / n_train)
     weights, bias = fit_ar1(train_part, ar1_ridge)
     forecasters = {
-        "context_mean": lambda c, w: forecast_context_mean(c, w.horizon),
-        "last_frame": lambda c, w: forecast_last_frame(c, w.horizon),
-        "linear": lambda c, w: linear.predict(c, w.horizon),
-        "ar1": lambda c, w: forecast_ar1(weights, bias, c, w.horizon),
+        "context_mean": lambda c, w: forecast_context_mean(c.smoothed, w.horizon),
+        "last_frame": lambda c, w: forecast_last_frame(c.smoothed, w.horizon),
+        "start_state": lambda c, w: forecast_start_state(c.start, w.horizon),
+        "linear": lambda c, w: linear.predict(c.smoothed, w.horizon),
+        "ar1": lambda c, w: forecast_ar1(weights, bias, c.smoothed, w.horizon),
     }
     choices = {"linear_lags": linear.lags, "linear_ridge": linear.ridge, "ar1_ridge": ar1_ridge}
     return forecasters, choices
@@ -336,7 +385,8 @@ def _run_forecast(activity_path, outputs: dict, params: dict, make_forecaster, l
         "forecast_conditioning": conditioning,
         "forecast_protocol": "windows every stride frames across the held-out block, each "
         "conditioned on the context frames before its start (normalised with training "
-        "statistics, smoothed alone) and scored per step against the recorded frames "
+        "statistics; networks and start_state: the causal start-state estimate, the other "
+        "baselines: the context smoothed alone) and scored per step against the recorded frames "
         "(normalised with training statistics, not smoothed; _smoothed: against the held-out "
         "fit's smoothed target); baselines on the same windows, chosen on the validation block; "
         "mae_diff_vs_linear intervals: 95 % moving-block bootstrap over windows",
@@ -373,11 +423,13 @@ def forecast_fit_file(activity_path, model_path, outputs: dict, params: dict, lo
             )
         spiking = isinstance(model, SpikingActivityNetwork)
         conditioning = (
-            "teacher forcing over the context (recorded frames as output and filtered spikes)"
+            "teacher forcing over the context (each frame's causal estimate from the recorded "
+            "frames up to it as output and filtered spikes)"
             if spiking
-            else "rates set to the last context frame (the rate network's whole state)"
+            else "rates set to the start state (the causal estimate at the last context frame; "
+            "the rate network's whole state)"
         )
-        return (lambda c, w: network_forecast(model, c, w.horizon)), conditioning
+        return network_forecaster(model), conditioning
 
     return _run_forecast(activity_path, outputs, params, make_forecaster, logger)
 

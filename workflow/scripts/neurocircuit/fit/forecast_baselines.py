@@ -1,10 +1,15 @@
 """The naive forecasters every windowed forecast is read beside (ZAPBench's, Lueckmann et al. 2025).
 
 Each forecaster maps a batch of contexts (C, B, N) (C frames before each of B windows, N
-neurons, time-major) to forecasts (H, B, N) of the H frames after them, and sees nothing else:
+neurons, time-major; each context smoothed alone) or, for ``start_state``, the causal start
+state (B, N) at their end, to forecasts (H, B, N) of the H frames after them, and sees nothing
+else:
 
 - ``context_mean``: each neuron's mean over the context, held for every step;
-- ``last_frame``: the last context frame held (persistence);
+- ``last_frame``: the last context frame held (persistence; ZAPBench's naive baseline);
+- ``start_state``: the causal start-state estimate held (persistence from the state the
+  networks start from, :mod:`neurocircuit.fit.start_state`: their start has no advantage
+  this baseline lacks);
 - ``linear``: a ridge linear map from each neuron's last k context frames to its next H frames,
   one map shared by all neurons (ZAPBench's linear baseline, its time-mixing Dense layer),
   fitted to the frames it is scored against (the recorded ones); k and the ridge are chosen on
@@ -21,7 +26,7 @@ import numpy as np
 
 from neurocircuit.metrics import ridge_regression, rollout_ar1
 
-BASELINES = ("context_mean", "last_frame", "linear", "ar1")
+BASELINES = ("context_mean", "last_frame", "start_state", "linear", "ar1")
 """Names of the baselines, in the order tables and figures list them."""
 
 
@@ -33,6 +38,11 @@ def forecast_context_mean(contexts: np.ndarray, horizon: int) -> np.ndarray:
 def forecast_last_frame(contexts: np.ndarray, horizon: int) -> np.ndarray:
     """(H, B, N): each window's last context frame, held."""
     return np.broadcast_to(contexts[-1], (int(horizon), *contexts.shape[1:])).copy()
+
+
+def forecast_start_state(start: np.ndarray, horizon: int) -> np.ndarray:
+    """(H, B, N): each window's start state (B, N), held."""
+    return np.broadcast_to(start, (int(horizon), *np.shape(start))).copy()
 
 
 def forecast_ar1(weights: np.ndarray, bias: np.ndarray, contexts: np.ndarray, horizon: int):

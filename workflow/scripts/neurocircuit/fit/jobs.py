@@ -29,6 +29,7 @@ from neurocircuit.fit.recording import (
     preprocess_split,
 )
 from neurocircuit.fit.settings import FitRun, FitSettings
+from neurocircuit.fit.start_state import heldout_start_state
 from neurocircuit.fit.training import (
     TrainedFit,
     history_rows,
@@ -308,7 +309,9 @@ def validation_split(n_train: int, validation_fraction: float) -> int:
 HELDOUT_PROTOCOL = (
     "frames [0, n_fit) fit the network, [n_fit, n_train) validate it "
     "(they pick the iteration kept and the AR(1) ridge), [n_train, T) are held out and "
-    "scored once; the network and the AR(1) are rolled out from the last training frame; "
+    "scored once; the network is rolled out from the causal start state at the last training "
+    "frame (half-Gaussian of the smoothing sigma over the frames before it), the AR(1) from "
+    "the last smoothed training frame; "
     "normalisation statistics from the training frames, smoothing per part"
 )
 
@@ -322,9 +325,10 @@ def fit_heldout_file(
 ) -> dict:
     """Forecasting: train on the first (1 − heldout_fraction) of the frames, of which the last
     ``validation_fraction`` form a validation block (left out of the loss; it picks the
-    iteration kept and the AR(1) ridge), roll the network out from the last training frame
-    over the held-out frames, score it and the forecasting baselines there, once. Each part is
-    normalised with training statistics and smoothed alone.
+    iteration kept and the AR(1) ridge), roll the network out from the causal start state at
+    the last training frame (:func:`neurocircuit.fit.start_state.heldout_start_state`, as
+    every forecast window starts) over the held-out frames, score it and the forecasting
+    baselines there, once. Each part is normalised with training statistics and smoothed alone.
 
     ``outputs``: ``model`` (.pt), ``prediction`` (.h5: held-out target and forecast),
     ``history`` (.csv), ``per_neuron`` (.csv: each neuron's held-out pVar beside the
@@ -339,7 +343,8 @@ def fit_heldout_file(
     n_validation = validation_split(n_train, settings.validation_fraction)
     train_part, test_part = preprocess_split(recording.traces, settings.preprocessing, n_train)
     trained = _train(train_part, run, HELDOUT, outputs["scores"], logger, n_validation)
-    forecast = rollout(trained.model, train_part[-1], test_part.shape[0] + 1)[1:]
+    start = heldout_start_state(recording.traces, n_train, settings.preprocessing)
+    forecast = rollout(trained.model, start, test_part.shape[0] + 1)[1:]
     result = trained.result
     baseline_scores, baselines = _heldout_baselines(train_part, test_part, settings, n_validation)
     scores = {
