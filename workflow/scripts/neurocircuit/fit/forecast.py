@@ -9,8 +9,8 @@ whole block, forecasts start in many windows:
 2. **Context**: the C = min(``context``, n_train) raw frames [s − C, s) before each start,
    min-max normalised with the training frames' statistics (:class:`WindowContexts`): nothing
    at or after s enters a context. The networks start from the causal start state
-   (:mod:`neurocircuit.fit.start_state`: a half-Gaussian of the preprocessing's σ over the
-   frames before s, as the held-out rollout starts), and so does the ``start_state``
+   (:mod:`neurocircuit.fit.start_state`: a one-sided Gaussian of the preprocessing's σ over
+   the frames before s, as the held-out rollout starts), and so does the ``start_state``
    persistence baseline; the other baselines read each context smoothed alone (edge held at
    the nearest frame). Smoothing the test block as a whole would leak about 3σ frames of every
    window's future into its context's last frames.
@@ -65,7 +65,7 @@ from neurocircuit.fit.recording import (
     preprocess_split,
     smooth_in_time,
 )
-from neurocircuit.fit.start_state import causal_smooth, start_state
+from neurocircuit.fit.start_state import DEFAULT_KERNEL, causal_smooth, start_state
 from neurocircuit.runtime import atomic_path, write_json
 
 
@@ -132,7 +132,7 @@ class WindowContexts:
 
     recorded: np.ndarray
     sigma: float
-    kernel: str = "half_gaussian"
+    kernel: str = DEFAULT_KERNEL
 
     @cached_property
     def smoothed(self) -> np.ndarray:

@@ -310,8 +310,8 @@ HELDOUT_PROTOCOL = (
     "frames [0, n_fit) fit the network, [n_fit, n_train) validate it "
     "(they pick the iteration kept and the AR(1) ridge), [n_train, T) are held out and "
     "scored once; the network is rolled out from the causal start state at the last training "
-    "frame (half-Gaussian of the smoothing sigma over the frames before it), the AR(1) from "
-    "the last smoothed training frame; "
+    "frame (neurocircuit.fit.start_state: a one-sided Gaussian of the smoothing sigma over "
+    "the frames up to it), the AR(1) from the last smoothed training frame; "
     "normalisation statistics from the training frames, smoothing per part"
 )
 
