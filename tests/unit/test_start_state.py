@@ -82,6 +82,47 @@ def test_the_heldout_rollout_starts_from_the_past_alone():
     assert not np.allclose(leaky, start)
 
 
+def test_the_heldout_fit_rolls_out_from_the_start_state_whatever_the_future(tmp_path):
+    """fit_heldout_file end to end: its forecast is the network's rollout from the causal start
+    state, and another held-out block (the frames it scores, never read to start) leaves the
+    fitted network and its forecast as they were."""
+    import h5py
+    from neurocircuit.fit import jobs
+    from neurocircuit.fit.settings import resolve_fit_settings
+    from neurocircuit.models.fitted import load_fitted_model, rollout
+
+    config = {
+        "datasets": ["toy"], "models": ["rate_dale_bptt"], "seeds": [0],
+        "zebrafish": {"frame_period_s": 0.9}, "max_neurons": None, "max_frames": None,
+        "preprocessing": {"normalisation": "per_neuron", "smoothing_sigma_frames": 2.0},
+        "heldout_fraction": 0.2, "validation_fraction": 0.125, "ar1_ridge": None,
+        "network": {"shared": {"exc_fraction": 0.5}},
+        "training": {"epochs": 10, "lr": 0.02, "progress": False, "eval_every": 5},
+        "model_settings": {"rate_dale_bptt": {"training": {"stop_pvar": None}}},
+    }  # fmt: skip
+    settings = resolve_fit_settings(config, "toy", "rate_dale_bptt")
+    run = {"dataset": "toy", "model": "rate_dale_bptt", "seed": 0, "device": "cpu",
+           "settings": settings}  # fmt: skip
+    _, dff = noisy_sine(n_frames=60, n_neurons=4, period=25.0, noise=0.1)
+    forecasts = []
+    for name, future in (("clean", dff[48:]), ("other", dff[48:][::-1] * 2.0)):
+        activity = tmp_path / f"{name}.h5"
+        with h5py.File(activity, "w") as h5:
+            h5["dff"] = np.concatenate([dff[:48], future]).T.astype(np.float32)
+            h5["time_s"] = np.arange(60) * 0.1
+        outputs = {key: tmp_path / name / f"{key}.{ext}" for key, ext in (
+            ("model", "pt"), ("prediction", "h5"), ("history", "csv"), ("per_neuron", "csv"),
+            ("weights", "npz"), ("scores", "json"))}  # fmt: skip
+        jobs.fit_job("heldout", activity, outputs, run)
+        with h5py.File(outputs["prediction"], "r") as h5:
+            forecasts.append(h5["prediction"][()].T)
+    model, _ = load_fitted_model(tmp_path / "clean" / "model.pt")
+    train = dff[:48].astype(np.float32).astype(np.float64)
+    start = ss.start_state(apply_minmax(train, *minmax_range(train, "per_neuron")), 2.0)
+    assert np.allclose(forecasts[0], rollout(model, start, 13)[1:], atol=1e-5)
+    assert np.array_equal(forecasts[0], forecasts[1])
+
+
 def window_forecasts(raw, start, window_contexts=fc.window_contexts):
     """Every forecaster's forecast of the window at ``start`` (rate and spiking networks, the
     baselines), with ``window_contexts`` as the contexts' reader."""
