@@ -14,7 +14,7 @@ from neurocircuit.fit.forecast_baselines import (
 )
 from neurocircuit.fit.forecast_scores import column, score_per_step, table_columns
 from neurocircuit.fit.forecast_summary import forecast_summary
-from neurocircuit.fit.recording import Preprocessing, preprocess_split
+from neurocircuit.fit.recording import Preprocessing, apply_minmax, minmax_range, preprocess_split
 from neurocircuit.metrics import heldout_baseline_predictions
 from neurocircuit.models.fitted import build_network, rollout
 from neurocircuit.models.names import parse_model_name
@@ -171,8 +171,9 @@ def test_forecast_table_differences_to_linear_with_intervals():
 
 
 def test_contexts_are_preprocessed_as_the_heldout_fit_and_leak_nothing():
-    """The first window's context ends where the held-out fit's training part ends: its last
-    frame and AR(1) forecast are the held-out fit's; later contexts are smoothed alone."""
+    """The first window's context ends where the held-out fit's training part ends: its start
+    state (the held-out fit's last smoothed frame) and AR(1) forecast are the held-out fit's,
+    its persistence the last recorded frame; later contexts are smoothed alone."""
     raw = smooth_series()
     preprocessing = Preprocessing("global", 2.0)
     settings = fc.ForecastSettings(horizon=8, stride=4, context=30)
@@ -181,12 +182,16 @@ def test_contexts_are_preprocessed_as_the_heldout_fit_and_leak_nothing():
                                                    windows)  # fmt: skip
     train_part, test_part = preprocess_split(raw, preprocessing, 96)
     heldout = heldout_baseline_predictions(train_part, test_part, choices["ar1_ridge"])
-    assert np.allclose(predictions["last_frame"][:, 0], heldout["last_frame"][:8])
+    assert np.allclose(predictions["start_state"][:, 0], heldout["last_frame"][:8])
     assert np.allclose(predictions["ar1"][:, 0], heldout["ar1"][:8])
-    # A later window's last context frame is not the test block's smoothed frame (which has
-    # seen the frames after it), but that frame smoothed with only the past.
+    low, high = minmax_range(raw[:96], "global")
+    recorded = apply_minmax(raw, low, high)
+    assert np.allclose(predictions["last_frame"][:, 0], recorded[95])  # ZAPBench's persistence
+    assert not np.allclose(predictions["last_frame"][:, 0], heldout["last_frame"][:8])
+    # A later window's start is not the test block's smoothed frame (which has seen the frames
+    # after it), but that frame smoothed with only the past.
     later = windows.starts[3]
-    assert not np.allclose(predictions["last_frame"][0, 3], test_part[later - 96 - 1])
+    assert not np.allclose(predictions["start_state"][0, 3], test_part[later - 96 - 1])
 
 
 def test_rate_forecast_starts_from_the_last_frame_spiking_from_the_whole_context():

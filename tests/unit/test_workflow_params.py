@@ -181,7 +181,8 @@ def test_fit_params_hold_the_run_settings_of_their_model(demo):
     settings = fit.fit_settings(demo, RUN)
     assert settings["training"]["epochs"] == 300
     spiking = fit.fit_settings(demo, Wildcards(dataset="synthetic", model="spiking_dale_eprop"))
-    assert spiking["training"]["epochs"] == 40
+    assert spiking["training"]["epochs"] == 300  # the demo gives every fit the same budget
+    assert spiking["network"]["spiking"]["tau_out"] == 10.0  # the demo's, over config.yaml's 50
     force = fit.fit_settings(demo, Wildcards(dataset="synthetic", model="rate_nodale_force"))
     assert force["training"]["force"]["alpha"] == 10.0 and "lr" not in force["training"]
     assert fit.run_seed(RUN) == 0

@@ -244,7 +244,7 @@ def baseline_forecasters(
     weights, bias = fit_ar1(train_part, ar1_ridge)
     forecasters = {
         "context_mean": lambda c, w: forecast_context_mean(c.smoothed, w.horizon),
-        "last_frame": lambda c, w: forecast_last_frame(c.smoothed, w.horizon),
+        "last_frame": lambda c, w: forecast_last_frame(c.recorded, w.horizon),
         "start_state": lambda c, w: forecast_start_state(c.start, w.horizon),
         "linear": lambda c, w: linear.predict(c.smoothed, w.horizon),
         "ar1": lambda c, w: forecast_ar1(weights, bias, c.smoothed, w.horizon),

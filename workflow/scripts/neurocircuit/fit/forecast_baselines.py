@@ -6,7 +6,8 @@ state (B, N) at their end, to forecasts (H, B, N) of the H frames after them, an
 else:
 
 - ``context_mean``: each neuron's mean over the context, held for every step;
-- ``last_frame``: the last context frame held (persistence; ZAPBench's naive baseline);
+- ``last_frame``: the last recorded context frame (normalised, not smoothed) held
+  (persistence; ZAPBench's naive baseline);
 - ``start_state``: the causal start-state estimate held (persistence from the state the
   networks start from, :mod:`neurocircuit.fit.start_state`: their start has no advantage
   this baseline lacks);
