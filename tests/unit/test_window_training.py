@@ -112,6 +112,34 @@ def test_a_spiking_batch_of_windows_rolls_out_on_its_backend_with_gradients():
     assert any(g is not None and float(g.abs().sum()) > 0 for g in grads)
 
 
+def loss_and_gradient(name, backend, batch_slice=slice(None)):
+    """One batch of windows' loss and dL/dW on ``backend`` (float64), windows ``batch_slice``."""
+    options = {**NETWORK, "shared": {"backend": backend}}
+    model = build_network(parse_model_name(name), 20, options, 0).to(torch.float64)
+    task = WindowFitTask(150, settings(), seed=0)
+    task.prepare(model)
+    batch = next(task.batches(normalised(teacher_recording(n_frames=200), 200), 2, "cpu"))
+    batch.contexts, batch.targets = batch.contexts[:, batch_slice], batch.targets[:, batch_slice]
+    loss, _ = task.bptt_loss(model, batch)
+    loss.backward()
+    return float(loss.detach()), model.parametrizations.weight.original.grad.clone()
+
+
+@pytest.mark.parametrize("name", ["rate_dale_bptt", "spiking_dale_bptt"])
+def test_every_backend_rolls_a_batch_of_windows_out_as_the_windows_one_by_one(name):
+    """The fused (torch) and compiled backends run the B windows as one batch: the loss and its
+    gradient equal the reference loop's, and the mean of the windows rolled out one by one."""
+    loss, gradient = loss_and_gradient(name, "reference")
+    for backend in ("torch", "compiled"):
+        other_loss, other_gradient = loss_and_gradient(name, backend)
+        assert other_loss == pytest.approx(loss, rel=1e-9)
+        assert torch.allclose(other_gradient, gradient, rtol=1e-7, atol=1e-12)
+    alone = [loss_and_gradient(name, "reference", slice(b, b + 1)) for b in range(8)]
+    assert np.mean([a[0] for a in alone]) == pytest.approx(loss, rel=1e-9)
+    assert torch.allclose(sum(a[1] for a in alone) / 8, gradient, rtol=1e-7, atol=1e-12)
+    assert float(gradient.abs().sum()) > 0
+
+
 def test_windows_are_seeded_and_so_are_the_weights():
     series = normalised(teacher_recording(n_frames=300), 300)
     flat = {**settings().__dict__, "epochs": 5, "lr": 1e-2, "device": "cpu", "eval_every": 5}
