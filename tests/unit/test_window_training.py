@@ -140,6 +140,22 @@ def test_every_backend_rolls_a_batch_of_windows_out_as_the_windows_one_by_one(na
     assert float(gradient.abs().sum()) > 0
 
 
+def test_truncated_bptt_on_windows_is_bptt_cut_at_its_window():
+    model = network()
+    task = WindowFitTask(150, settings(schedule=((0, 6),)), seed=0)
+    task.prepare(model)
+    batch = next(task.batches(normalised(teacher_recording(n_frames=200), 200), 0, "cpu"))
+    loss, _ = task.bptt_loss(model, batch)
+    loss.backward()
+    gradient = model.parametrizations.weight.original.grad.clone()
+    for window, same in ((6, True), (2, False)):
+        model.zero_grad()
+        stats = task.tbptt_backward(model, batch, window)
+        assert stats["loss"] == pytest.approx(float(loss.detach()), rel=1e-12)
+        truncated = model.parametrizations.weight.original.grad
+        assert torch.allclose(truncated, gradient, rtol=1e-10) == same
+
+
 def test_windows_are_seeded_and_so_are_the_weights():
     series = normalised(teacher_recording(n_frames=300), 300)
     flat = {**settings().__dict__, "epochs": 5, "lr": 1e-2, "device": "cpu", "eval_every": 5}
