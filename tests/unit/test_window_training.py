@@ -182,6 +182,11 @@ def test_the_schedule_settings_and_refusals():
     with pytest.raises(ValueError, match="cannot hold a context of 64"):
         WindowFitTask(70, WindowSettings(context=64))
     series = normalised(teacher_recording(n_frames=200), 200)
+    with pytest.raises(ValueError, match="200 frames leave no validation block"):
+        next(WindowFitTask(200, settings()).batches(series, 0, "cpu"))
+    stopped = train_on_windows(network(), series, 150, {**settings().__dict__, "epochs": 50,
+                               "patience": 1, "lr": 1.0, "device": "cpu"}, 0)  # fmt: skip
+    assert stopped.stop_reason == "patience" and stopped.epochs_run < 50
     for method in ("eprop", "force"):
         with pytest.raises(ValueError, match=f"supports bptt and tbptt, not {method}"):
             train_on_windows(network(), series, 150, {**settings().__dict__, "method": method}, 0)

@@ -144,8 +144,11 @@ class WindowFitTask:
 
     def _series(self, data) -> np.ndarray:
         series = SequenceFitTask.check_target(data, "cpu", torch.float64).numpy()
-        if series.shape[0] < self.n_fit:
-            raise ValueError(f"windows: {series.shape[0]} frames, fewer than n_fit {self.n_fit}")
+        if series.shape[0] <= self.n_fit:
+            raise ValueError(
+                f"windows: {series.shape[0]} frames leave no validation block after the "
+                f"{self.n_fit}-frame fit block"
+            )
         return series
 
     def draw_starts(self, iteration: int) -> np.ndarray:
