@@ -7,8 +7,10 @@ import pytest
 import torch
 from neurocircuit.fit.forecast import (
     ForecastSettings,
+    ForecastWindows,
     evaluate_heldout_forecasts,
     network_forecaster,
+    window_contexts,
 )
 from neurocircuit.fit.recording import Preprocessing, apply_minmax, minmax_range, preprocess_split
 from neurocircuit.fit.training import train_on_sequence
@@ -76,6 +78,25 @@ def test_a_future_poisoned_with_nan_changes_no_start_state_and_no_loss(name):
     poisoned[90 + horizon :] = np.nan
     poisoned_loss, _ = loss_and_state(poisoned)
     assert np.isfinite(loss) and poisoned_loss == loss
+
+
+@pytest.mark.parametrize("name", ["rate_dale_bptt", "spiking_dale_bptt"])
+def test_a_window_starts_and_rolls_out_as_the_forecasting_code_forecasts_it(name):
+    """The task's rollout of a batch equals fit.forecast's forecasts of the same windows
+    (contexts of C frames, the same causal start state, the same teacher forcing)."""
+    series = normalised(teacher_recording(n_frames=200), 200)
+    model = network(name)
+    task = WindowFitTask(150, settings(), seed=0)
+    task.prepare(model)
+    batch = next(task.batches(series, 2, "cpu"))
+    with torch.no_grad():
+        rolled, _ = model.rollout(task.start_states(model, batch.contexts), 4)
+    windows = ForecastWindows(batch.starts, 4, task.settings.context)
+    ones = np.ones(series.shape[1])
+    contexts = window_contexts(series, windows, 0 * ones, ones, task.settings.sigma)
+    forecast = network_forecaster(model)(contexts, windows)
+    assert np.allclose(rolled.numpy(), forecast, rtol=0, atol=1e-12)
+    assert not np.allclose(forecast[0], batch.targets[0].numpy(), atol=1e-3)  # not copied
 
 
 def test_the_batch_of_windows_is_one_rollout_per_iteration():
@@ -179,6 +200,8 @@ def test_the_schedule_settings_and_refusals():
     assert windows.batch == 4 and windows.eval_horizon == 2 and rest == {"lr": 0.1, "epochs": 3}
     with pytest.raises(ValueError, match="must start at iteration 0"):
         WindowSettings(schedule=((5, 1),))
+    with pytest.raises(ValueError, match=r"context \(8\) must cover the start state's 13 frames"):
+        WindowSettings(context=8, sigma=3.0)
     with pytest.raises(ValueError, match="cannot hold a context of 64"):
         WindowFitTask(70, WindowSettings(context=64))
     series = normalised(teacher_recording(n_frames=200), 200)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neurocircuit.fit.start_state import DEFAULT_KERNEL, causal_smooth, start_state
+from neurocircuit.fit.start_state import DEFAULT_KERNEL, causal_kernel, causal_smooth, start_state
 from neurocircuit.learning.tasks import SequenceFitTask, detach_state
 from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
 
@@ -66,6 +66,12 @@ class WindowSettings:
             )
         if min(h for _, h in schedule) < 1:
             raise ValueError(f"windows.schedule horizons must be >= 1, got {list(schedule)}")
+        reach = len(causal_kernel(self.sigma, self.kernel))
+        if int(self.context) < reach:
+            raise ValueError(
+                f"windows.context ({self.context}) must cover the start state's {reach} frames "
+                f"(sigma {self.sigma}, kernel {self.kernel})"
+            )
         if self.validation_horizon is not None and int(self.validation_horizon) < 1:
             raise ValueError(
                 f"windows.validation_horizon must be >= 1, got {self.validation_horizon}"
