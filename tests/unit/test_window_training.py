@@ -1,4 +1,4 @@
-"""Training on windows (neurocircuit.learning.window_task, neurocircuit.fit.window_training):
+"""Training on windows (neurocircuit.fit.window_task, neurocircuit.fit.window_training):
 causal starts, one rollout per batch of windows, seeded draws, and held-out forecasts better
 than the paper's single rollout on a known system."""
 
@@ -14,10 +14,10 @@ from neurocircuit.fit.forecast import (
 )
 from neurocircuit.fit.recording import Preprocessing, apply_minmax, minmax_range, preprocess_split
 from neurocircuit.fit.training import train_on_sequence
+from neurocircuit.fit.window_task import WindowFitTask, WindowSettings
 from neurocircuit.fit.window_training import split_settings, train_on_windows
 from neurocircuit.imaging.teacher import build_teacher, teacher_trajectory
 from neurocircuit.learning import TrainConfig, train
-from neurocircuit.learning.window_task import WindowFitTask, WindowSettings
 from neurocircuit.models.fitted import build_network, initialise_from_data
 from neurocircuit.models.names import parse_model_name
 

@@ -176,19 +176,35 @@ def network_forecast(model, frames: np.ndarray, horizon: int) -> np.ndarray:
     """
     import torch
 
+    with torch.no_grad():
+        outputs, _ = model.rollout(network_start(model, frames), int(horizon))
+    return outputs.cpu().numpy().astype(np.float64)
+
+
+def network_start(model, frames: np.ndarray):
+    """A network's state (batch B) at the end of ``frames`` (C, B, N), each the causal estimate
+    from the recorded frames up to it, clipped into [0, 1]; no gradient. Rate network: its
+    initial state at the last frame. Spiking network: teacher forcing over the frames (each its
+    fed-back output and, through the inverted readout, its filtered spikes; membranes and
+    synaptic currents run on). The one start of forecasts (:func:`network_forecast`) and of
+    training on windows (:mod:`neurocircuit.fit.window_task`)."""
+    import torch
+
     from neurocircuit.models.activity import SpikingActivityNetwork
 
     reference = next(model.parameters())
-    frames = torch.as_tensor(np.clip(frames, 0.0, 1.0), dtype=reference.dtype)
+    frames = torch.as_tensor(
+        np.clip(frames, 0.0, 1.0), dtype=reference.dtype, device=reference.device
+    )
+    spiking = isinstance(model, SpikingActivityNetwork)
     with torch.no_grad():
-        state = model.initial_state(frames[0 if isinstance(model, SpikingActivityNetwork) else -1])
-        if isinstance(model, SpikingActivityNetwork):
+        state = model.initial_state(frames[0 if spiking else -1])
+        if spiking:
             for frame in frames[1:]:
                 _, state = model.rollout(state, 1)
                 observed = model.initial_state(frame)
                 state = state._replace(lowpass=observed.lowpass, output=observed.output)
-        outputs, _ = model.rollout(state, int(horizon))
-    return outputs.cpu().numpy().astype(np.float64)
+    return state
 
 
 def network_forecaster(model):

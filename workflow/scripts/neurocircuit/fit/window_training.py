@@ -1,7 +1,7 @@
 """Training a fitted network on windows (issue #21, item 1): the entry point.
 
 :func:`train_on_windows` trains a ``RateActivityNetwork`` or ``SpikingActivityNetwork`` with
-:class:`neurocircuit.learning.window_task.WindowFitTask` through the common training loop
+:class:`neurocircuit.fit.window_task.WindowFitTask` through the common training loop
 (:func:`neurocircuit.learning.train`): seeded batches of windows of the fit block, each started
 from the causal start state, the validation block's windowed forecasts picking the iteration
 kept and the stopping. Not used by any rule yet; the paper's single rollout
@@ -14,7 +14,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from neurocircuit.learning.window_task import WindowFitTask, WindowSettings
+from neurocircuit.fit.window_task import WindowFitTask, WindowSettings
 
 WINDOW_KEYS = tuple(f.name for f in fields(WindowSettings))
 """The keys of ``settings`` that are :class:`WindowSettings` fields; the rest are TrainConfig's."""

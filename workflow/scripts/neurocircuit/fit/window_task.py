@@ -3,13 +3,12 @@
 Each iteration draws a seeded batch of B windows from the fit block [0, n_fit) of a recording
 (T, N) of normalised, unsmoothed frames: starts s with C context frames [s − C, s) and H
 target frames [s, s + H) inside the fit block. Each window starts, exactly as a windowed
-forecast starts (:func:`neurocircuit.fit.forecast.network_forecast`), from the causal start
-state (:mod:`neurocircuit.fit.start_state`), read from the frames before s only:
+forecast starts (the same :func:`neurocircuit.fit.forecast.network_start`), from the causal
+start state (:mod:`neurocircuit.fit.start_state`), read from the frames before s only:
 
 - rate network: its state is the start estimate (the causal estimate at frame s − 1);
 - spiking network: teacher forcing over the causal estimates of the context (each frame its
-  fed-back output and filtered spikes, membranes and currents running), without gradient, as
-  ``network_forecast`` does.
+  fed-back output and filtered spikes, membranes and currents running), without gradient.
 
 Then ONE rollout of the batch, ``model.rollout(state, H)`` with state batch B (one matrix
 product per step on every backend), and the loss is the MSE of its H frames against the
@@ -183,23 +182,16 @@ class WindowFitTask:
         """The model's state at each window's start, from its context (C, B, N) only: the
         causal start estimate (rate), or teacher forcing over the causal estimates (spiking),
         as :func:`neurocircuit.fit.forecast.network_forecast` starts. No gradient."""
+        from neurocircuit.fit.forecast import network_start
+
         self._check_model(model)
         recorded = contexts.detach().cpu().numpy()
         sigma, kernel = self.settings.sigma, self.settings.kernel
-        reference = next(model.parameters())
-        with torch.no_grad():
-            if isinstance(model, RateActivityNetwork):
-                start = np.clip(start_state(recorded, sigma, kernel), 0.0, 1.0)
-                start = torch.as_tensor(start, dtype=reference.dtype, device=reference.device)
-                return model.initial_state(start)
-            frames = np.clip(causal_smooth(recorded, sigma, kernel), 0.0, 1.0)
-            frames = torch.as_tensor(frames, dtype=reference.dtype, device=reference.device)
-            state = model.initial_state(frames[0])
-            for frame in frames[1:]:
-                _, state = model.rollout(state, 1)
-                observed = model.initial_state(frame)
-                state = state._replace(lowpass=observed.lowpass, output=observed.output)
-        return detach_state(state)
+        if isinstance(model, RateActivityNetwork):
+            frames = start_state(recorded, sigma, kernel)[None]
+        else:
+            frames = causal_smooth(recorded, sigma, kernel)
+        return detach_state(network_start(model, frames))
 
     def _stats(self, loss: Tensor, batch: WindowBatch) -> dict:
         return {"loss": float(loss.detach()), "horizon": int(batch.targets.shape[0])}
