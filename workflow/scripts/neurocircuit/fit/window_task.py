@@ -32,8 +32,8 @@ import torch
 from torch import Tensor
 
 from neurocircuit.fit.start_state import DEFAULT_KERNEL, causal_kernel, causal_smooth, start_state
-from neurocircuit.learning.tasks import SequenceFitTask, detach_state
-from neurocircuit.models.activity import RateActivityNetwork, SpikingActivityNetwork
+from neurocircuit.learning.tasks import SequenceFitTask, check_activity_model, detach_state
+from neurocircuit.models.activity import RateActivityNetwork
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,7 @@ class WindowFitTask:
 
     @staticmethod
     def _check_model(model) -> None:
-        if not isinstance(model, (RateActivityNetwork, SpikingActivityNetwork)):
-            raise ValueError(
-                "WindowFitTask needs a RateActivityNetwork or SpikingActivityNetwork, got "
-                f"{type(model).__name__}"
-            )
+        check_activity_model(model, "WindowFitTask")
 
     def _series(self, data) -> np.ndarray:
         series = SequenceFitTask.check_target(data, "cpu", torch.float64).numpy()

@@ -166,6 +166,15 @@ class ClassificationTask:
         return self.summarize(stats)
 
 
+def check_activity_model(model, task: str) -> None:
+    """A clear error unless ``model`` is an activity network (the fit tasks train only those)."""
+    if not isinstance(model, (RateActivityNetwork, SpikingActivityNetwork)):
+        raise ValueError(
+            f"{task} needs a RateActivityNetwork or SpikingActivityNetwork, got "
+            f"{type(model).__name__}"
+        )
+
+
 class SequenceFitTask:
     """Fit a recording (T, N) in [0, 1] by an autonomous rollout from its first frame.
 
@@ -268,11 +277,7 @@ class SequenceFitTask:
 
     @staticmethod
     def _check_model(model) -> None:
-        if not isinstance(model, (RateActivityNetwork, SpikingActivityNetwork)):
-            raise ValueError(
-                "SequenceFitTask needs a RateActivityNetwork or SpikingActivityNetwork, got "
-                f"{type(model).__name__}"
-            )
+        check_activity_model(model, "SequenceFitTask")
 
     def _stats(self, loss: Tensor, prediction: Tensor, target: Tensor) -> dict:
         n_fit = self.fit_frames(target.shape[0])
