@@ -335,10 +335,7 @@ def job_record(smk) -> dict:
 
 def save_job(smk, path: str | Path) -> Path:
     """Write the job of ``smk`` (a ``snakemake`` object) to ``path`` as JSON, atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            json.dump(job_record(smk), fh, indent=1, default=_json_default)
-            fh.write("\n")
+    write_json(job_record(smk), path)
     return Path(path)
 
 
