@@ -48,11 +48,11 @@ rule classification_train:
         "results/benchmarks/classification_train/{dataset}/{model}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: 4
+    threads: from_config(training_resources.training_threads, gpu_threads=4)
     resources:
         mem_mb=12000,
         runtime=classification.train_runtime,
-        gpu=1,
+        gpu=from_config(training_resources.training_gpus),
     params:
         classification_settings=from_config(classification.run_settings),
         validation_fraction=config["classification"]["validation_fraction"],

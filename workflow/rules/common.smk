@@ -6,6 +6,7 @@ from pathlib import Path
 
 from neurocircuit.config import ConfigError, validate_config
 from neurocircuit.workflow import ablation, classification, figures, fit, imaging, targets
+from neurocircuit.workflow import resources as training_resources
 from neurocircuit.workflow.checks import check_workflow_config, data_dir_warning
 from neurocircuit.workflow.common import bind_config
 

@@ -83,11 +83,11 @@ rule fit_activity:
         split=fit.SPLIT_WILDCARD,
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: from_config(training_resources.training_threads, gpu_threads=2)
     resources:
         mem_mb=4000,
         runtime=240,
-        gpu=1,
+        gpu=from_config(training_resources.training_gpus),
     params:
         split=fit.split_name,
         dataset="{dataset}",
