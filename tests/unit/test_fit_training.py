@@ -40,10 +40,11 @@ def test_model_names():
 @pytest.mark.parametrize(
     ("name", "variant", "learns_sign", "factors"),
     [
-        ("spiking_dale_bptt", "dale", False, ("spiking", "dale", "bptt")),
-        ("rate_dalesign_eprop", "dalesign", True, ("rate", "dalesign", "eprop")),
-        ("rate_nodale_force", "nodale", True, ("rate", "nodale", "force")),
-        ("teacher", "dale", False, (None, None, None)),
+        ("spiking_dale_bptt", "dale", False, ("spiking", "dale", "bptt", "rollout")),
+        ("rate_dalesign_eprop", "dalesign", True, ("rate", "dalesign", "eprop", "rollout")),
+        ("rate_nodale_force", "nodale", True, ("rate", "nodale", "force", "rollout")),
+        ("rate_dale_tbptt_windows", "dale", False, ("rate", "dale", "tbptt", "windows")),
+        ("teacher", "dale", False, (None, None, None, None)),
     ],
 )
 def test_the_spec_is_the_one_identity_of_a_model(name, variant, learns_sign, factors):
@@ -52,10 +53,19 @@ def test_the_spec_is_the_one_identity_of_a_model(name, variant, learns_sign, fac
     spec = model_spec(name)
     assert (spec.dale_variant, spec.learns_sign) == (variant, learns_sign)
     assert tuple(spec.factors().values()) == factors
-    assert list(spec.factors()) == ["dynamics", "dale", "method"]
+    assert list(spec.factors()) == ["dynamics", "dale", "method", "objective"]
     assert spec.to_dict()["name"] == name and spec.is_teacher == (spec is TEACHER_SPEC)
     with pytest.raises(ValueError, match="is not"):
         model_spec("lif_dale")  # names outside the grammar are refused, not guessed
+
+
+@pytest.mark.parametrize("name", ["rate_dale_eprop_windows", "rate_nodale_force_windows"])
+def test_windows_objective_refuses_eprop_and_force(name):
+    """Training on windows needs a gradient through each window's rollout: e-prop and FORCE
+    with ``_windows`` are refused by the grammar (at config time) with one line saying why."""
+    with pytest.raises(ValueError, match="is refused: .*BPTT or truncated BPTT"):
+        parse_model_name(name)
+    assert parse_model_name(name.replace("_windows", "")).objective == "rollout"
 
 
 def test_iterations_to_reach():
@@ -255,6 +265,7 @@ def _check_scores(merged: dict, run_dir) -> None:
         "dale": True,
         "dale_mode": "fixed",
         "method": "bptt",
+        "objective": "rollout",
     }
 
 

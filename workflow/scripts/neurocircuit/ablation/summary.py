@@ -13,12 +13,14 @@ from neurocircuit.ablation.curves import curve_areas
 from neurocircuit.models.names import model_spec
 from neurocircuit.statistics import BOOTSTRAP_RESAMPLES, holm_adjust, welch_test
 
-FACTORS = ("dynamics", "dale", "method")
-"""The traits of a fitted model's name ``{dynamics}_{dale}_{method}``, each a factor."""
+FACTORS = ("dynamics", "dale", "method", "objective")
+"""The traits of a fitted model's name ``{dynamics}_{dale}_{method}[_windows]``, each a factor
+(objective: "rollout", the paper's, or "windows")."""
 LEVEL_ORDER = {
     "dynamics": ("spiking", "rate"),
     "dale": ("dale", "dalesign", "nodale"),
     "method": ("bptt", "tbptt", "eprop", "force"),
+    "objective": ("windows", "rollout"),
 }
 """Order of each factor's levels: in a comparison the earlier level is group a (levels not
 listed come after, alphabetically)."""
@@ -53,6 +55,13 @@ def _area_rows(runs: Iterable[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _cells(group: pd.DataFrame, factors: list[str]):
+    """(levels, rows) of ``group`` per combination of ``factors`` (one cell when none)."""
+    if not factors:
+        return [((), group)]
+    return group.groupby(factors, sort=False)
+
+
 def _comparison_rows(areas: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFrame:
     """Section "welch": per (dataset, strategy, metric, comparison, levels of the other
     factors) where both models exist, Welch's test of their per-seed values."""
@@ -61,9 +70,11 @@ def _comparison_rows(areas: pd.DataFrame, n_resamples: int, seed: int) -> pd.Dat
     rows = []
     for (dataset, strategy), group in fitted.groupby(["dataset", "strategy"], sort=False):
         comparisons = factor_comparisons(group)
+        # the objective joins the labels only where both objectives are present
+        shown = [f for f in FACTORS if f != "objective" or group[f].nunique() > 1]
         for metric, (factor, level_a, level_b) in itertools.product(metrics, comparisons):
-            fixed_factors = [f for f in FACTORS if f != factor]
-            for levels, cell in group.groupby(fixed_factors, sort=False):
+            fixed_factors = [f for f in shown if f != factor]
+            for levels, cell in _cells(group, fixed_factors):
                 fixed = ", ".join(f"{k}={v}" for k, v in zip(fixed_factors, levels, strict=True))
                 a = cell[cell[factor] == level_a]
                 b = cell[cell[factor] == level_b]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from neurocircuit.runtime import atomic_path
 
-RUN_LABELS = ("dataset", "model", "seed", "dynamics", "dale", "method")
+RUN_LABELS = ("dataset", "model", "seed", "dynamics", "dale", "method", "objective")
 METRICS_READ = (
     *RUN_LABELS,
     "baseline_pvar_mean",

@@ -44,6 +44,7 @@ from neurocircuit.fit.truth import (
 from neurocircuit.learning.training import write_history_csv
 from neurocircuit.metrics import pvar
 from neurocircuit.models.fitted import rollout, save_fitted_model
+from neurocircuit.models.names import WINDOWS
 from neurocircuit.runtime import atomic_path, write_json
 
 IN_SAMPLE = "in_sample"
@@ -65,12 +66,27 @@ def resolve_split(split: str) -> str:
     return split
 
 
+def recorded_frames(traces, preprocessing) -> np.ndarray:
+    """(T, N): ``traces`` min-max normalised with their own statistics, not smoothed (what a
+    ``_windows`` model trains on: the frames forecasts are scored against)."""
+    from neurocircuit.fit.recording import apply_minmax, minmax_range
+
+    traces = np.asarray(traces, dtype=np.float64)
+    return apply_minmax(traces, *minmax_range(traces, preprocessing.normalisation))
+
+
 def _train(
-    target, run: FitRun, split: str, scores_path, logger, validation_frames: int = 0
+    target, run: FitRun, split: str, scores_path, logger, validation_frames: int = 0, raw=None
 ) -> TrainedFit:
     """Train the network of ``run`` on ``target``, resuming an interrupted run of the same
     settings from ``resume/{split}.pt`` beside the scores file; the last ``validation_frames``
-    of ``target`` are its validation block."""
+    of ``target`` are its validation block. A ``_windows`` model trains on ``raw`` (the raw
+    frames of ``target``) normalised and not smoothed, with a validation block of
+    ``validation_fraction`` in sample."""
+    windows = run.spec.objective == WINDOWS
+    preprocessing = run.settings.preprocessing
+    if windows and not validation_frames:
+        validation_frames = validation_split(len(target), run.settings.validation_fraction)
     return train_on_sequence(
         target,
         run.spec,
@@ -82,6 +98,8 @@ def _train(
         fingerprint=_resume_fingerprint(run, split),
         validation_frames=validation_frames,
         logger=logger,
+        recorded=recorded_frames(raw, preprocessing) if windows else None,
+        sigma=preprocessing.smoothing_sigma_frames,
     )
 
 
@@ -209,7 +227,7 @@ def fit_in_sample_file(
     recording, truth = _read_inputs(activity_path, run, truth_path)
     target = preprocess(recording.traces, settings.preprocessing)
     _log_start(logger, activity_path, recording, run)
-    trained = _train(target, run, IN_SAMPLE, outputs["scores"], logger)
+    trained = _train(target, run, IN_SAMPLE, outputs["scores"], logger, raw=recording.traces)
     prediction = rollout(trained.model, target[0], target.shape[0])
     ridge, baselines = _in_sample_baselines(target, settings)
     scored = target[1:]  # frame 0 is given to every predictor
@@ -309,9 +327,11 @@ def validation_split(n_train: int, validation_fraction: float) -> int:
 HELDOUT_PROTOCOL = (
     "frames [0, n_fit) fit the network, [n_fit, n_train) validate it "
     "(they pick the iteration kept and the AR(1) ridge), [n_train, T) are held out and "
-    "scored once; the network is rolled out from the causal start state at the last training "
-    "frame (neurocircuit.fit.start_state: a one-sided Gaussian of the smoothing sigma over "
-    "the frames up to it), the AR(1) from the last smoothed training frame; "
+    "scored once; the network is rolled out as every forecast window starts: a rate network "
+    "from the causal start state at the last training frame (neurocircuit.fit.start_state: a "
+    "one-sided Gaussian of the smoothing sigma over the frames up to it), a spiking network "
+    "after teacher forcing over the causal estimates of the last 64 training frames; the "
+    "AR(1) from the last smoothed training frame; "
     "normalisation statistics from the training frames, smoothing per part"
 )
 
@@ -342,9 +362,12 @@ def fit_heldout_file(
     n_train = split_train_test(recording.n_frames, settings.heldout_fraction)
     n_validation = validation_split(n_train, settings.validation_fraction)
     train_part, test_part = preprocess_split(recording.traces, settings.preprocessing, n_train)
-    trained = _train(train_part, run, HELDOUT, outputs["scores"], logger, n_validation)
-    start = heldout_start_state(recording.traces, n_train, settings.preprocessing)
-    forecast = rollout(trained.model, start, test_part.shape[0] + 1)[1:]
+    trained = _train(
+        train_part, run, HELDOUT, outputs["scores"], logger, n_validation,
+        raw=recording.traces[:n_train],
+    )  # fmt: skip
+    forecast = heldout_rollout(trained.model, recording.traces, n_train, settings.preprocessing)
+    forecast = forecast[: test_part.shape[0]]
     result = trained.result
     baseline_scores, baselines = _heldout_baselines(train_part, test_part, settings, n_validation)
     scores = {
@@ -383,6 +406,25 @@ def fit_heldout_file(
     write_json(scores, outputs["scores"])
     _remove_checkpoint(resume_checkpoint_path(outputs["scores"], HELDOUT))
     return scores
+
+
+def heldout_rollout(model, traces, n_train: int, preprocessing, context: int = 64) -> np.ndarray:
+    """(T − n_train, N): the held-out network's rollout over the held-out frames, started as
+    every forecast window starts (:func:`neurocircuit.fit.forecast.network_start`): a rate
+    network from the causal start state at the last training frame
+    (:func:`heldout_start_state`); a spiking network after a burn-in of teacher forcing over
+    the causal estimates of the last ``context`` training frames. Reads no held-out frame."""
+    from neurocircuit.fit.forecast import network_forecast
+    from neurocircuit.fit.start_state import causal_smooth
+    from neurocircuit.models.activity import SpikingActivityNetwork
+
+    horizon = len(traces) - int(n_train)
+    if not isinstance(model, SpikingActivityNetwork):
+        start = heldout_start_state(traces, n_train, preprocessing)
+        return rollout(model, start, horizon + 1)[1:]
+    recorded = recorded_frames(np.asarray(traces)[: int(n_train)], preprocessing)
+    frames = causal_smooth(recorded, preprocessing.smoothing_sigma_frames)[-int(context) :]
+    return network_forecast(model, frames[:, None, :], horizon)[:, 0]
 
 
 def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validation: int):

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from neurocircuit.config import layer_settings, upgrade_section
 from neurocircuit.fit.recording import Preprocessing, describe_preprocessing
-from neurocircuit.models.names import ModelSpec, parse_model_name
+from neurocircuit.models.names import WINDOWS, ModelSpec, parse_model_name
 
 RUN_KEYS = (
     "preprocessing",
@@ -39,12 +39,16 @@ apply)."""
 
 def method_training(training: dict, model: str) -> dict:
     """The training settings a run of ``model`` reads: for FORCE (``*_force``) ``force`` and
-    :data:`FORCE_LOOP_KEYS`, for the gradient methods everything but ``force``. So a change to
-    the FORCE settings reruns only FORCE runs, and a change of learning rate none of them."""
-    if parse_model_name(model).method == "force":
+    :data:`FORCE_LOOP_KEYS`, for the gradient methods everything but ``force`` (and but
+    ``windows`` unless the model trains on windows). So a change to the FORCE settings reruns
+    only FORCE runs, a change of learning rate none of them, and a change of the windows'
+    settings only ``_windows`` runs."""
+    spec = parse_model_name(model)
+    if spec.method == "force":
         kept = ("force", *FORCE_LOOP_KEYS)
         return {key: value for key, value in training.items() if key in kept}
-    return {key: value for key, value in training.items() if key != "force"}
+    dropped = ("force",) if spec.objective == WINDOWS else ("force", "windows")
+    return {key: value for key, value in training.items() if key not in dropped}
 
 
 def resolve_fit_settings(section: dict, dataset: str, model: str | None = None) -> dict:
@@ -140,6 +144,7 @@ class FitRun:
             "dale": spec.dale,
             "dale_mode": spec.dale_mode if spec.dale else None,
             "method": spec.method,
+            "objective": spec.objective,
         }
 
     def provenance(self) -> dict:

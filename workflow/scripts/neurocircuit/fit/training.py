@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ from neurocircuit.models.fitted import (
     initialise_by_regression,
     initialise_from_data,
 )
-from neurocircuit.models.names import ModelSpec
+from neurocircuit.models.names import WINDOWS, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,12 @@ def train_on_sequence(
     fingerprint: dict | None = None,
     validation_frames: int = 0,
     logger=None,
+    recorded: np.ndarray | None = None,
+    sigma: float | None = None,
 ) -> TrainedFit:
-    """Train a network of N units to reproduce ``target`` (T, N) in [0, 1] by rollout from frame 0.
+    """Train a network of N units to reproduce ``target`` (T, N) in [0, 1] by rollout from frame 0
+    (``spec.objective`` "rollout", the paper's protocol) or by forecasts from windows of the
+    recording (``spec.objective`` "windows", :mod:`neurocircuit.fit.window_task`).
 
     ``training``: neurocircuit.learning.TrainConfig fields, plus ``stop_pvar`` (stop once the
     rollout's pVar reaches it: the paper's criterion; maps to ``target_score``) and, for FORCE,
@@ -86,10 +90,18 @@ def train_on_sequence(
     matches; any other checkpoint there is ignored (neurocircuit.learning.train).
     ``validation_frames``: the last frames of ``target`` form a validation block that the loss
     leaves out and that picks the iteration kept (and the stopping), see SequenceFitTask.
+
+    Windows: ``recorded`` (T, N) the same frames normalised and not smoothed (the windows'
+    contexts and targets), ``sigma`` the preprocessing's smoothing (the start state's),
+    ``training["windows"]`` the :class:`~neurocircuit.fit.window_task.WindowSettings` fields;
+    the last ``validation_frames`` (>= 1) are the validation block whose windowed forecasts
+    pick the iteration kept; ``stop_pvar`` does not apply. The network is built and
+    initialised exactly as for the rollout objective (one factor differs).
     """
     from neurocircuit.learning import SequenceFitTask, TrainConfig, train
 
     options = dict(training)
+    windows = options.pop("windows", None) or {}
     stop_pvar = options.pop("stop_pvar", None)
     force = options.pop("force", None) or {}
     if spec.method == "force":
@@ -112,10 +124,14 @@ def train_on_sequence(
         )
     if network_options.get("init_weights", "random") == "regression":
         initialise_by_regression(model, fit_block, network_options.get("init_ridge", 0.01))
+    task, data = SequenceFitTask(validation_frames=validation_frames), target
+    if spec.objective == WINDOWS:
+        task, data = _window_task(spec, recorded, validation_frames, windows, sigma, seed)
+        cfg = replace(cfg, target_score=None)
     result = train(
         model,
-        SequenceFitTask(validation_frames=validation_frames),
-        target.astype(np.float32),
+        task,
+        data.astype(np.float32),
         None,
         cfg,
         checkpoint_path=checkpoint_path,
@@ -124,6 +140,20 @@ def train_on_sequence(
     )
     model.cpu()
     return TrainedFit(model, result)
+
+
+def _window_task(spec: ModelSpec, recorded, validation_frames: int, windows: dict, sigma, seed):
+    """(WindowFitTask, its data) of a ``_windows`` model (train_on_sequence's arguments)."""
+    from neurocircuit.fit.window_task import WindowFitTask, WindowSettings
+
+    if recorded is None or sigma is None or validation_frames < 1:
+        raise ValueError(
+            f"{spec.name}: training on windows needs the recorded frames, the smoothing sigma "
+            f"and a validation block (got {validation_frames} validation frames)"
+        )
+    settings = WindowSettings.from_dict({"sigma": float(sigma), **windows})
+    n_fit = len(recorded) - int(validation_frames)
+    return WindowFitTask(n_fit, settings, seed), np.asarray(recorded)
 
 
 def history_rows(history: list[dict]) -> list[dict]:
