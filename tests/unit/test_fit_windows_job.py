@@ -6,10 +6,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from test_fit_training import fit_config, fit_run, write_recording
-
 from neurocircuit.fit import jobs
 from neurocircuit.fit.settings import resolve_fit_settings
+from test_fit_training import fit_config, fit_run, write_recording
 
 WINDOWS = {"batch": 8, "context": 8, "schedule": [[0, 1], [6, 4]], "validation_horizon": 4}
 
