@@ -146,7 +146,8 @@ def write_processed_nwb(
 ) -> Path:
     """Processed ophys data: traces (rois × frames) in ``Fluorescence`` (``kind``
     "fluorescence", with ``Neuropil`` when given) or ``DfOverF`` ("dff"); one PlaneSegmentation
-    of voxel masks (x, y, z, weight) with suite2p's two-column ``iscell`` when given.
+    of voxel masks (``masks``: (x = column, y = row, z, weight), written row first as suite2p
+    and neuroconv write them) with suite2p's two-column ``iscell`` when given.
     ``split_planes`` (rois,): one series per plane (``plane0``, ...) as suite2p writes."""
     nwbfile = new_nwbfile()
     plane = add_imaging_plane(nwbfile, rate=rate_hz)
@@ -160,7 +161,8 @@ def write_processed_nwb(
         table.add_column("iscell", "label, probability")
     for k, mask in enumerate(masks):
         extra = {"iscell": iscell[k]} if iscell is not None else {}
-        table.add_roi(voxel_mask=[tuple(v) for v in mask], **extra)
+        rows_first = np.asarray(mask, dtype=np.float64)[:, [1, 0, 2, 3]]  # NWB: row, column
+        table.add_roi(voxel_mask=[tuple(v) for v in rows_first], **extra)
     groups = (
         [np.arange(len(traces))]
         if split_planes is None

@@ -57,6 +57,9 @@ def validate_sessions(sessions: list[dict]) -> dict:
     return session_table(validate_config({"imaging": {"sessions": sessions}}, schema)["imaging"])
 
 
+MOUSE = {"subject_id": "m1", "species": "Mus musculus", "sex": "F", "age": "P90D"}
+
+
 def test_nwb_session_keys_in_the_config():
     from neurocircuit.config import ConfigError
 
@@ -64,7 +67,7 @@ def test_nwb_session_keys_in_the_config():
         [
             {"name": "a", "source": "nwb", "path": "a.nwb"},  # rate and planes: the file's
             {"name": "b", "source": "nwb", "path": "b.nwb", "nwb_series": ["P0", "P1"]},
-            {"name": "c", "source": "nwb", "path": "c.nwb", "subject": {"subject_id": "m1"}},
+            {"name": "c", "source": "nwb", "path": "c.nwb", "subject": MOUSE},
         ]
     )
     assert list(table) == ["a", "b", "c"]

@@ -5,7 +5,8 @@ Written with pynwb, readable by any NWB tool (pynwb, MatNWB, NWB Widgets, DANDI)
 - ``general/devices/Microscope``, one ``ImagingPlane`` (the whole volume; a mask's z is the plane
   index) with its ``OpticalChannel``;
 - ``processing/ophys/ImageSegmentation/PlaneSegmentation``: one row per neuron, in the order of
-  activity.h5's rows: ``voxel_mask`` (x, y, z, weight; pixel_mask for one plane) of every ROI
+  activity.h5's rows: ``voxel_mask`` (row, column, plane, weight; ``pixel_mask`` (row,
+  column, weight) for one plane: suite2p's and neuroconv's order, see ``nwb_input``) of every ROI
   merged into the neuron (an all-zero 1×1 image_mask when the input had none), ``position``
   (plane, y px, x px: activity.h5's ``positions``), ``cell_probability``, ``merged_rois`` and,
   on synthetic sessions, ``truth_index``;
@@ -14,7 +15,10 @@ Written with pynwb, readable by any NWB tool (pynwb, MatNWB, NWB Widgets, DANDI)
   at the volume rate; masked frames listed in ``invalid_times``;
 - session metadata: the session's ``description``, ``start_time``, ``subject``, ``location`` and
   ``indicator`` from the config, else the source NWB file's, else defaults (a synthetic
-  session's subject is NCBI's "synthetic construct", born when the recording was simulated);
+  session's subject is NCBI's "synthetic construct", born when the recording was simulated).
+  DANDI-ready: a session whose subject (config or source file) lacks what DANDI requires
+  (:func:`check_subject`) stops with one line naming the keys to set, before anything is
+  written: no placeholder subject is ever made up for a real animal;
   ``session_id`` is the session name, the ``identifier`` a UUID derived from the session, its
   config hash and its ΔF/F, and ``notes`` the provenance of activity.h5 (JSON).
 """
@@ -59,10 +63,17 @@ SYNTHETIC_OPTICS = {
 }
 
 
+DANDI_SUBJECT = ("subject_id", "species", "sex")
+"""Subject keys DANDI requires, besides one of age and date_of_birth."""
+
+
 def parse_time(value, what: str) -> datetime.datetime:
-    """An ISO 8601 date or date-time (naive ones are UTC), as an aware datetime."""
+    """An ISO 8601 date or date-time (naive ones are UTC), as an aware datetime; a
+    ``datetime.date`` or ``datetime.datetime`` (what YAML makes of an unquoted one) as written."""
     if isinstance(value, datetime.datetime):
         moment = value
+    elif isinstance(value, datetime.date):
+        moment = datetime.datetime.combine(value, datetime.time())
     else:
         try:
             moment = datetime.datetime.fromisoformat(str(value))
@@ -73,6 +84,26 @@ def parse_time(value, what: str) -> datetime.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return moment
+
+
+def check_subject(subject: dict | None, where: str) -> None:
+    """Raise a one-line ValueError unless ``subject`` has what DANDI requires (subject_id,
+    species, sex, and age or date_of_birth); ``where`` names the session and where the subject
+    came from."""
+    keys = "subject_id, species, sex, and age (ISO 8601 duration, P90D) or date_of_birth"
+    if not subject:
+        raise ValueError(
+            f"{where}: no subject for activity.nwb (DANDI requires one); set the session's "
+            f"subject: {{{keys}}}"
+        )
+    missing = [key for key in DANDI_SUBJECT if not subject.get(key)]
+    if not (subject.get("age") or subject.get("date_of_birth")):
+        missing.append("age or date_of_birth")
+    if missing:
+        raise ValueError(
+            f"{where}: subject lacks {', '.join(missing)} (DANDI requires {keys}); set them "
+            "in the session's subject"
+        )
 
 
 def nwb_metadata(
@@ -91,7 +122,7 @@ def nwb_metadata(
     if start > datetime.datetime.now(datetime.UTC):
         raise ValueError(f"session '{name}': start_time {start.isoformat()} is in the future")
     subject = session.get("subject") or source.get("subject")
-    if subject is None and synthetic:
+    if not subject and synthetic:
         subject = {
             "subject_id": name,
             "species": SYNTHETIC_CONSTRUCT,
@@ -100,6 +131,8 @@ def nwb_metadata(
             "description": f"no animal: a simulated volumetric recording (seed "
             f"{session.get('seed', 0)})",
         }
+    origin = "config" if session.get("subject") else "source file" if subject else None
+    check_subject(subject, f"session '{name}'" + (f" ({origin})" if origin else ""))
     optics = SYNTHETIC_OPTICS if synthetic else DEFAULT_OPTICS
     meta = {key: dict(source.get(key) or optics[key]) for key in optics}
     for key in ("location", "indicator"):
@@ -216,8 +249,13 @@ def _add_rois(ophys, plane, table, n_planes: int, truth_index: np.ndarray | None
         if table.masks is None:  # no spatial information: an all-zero 1×1 image mask
             mask = {"image_mask": np.zeros((1, 1))}
         else:
-            voxels = np.asarray(table.masks[k], dtype=np.float64).reshape(-1, 4)
-            mask = {"voxel_mask": voxels} if volumetric else {"pixel_mask": voxels[:, [0, 1, 3]]}
+            voxels = np.asarray(table.masks[k], dtype=np.float64).reshape(-1, 4)  # x, y, z, w
+            rows_first = voxels[:, [1, 0, 2, 3]]  # NWB masks: (row, column, plane, weight)
+            mask = (
+                {"voxel_mask": rows_first}
+                if volumetric
+                else {"pixel_mask": rows_first[:, [0, 1, 3]]}
+            )
         row = {
             "position": np.asarray(table.positions[k], dtype=np.float64),
             "cell_probability": float(table.cell_probability[k]),

@@ -12,11 +12,15 @@ three layouts:
 - ``per_plane``: one 3-D series per imaging plane (same shape and rate), in the order the session
   lists them (``nwb_series``) or, unnamed, every imaging series of the file in natural name order.
 
-NWB orders image axes (x, y); frames come out as (volumes, y, x) like the TIFF reader's, and the
-``x``, ``y`` of pixel and voxel masks are read the same way. The rate (Hz) is the series' ``rate``
-or, without one, the median step of its first timestamps. A plane count or rate that the session
-states and the file contradicts is an error. ``NwbMovie.read_plane`` reads one plane, a chunk of
-frames at a time: a recording never has to fit in memory.
+**Image axes** (docs/imaging.md, "NWB image axes"): image series, ``image_mask`` and images are
+(x, y[, z]) with x the column (width) and y the row (height), as the NWB schema (2.9+) spells it
+out and neuroconv/roiextractors write and read them; frames come out as (volumes, y, x) like the
+TIFF reader's. Pixel and voxel masks are (row, column[, plane], weight) in their fields
+(x, y[, z], weight): what suite2p's ``save_nwb`` and neuroconv (roiextractors' [y, x, weight]
+pixel masks, written as they are) put in every such file we know of. The rate (Hz) is the
+series' ``rate`` or, without one, the median step of its first timestamps. A plane count or
+rate that the session states and the file contradicts is an error. ``NwbMovie.read_plane`` reads
+one plane, a chunk of frames at a time: a recording never has to fit in memory.
 
 **Processed**: ``processing/ophys``: ``Fluorescence`` (raw F; a ``Neuropil`` container holding a
 series of the same name is its neuropil, as suite2p writes) or else ``DfOverF``. Several series

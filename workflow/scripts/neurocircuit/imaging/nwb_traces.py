@@ -36,8 +36,8 @@ class NwbTraces:
 
     kind: "fluorescence" (``traces`` is raw F, ``neuropil`` its neuropil or None) or "dff"
     (``traces`` is ΔF/F). planes: (rois,) plane of each ROI; pixels: per ROI an (n, 4) array of
-    (x, y, z, weight) (empty when the file has no mask); probability: (rois,) cell probability
-    (NaN unknown); is_cell: (rois,) bool label.
+    (x = column, y = row, z, weight) (empty when the file has no mask); probability: (rois,)
+    cell probability (NaN unknown); is_cell: (rois,) bool label.
     """
 
     path: Path
@@ -167,15 +167,17 @@ def _series_traces(path: Path, series) -> np.ndarray:
 
 
 def _roi_pixels(table, row: int, plane: int) -> np.ndarray:
-    """(n, 4) (x, y, z, weight) of one ROI from its voxel, pixel or image mask."""
+    """(n, 4) (x = column, y = row, z, weight) of one ROI from its voxel, pixel or image mask,
+    read by the convention of ``nwb_input`` (pixel and voxel masks: row first, as suite2p and
+    roiextractors write them; image masks: column first, like the schema's image series)."""
     columns = table.colnames
     if "voxel_mask" in columns:
         voxels = np.array([tuple(v) for v in table["voxel_mask"][row]], dtype=np.float64)
-        return voxels.reshape(-1, 4)
+        return voxels.reshape(-1, 4)[:, [1, 0, 2, 3]]
     if "pixel_mask" in columns:
         pixels = np.array([tuple(p) for p in table["pixel_mask"][row]], dtype=np.float64)
         pixels = pixels.reshape(-1, 3)
-        return np.column_stack([pixels[:, :2], np.full(len(pixels), plane), pixels[:, 2]])
+        return np.column_stack([pixels[:, [1, 0]], np.full(len(pixels), plane), pixels[:, 2]])
     if "image_mask" in columns:
         image = np.asarray(table["image_mask"][row], dtype=np.float64)
         index = np.nonzero(image)

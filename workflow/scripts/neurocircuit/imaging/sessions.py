@@ -30,12 +30,24 @@ def session_table(imaging_config: dict) -> dict[str, dict]:
             raise ValueError(f"imaging.sessions: session name '{name}' is used twice")
         if session["source"] not in SOURCES:
             raise ValueError(f"imaging.sessions: '{name}' has unknown source '{session['source']}'")
-        if session.get("start_time") is not None:
-            from neurocircuit.imaging.activity_nwb import parse_time
-
-            parse_time(session["start_time"], f"imaging.sessions: '{name}': start_time")
+        _check_nwb_metadata(name, session)
         table[name] = session
     return table
+
+
+def _check_nwb_metadata(name: str, session: dict) -> None:
+    """A session's start_time, subject and subject date_of_birth (activity.nwb's metadata) as
+    activity.nwb will read them: dates quoted or not (YAML dates), a subject DANDI accepts."""
+    from neurocircuit.imaging.activity_nwb import check_subject, parse_time
+
+    where = f"imaging.sessions: '{name}'"
+    if session.get("start_time") is not None:
+        parse_time(session["start_time"], f"{where}: start_time")
+    subject = session.get("subject")
+    if subject:
+        check_subject(subject, where)
+        if subject.get("date_of_birth") is not None:
+            parse_time(subject["date_of_birth"], f"{where}: subject date_of_birth")
 
 
 def resolve_session_path(path: str, data_dir: str | None, resources_dir: str) -> str:
