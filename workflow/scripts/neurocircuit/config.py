@@ -182,6 +182,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
             hint = f" (did you mean '{guess[0]}'?)" if guess else ""
             parts.append(f"unknown config key '{name}'{hint}")
         return "; ".join(parts)
+    if error.validator == "not" and error.schema.get("x-date"):  # a string or a YAML date
+        return (
+            f"config key '{key}': {error.instance!r} is not an ISO 8601 date or date-time "
+            "(2024-05-01 or 2024-05-01T09:30:00+02:00, quoted or not)"
+        )
     if error.validator == "required":
         return f"config key '{key}': {error.message}"
     return f"config key '{key}': {error.message}"
