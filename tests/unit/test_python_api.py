@@ -1,6 +1,7 @@
 """neurocircuit.load_fit (neurocircuit/api.py): docs/python-api.md's Python blocks run, in order,
 on a small run folder fitted here through the fit jobs, and give the workflow's own numbers."""
 
+import os
 import re
 import subprocess
 import sys
@@ -95,8 +96,6 @@ def page(demo_like, tmp_path_factory) -> dict:
     blocks = page_blocks()
     assert len(blocks) >= 5, "docs/python-api.md lost its code blocks"
     namespace: dict = {}
-    import os
-
     previous = Path.cwd()
     os.chdir(demo_like)
     try:
@@ -205,3 +204,39 @@ def test_importing_the_package_stays_light():
         env={"PYTHONPATH": env_path},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_run_before_its_metrics_are_merged_reads_both_scores(demo_like, tmp_path):
+    """Without metrics.json, scores.json and heldout/scores.json together (the in-sample values
+    first)."""
+    import shutil
+
+    run_dir = tmp_path / "seed0"
+    shutil.copytree(demo_like / "results/fit/synthetic" / MODEL / "seed0", run_dir)
+    merged = api.read_run_metrics(run_dir)
+    (run_dir / "metrics.json").unlink()
+    metrics = api.load_fit(run_dir, heldout=True).metrics
+    assert metrics["pvar_heldout"] == merged["pvar_heldout"]
+    assert metrics["pvar"] == merged["pvar"] and metrics["spec"] == merged["spec"]
+    (run_dir / "scores.json").unlink()
+    with pytest.raises(FileNotFoundError, match="no metrics.json or scores.json"):
+        api.load_fit(run_dir)
+
+
+def test_ablating_a_spiking_network_masks_a_copy():
+    """The copy's unit-to-unit matrix loses the removed connections; the original keeps them."""
+    from neurocircuit.fit.recording import Preprocessing
+    from neurocircuit.models.fitted import build_network
+    from neurocircuit.models.names import model_spec
+
+    spec = model_spec("spiking_dale_bptt")
+    network = build_network(spec, 6, {"shared": {"exc_fraction": 0.5}}, seed=0)
+    run = api.FittedRun(
+        Path("."), "in_sample", network, spec, Preprocessing(), {}, Path("model.pt")
+    )
+    before = run.weights
+    ablated = run.ablate("random", 0.4, seed=3)
+    removed = (ablated.connection_mask.numpy() == 0) & (before != 0)
+    assert removed.sum() == int(np.floor(0.4 * (before != 0).sum() + 0.5)) > 0
+    assert (ablated.effective_connectivity().numpy()[removed] == 0).all()
+    np.testing.assert_array_equal(run.weights, before)
