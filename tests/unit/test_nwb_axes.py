@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.nwb_files import add_imaging_plane, new_nwbfile, write
+from helpers.nwb_files import add_imaging_plane, new_nwbfile, serious_inspector_messages, write
 from neurocircuit.config import validate_config
 from neurocircuit.imaging.activity import read_activity
 from neurocircuit.imaging.nwb_input import open_nwb, open_nwb_movie
@@ -150,6 +150,7 @@ def test_suite2p_written_nwb_reads_with_the_folders_positions(settings, tmp_path
         first = np.array([tuple(v) for v in table["voxel_mask"][0]])
     row, col = expected[0][1:]
     assert (first[:, 0].min(), first[:, 0].max(), first[:, 1].min()) == (row - 2, row + 2, col - 2)
+    assert serious_inspector_messages(own) == []
 
 
 def write_converter_nwb(path: Path, movie: np.ndarray, masks: str) -> Path:

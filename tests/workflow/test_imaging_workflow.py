@@ -32,10 +32,9 @@ def write_yaml(path: Path, data: dict) -> Path:
     return path
 
 
-def check_session(folder: Path, n_frames: int, subject: bool = True) -> tuple[dict, dict]:
+def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
     """The outputs exist, the activity file has the promised layout, and activity.nwb is valid
-    and holds the same activity (``subject`` False: the session gives none, the one thing
-    nwbinspector may then miss)."""
+    (nothing serious from nwbinspector) and holds the same activity."""
     metrics = json.loads((folder / "metrics.json").read_text())
     with h5py.File(folder / "activity.h5", "r") as h5:
         assert REQUIRED_DATASETS <= set(h5.keys())
@@ -50,9 +49,7 @@ def check_session(folder: Path, n_frames: int, subject: bool = True) -> tuple[di
     for key in ("n_rois", "n_neurons", "masked_frames"):
         assert key in metrics
     assert (folder / "qc.png").stat().st_size > 20_000 and (folder / "qc.pdf").exists()
-    serious = serious_inspector_messages(folder / "activity.nwb")
-    allowed = [] if subject else ["CRITICAL check_subject_exists: Subject is missing."]
-    assert [m for m in serious if m not in allowed] == []
+    assert serious_inspector_messages(folder / "activity.nwb") == []
     assert_same_activity(folder / "activity.nwb", folder / "activity.h5")
     return metrics, attrs
 
@@ -61,13 +58,19 @@ def check_session(folder: Path, n_frames: int, subject: bool = True) -> tuple[di
 def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
     sessions = yaml.safe_load((workflow_dir / TEST_CONFIG).read_text())["imaging"]["sessions"]
     assert [s["source"] for s in sessions] == ["synthetic", "nwb"]  # tiny and tiny_nwb
+    # activity.nwb needs a subject DANDI accepts (docs/imaging.md); these are test stand-ins.
+    note = {"sex": "U", "age": "P1D/", "description": "test stand-in, not the recorded animal"}
     if PYNAPPLE.is_dir():
+        subject = {"subject_id": "pynapple", "species": "Mus musculus", **note}
         sessions.append(
             {"name": "pynapple", "source": "suite2p", "path": str(PYNAPPLE), "fs_hz": 10.0}
+            | {"subject": subject}
         )
     if ZEBRAFISH.is_file():
+        subject = {"subject_id": "fish3", "species": "Danio rerio", **note}
         sessions.append(
             {"name": "zebrafish", "source": "traces", "path": str(ZEBRAFISH), "fs_hz": 1.0 / 0.9}
+            | {"subject": subject}
         )
     extra = write_yaml(workflow_dir / "sessions.yaml", {"imaging": {"sessions": sessions}})
     run_snakemake(
@@ -101,10 +104,10 @@ def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
             assert np.array_equal(a["positions"][()], b["positions"][()])
 
     if PYNAPPLE.is_dir():
-        metrics, _ = check_session(results / "imaging" / "pynapple", 2000, subject=False)
+        metrics, _ = check_session(results / "imaging" / "pynapple", 2000)
         assert (metrics["n_rois"], metrics["n_neurons"]) == (219, 20)
     if ZEBRAFISH.is_file():
-        metrics, _ = check_session(results / "imaging" / "zebrafish", 620, subject=False)
+        metrics, _ = check_session(results / "imaging" / "zebrafish", 620)
         assert metrics["n_neurons"] == 522
     assert leftover_temporaries(results) == []
     assert not [p for p in results.rglob(".*") if p.name not in {".snakemake_timestamp"}]
