@@ -120,6 +120,7 @@ def test_suite2p_written_nwb_reads_with_the_folders_positions(settings, tmp_path
         assert tuple(table["voxel_mask"][0][0])[:3] == (3, 28, 0)
     assert nwb_rois(path) == folder_rois()
     base = {"fs_hz": FS_HZ, "subject": MOUSE, "classifier_threshold": 0.5}
+    base |= {"location": "VISp"}  # over suite2p's fixed "V1", which is no Allen CCF term
     direct = run(
         settings,
         tmp_path / "folder",
