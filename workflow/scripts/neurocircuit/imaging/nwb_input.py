@@ -13,7 +13,7 @@ three layouts:
   lists them (``nwb_series``) or, unnamed, every imaging series of the file in natural name order.
 
 **Image axes** (docs/imaging.md, "NWB image axes"): image series, ``image_mask`` and images are
-(x, y[, z]) with x the column (width) and y the row (height), as the NWB schema (2.9+) spells it
+(x, y[, z]) with x the column (width) and y the row (height), as the NWB schema (2.11) spells it
 out and neuroconv/roiextractors write and read them; frames come out as (volumes, y, x) like the
 TIFF reader's. Pixel and voxel masks are (row, column[, plane], weight) in their fields
 (x, y[, z], weight): what suite2p's ``save_nwb`` and neuroconv (roiextractors' [y, x, weight]
