@@ -18,7 +18,7 @@ from helpers.nwb_files import add_imaging_plane, new_nwbfile, serious_inspector_
 from neurocircuit.config import validate_config
 from neurocircuit.imaging.activity import read_activity
 from neurocircuit.imaging.nwb_input import open_nwb, open_nwb_movie
-from neurocircuit.imaging.nwb_traces import load_nwb_traces
+from neurocircuit.imaging.nwb_traces import load_nwb_traces, roi_centre
 from neurocircuit.imaging.pipeline import build_session_activity
 from neurocircuit.imaging.readers import load_suite2p_folder, open_movie
 
@@ -224,3 +224,17 @@ def test_folder_reader_agrees_with_the_rois_written(tmp_path):
         for s in p.stat
     ]
     assert found == folder_rois()
+
+
+def test_roi_centre_is_the_pixel_suite2p_calls_med():
+    """suite2p's med is the ROI pixel closest to the pixels' median (stats.median_pix), not the
+    median itself, which for a ring lies outside the ROI."""
+    from suite2p.detection.stats import median_pix
+
+    ring = np.array([(y, x) for y in range(3, 6) for x in range(7, 10) if (y, x) != (4, 8)])
+    ypix, xpix = ring[:, 0], ring[:, 1]
+    pixels = np.column_stack([xpix, ypix, np.zeros(len(ring)), np.ones(len(ring))])
+    assert [np.median(ypix), np.median(xpix)] == [4.0, 8.0]  # the hole
+    centre = roi_centre(pixels)[::-1].tolist()
+    assert centre == [int(v) for v in median_pix(ypix, xpix)] and centre != [4.0, 8.0]
+    assert np.isnan(roi_centre(np.zeros((0, 4)))).all()

@@ -66,13 +66,24 @@ class NwbTraces:
             stat = np.empty(len(rows), dtype=object)
             for i, row in enumerate(rows):
                 x, y, _, weight = self.pixels[row].T
-                med = [float(np.median(y)), float(np.median(x))]
+                med = roi_centre(self.pixels[row])[::-1].tolist()
                 stat[i] = {"ypix": y.astype(int), "xpix": x.astype(int), "lam": weight, "med": med}
             F = self.traces[rows]
             Fneu = self.neuropil[rows] if self.neuropil is not None else np.zeros_like(F)
             iscell = np.column_stack([self.is_cell[rows], self.probability[rows]])
             planes.append(Suite2pPlane(self.path, int(plane), F, Fneu, iscell, stat, None))
         return planes
+
+
+def roi_centre(pixels: np.ndarray) -> np.ndarray:
+    """(x, y) of the ROI pixel closest to the median of its (n, 4) ``pixels``: suite2p's
+    ``med`` (stats.median_pix), so that a suite2p ROI read from NWB sits where stat.npy puts it;
+    (NaN, NaN) without pixels."""
+    if not len(pixels):
+        return np.full(2, np.nan)
+    xy = np.asarray(pixels, dtype=np.float64)[:, :2]
+    nearest = np.argmin(((xy - np.median(xy, axis=0)) ** 2).sum(axis=1))
+    return xy[nearest]
 
 
 def _containers(path: Path, nwbfile) -> dict:

@@ -254,7 +254,7 @@ def _movie_rows(
 def _nwb_traces_rows(session: dict, settings: dict, path: str | Path) -> SessionRows:
     """A processed NWB session's rows: Fluorescence through the suite2p-folder steps (cell
     labels, neuropil, ΔF/F, merge), DfOverF as it is (cells selected, NaN frames masked)."""
-    from neurocircuit.imaging.nwb_traces import load_nwb_traces
+    from neurocircuit.imaging.nwb_traces import load_nwb_traces, roi_centre
 
     data = load_nwb_traces(path, session.get("nwb_series"), session.get("fs_hz"))
     rate, source = data.volume_rate_hz, str(path)
@@ -272,7 +272,7 @@ def _nwb_traces_rows(session: dict, settings: dict, path: str | Path) -> Session
         if data.kind == "dff":
             positions = np.array(
                 [
-                    [p, *np.median(px[:, [1, 0]], axis=0)] if len(px) else [np.nan] * 3
+                    [p, *roi_centre(px)[::-1]]  # (plane, row, column), as suite2p's med
                     for p, px in zip(data.planes[keep], [data.pixels[k] for k in keep], strict=True)
                 ],
                 dtype=np.float64,
