@@ -243,8 +243,8 @@ def test_figure_inputs_show_the_runs_of_their_data_set(demo):
     assert figures.example_run_file(config, data, "prediction.h5") == (
         "results/fit/synthetic/rate_dale_bptt/seed1/prediction.h5"
     )
-    assert len(figures.fit_run_files(config, data, "history.csv")) == 2 * 9
+    assert len(figures.fit_run_files(config, data, "history.csv")) == 2 * 13
     weights = figures.example_runs_files(config, data, "weights.npz")
-    assert len(weights) == 9 and all("/seed1/" in path for path in weights)
-    assert len(figures.ablation_curve_files(demo, data)) == 10
+    assert len(weights) == 13 and all("/seed1/" in path for path in weights)
+    assert len(figures.ablation_curve_files(demo, data)) == 14
     assert figures.ablation_curve_files(demo, Wildcards(dataset="other")) == []

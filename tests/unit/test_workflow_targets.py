@@ -6,7 +6,7 @@ from neurocircuit.workflow import targets
 
 from tests.helpers.workflow_config import shipped_config
 
-DEMO_MODELS = 9  # config/demo.yaml's fit.models: every model of config.yaml
+DEMO_MODELS = 13  # config/demo.yaml's fit.models: every model of config.yaml
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +55,14 @@ def test_no_teacher_without_a_teacher_population():
 
 def test_demo_targets_are_every_final_output(demo):
     every = targets.all_targets(demo)
-    assert len(every) == len(set(every)) == 61
+    assert len(every) == len(set(every)) == 77
     assert every[:4] == [
         f"results/imaging/synthetic/{name}"
         for name in ("activity.h5", "activity.nwb", "metrics.json", "qc.png")
     ]
     assert "results/classification/summary.csv" in every
     assert "results/ablation/summary.csv" in every
-    assert sum(path.startswith("results/figures/") for path in every) == 34
+    assert sum(path.startswith("results/figures/") for path in every) == 42
     assert every[-1] == "results/figures/ablation/synthetic/areas.pdf"
 
 
