@@ -1,10 +1,12 @@
 """DANDI-ready activity.nwb (docs/imaging.md, "DANDI"): dates in the config are taken as YAML
-reads them (unquoted dates and date-times), and a session without a subject DANDI accepts stops
-with one line naming the keys to set, before anything is written."""
+reads them (unquoted dates and date-times), a session without a subject DANDI accepts stops
+with one line naming the keys to set, before anything is written, and ``subject: unknown``
+writes a subject that says so, with a warning (config.yaml's pynapple session)."""
 
 from __future__ import annotations
 
 import datetime
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from neurocircuit.imaging.sessions import session_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+PYNAPPLE = ROOT.parent / "shared" / "data" / "suite2p_pynapple"
 CONFIG = """
 imaging:
   sessions:
@@ -113,3 +116,73 @@ def test_a_session_without_a_subject_stops_naming_the_keys(settings, tmp_path, t
         f"imaging.sessions: 'day': subject lacks species, age or date_of_birth (DANDI requires "
         f"{KEYS}); set them in the session's subject"
     )
+
+
+def unknown_subject_checks(path: Path) -> dict:
+    """The subject activity.nwb holds and nwbinspector's messages on it: (importance, check) of
+    every message by default and with DANDI's configuration (what ``dandi validate`` runs)."""
+    from nwbinspector import inspect_nwbfile, load_config
+
+    with open_nwb(path) as nwbfile:
+        subject = nwbfile.subject
+        keys = ("subject_id", "species", "sex", "age", "date_of_birth", "description", "genotype")
+        fields = {key: getattr(subject, key) for key in keys + ("strain", "weight")}
+    checks = {}
+    for name, config in (("default", None), ("dandi", load_config("dandi"))):
+        messages = inspect_nwbfile(nwbfile_path=path, config=config)
+        checks[name] = {(m.importance.name, m.check_function_name) for m in messages}
+    return {"subject": fields, **checks}
+
+
+def test_subject_unknown_says_so_in_the_file_and_warns(settings, tmp_path, traces, caplog):
+    full = "subject: {subject_id: fish4, species: Danio rerio, sex: U, age: P7D}"
+    session = sessions(CONFIG.replace(full, "subject: unknown"))["moment"]
+    with caplog.at_level(logging.WARNING):
+        path = write(settings, tmp_path, session, traces)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == [
+        "session 'moment': subject unknown (config): activity.nwb is not DANDI-ready; set the "
+        f"session's subject: {{{KEYS}}}"
+    ]
+    found = unknown_subject_checks(path)
+    assert found["subject"] == {
+        "subject_id": "moment",  # the session name
+        "species": None,  # not known, not invented
+        "sex": "U",  # NWB's "unknown"
+        "age": "P0D/",  # "0 days or older": true of any animal
+        "date_of_birth": None,
+        "description": "subject unknown (set imaging.sessions[].subject for DANDI)",
+        "genotype": None,
+        "strain": None,
+        "weight": None,
+    }
+    suggestions = {
+        ("BEST_PRACTICE_SUGGESTION", check)
+        for check in ("check_experimenter_exists", "check_experiment_description")
+        + ("check_institution", "check_col_not_nan")  # traces: no positions, probabilities
+    }
+    species = "check_subject_species_exists"
+    assert found["default"] == suggestions | {("BEST_PRACTICE_VIOLATION", species)}
+    assert found["dandi"] == suggestions | {("CRITICAL", species)}  # dandi validate refuses it
+    assert serious_inspector_messages(path) == [
+        f"BEST_PRACTICE_VIOLATION {species}: Subject species is missing."
+    ]
+
+
+@pytest.mark.skipif(not PYNAPPLE.is_dir(), reason="no suite2p_pynapple in ../shared/data")
+def test_config_yaml_pynapple_session_is_written_with_its_subject_unknown(settings, tmp_path):
+    config = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()), SCHEMA)
+    session = session_table(config["imaging"])["pynapple"]
+    assert session["subject"] == "unknown"
+    build_session_activity(
+        session,
+        settings,
+        tmp_path / "activity.h5",
+        tmp_path / "metrics.json",
+        nwb_path=tmp_path / "activity.nwb",
+        suite2p_folder=PYNAPPLE,
+    )
+    found = unknown_subject_checks(tmp_path / "activity.nwb")
+    assert found["subject"]["subject_id"] == "pynapple" and found["subject"]["species"] is None
+    assert not {check for check in found["default"] if check[0] == "CRITICAL"}
+    assert ("CRITICAL", "check_subject_species_exists") in found["dandi"]

@@ -18,7 +18,9 @@ Written with pynwb, readable by any NWB tool (pynwb, MatNWB, NWB Widgets, DANDI)
   session's subject is NCBI's "synthetic construct", born when the recording was simulated).
   DANDI-ready: a session whose subject (config or source file) lacks what DANDI requires
   (:func:`check_subject`) stops with one line naming the keys to set, before anything is
-  written: no placeholder subject is ever made up for a real animal;
+  written: no placeholder subject is ever made up for a real animal. ``subject: unknown`` says
+  so explicitly (:func:`unknown_subject`): written with a warning that the file is not
+  DANDI-ready;
   ``session_id`` is the session name, the ``identifier`` a UUID derived from the session, its
   config hash and its ΔF/F, and ``notes`` the provenance of activity.h5 (JSON).
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import uuid
 from pathlib import Path
 
@@ -65,6 +68,23 @@ SYNTHETIC_OPTICS = {
 
 DANDI_SUBJECT = ("subject_id", "species", "sex")
 """Subject keys DANDI requires, besides one of age and date_of_birth."""
+DANDI_KEYS = "subject_id, species, sex, and age (ISO 8601 duration, P90D) or date_of_birth"
+UNKNOWN = "unknown"
+"""A session's ``subject: unknown``: nobody knows the animal (:func:`unknown_subject`)."""
+_LOG = logging.getLogger(__name__)
+
+
+def unknown_subject(name: str) -> dict:
+    """The subject of a session whose animal nobody knows (``subject: unknown``): its id is the
+    session name; sex ``U`` is NWB's "unknown" and age ``P0D/`` the open range "0 days or
+    older", true of any animal (without them nwbinspector's subject checks are CRITICAL);
+    species stays unset (nwbinspector: BEST_PRACTICE_VIOLATION, CRITICAL for DANDI)."""
+    return {
+        "subject_id": name,
+        "sex": "U",
+        "age": "P0D/",
+        "description": "subject unknown (set imaging.sessions[].subject for DANDI)",
+    }
 
 
 def parse_time(value, what: str) -> datetime.datetime:
@@ -90,7 +110,7 @@ def check_subject(subject: dict | None, where: str) -> None:
     """Raise a one-line ValueError unless ``subject`` has what DANDI requires (subject_id,
     species, sex, and age or date_of_birth); ``where`` names the session and where the subject
     came from."""
-    keys = "subject_id, species, sex, and age (ISO 8601 duration, P90D) or date_of_birth"
+    keys = DANDI_KEYS
     if not subject:
         raise ValueError(
             f"{where}: no subject for activity.nwb (DANDI requires one); set the session's "
@@ -111,9 +131,11 @@ def nwb_metadata(
     source: dict | None,
     fallback_start: datetime.datetime,
     n_planes: int,
+    logger: logging.Logger | None = None,
 ) -> dict:
     """Session-level metadata of activity.nwb: config first, then the source NWB file's
-    (``source``, from ``nwb_input.source_metadata``), then defaults (module docstring)."""
+    (``source``, from ``nwb_input.source_metadata``), then defaults (module docstring).
+    ``subject: unknown`` is warned about on ``logger`` (default: this module's)."""
     source = source or {}
     name = session["name"]
     synthetic = session["source"] == "synthetic"
@@ -122,7 +144,15 @@ def nwb_metadata(
     if start > datetime.datetime.now(datetime.UTC):
         raise ValueError(f"session '{name}': start_time {start.isoformat()} is in the future")
     subject = session.get("subject") or source.get("subject")
-    if not subject and synthetic:
+    if subject == UNKNOWN:
+        subject = unknown_subject(name)
+        (logger or _LOG).warning(
+            "session '%s': subject unknown (config): activity.nwb is not DANDI-ready; set the "
+            "session's subject: {%s}",
+            name,
+            DANDI_KEYS,
+        )
+    elif not subject and synthetic:
         subject = {
             "subject_id": name,
             "species": SYNTHETIC_CONSTRUCT,
@@ -132,7 +162,8 @@ def nwb_metadata(
             f"{session.get('seed', 0)})",
         }
     origin = "config" if session.get("subject") else "source file" if subject else None
-    check_subject(subject, f"session '{name}'" + (f" ({origin})" if origin else ""))
+    if session.get("subject") != UNKNOWN:
+        check_subject(subject, f"session '{name}'" + (f" ({origin})" if origin else ""))
     optics = SYNTHETIC_OPTICS if synthetic else DEFAULT_OPTICS
     meta = {key: dict(source.get(key) or optics[key]) for key in optics}
     for key in ("location", "indicator"):

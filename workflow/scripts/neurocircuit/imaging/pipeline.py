@@ -427,7 +427,7 @@ def build_session_activity(
     time_s = rows.start_s + np.arange(n_frames) / fs_hz
     if nwb_path is not None:
         fallback = _first_file_time(rows.source_files)
-        meta = nwb_metadata(session, rows.source_metadata, fallback, rows.n_planes)
+        meta = nwb_metadata(session, rows.source_metadata, fallback, rows.n_planes, logger)
         write_activity_nwb(
             nwb_path, table, time_s, fs_hz, rows.n_planes, session, attrs, meta, truth_index
         )

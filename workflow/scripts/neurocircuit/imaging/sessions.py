@@ -38,13 +38,13 @@ def session_table(imaging_config: dict) -> dict[str, dict]:
 def _check_nwb_metadata(name: str, session: dict) -> None:
     """A session's start_time, subject and subject date_of_birth (activity.nwb's metadata) as
     activity.nwb will read them: dates quoted or not (YAML dates), a subject DANDI accepts."""
-    from neurocircuit.imaging.activity_nwb import check_subject, parse_time
+    from neurocircuit.imaging.activity_nwb import UNKNOWN, check_subject, parse_time
 
     where = f"imaging.sessions: '{name}'"
     if session.get("start_time") is not None:
         parse_time(session["start_time"], f"{where}: start_time")
     subject = session.get("subject")
-    if subject:
+    if subject and subject != UNKNOWN:
         check_subject(subject, where)
         if subject.get("date_of_birth") is not None:
             parse_time(subject["date_of_birth"], f"{where}: subject date_of_birth")
