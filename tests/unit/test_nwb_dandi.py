@@ -184,5 +184,8 @@ def test_config_yaml_pynapple_session_is_written_with_its_subject_unknown(settin
     )
     found = unknown_subject_checks(tmp_path / "activity.nwb")
     assert found["subject"]["subject_id"] == "pynapple" and found["subject"]["species"] is None
-    assert not {check for check in found["default"] if check[0] == "CRITICAL"}
-    assert ("CRITICAL", "check_subject_species_exists") in found["dandi"]
+    suggestions = ("check_experimenter_exists", "check_experiment_description", "check_institution")
+    expected = {("BEST_PRACTICE_SUGGESTION", check) for check in suggestions}
+    species = "check_subject_species_exists"
+    assert found["default"] == expected | {("BEST_PRACTICE_VIOLATION", species)}
+    assert found["dandi"] == expected | {("CRITICAL", species)}
