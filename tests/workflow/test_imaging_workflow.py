@@ -32,9 +32,9 @@ def write_yaml(path: Path, data: dict) -> Path:
     return path
 
 
-def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
+def check_session(folder: Path, n_frames: int, serious: tuple = ()) -> tuple[dict, dict]:
     """The outputs exist, the activity file has the promised layout, and activity.nwb is valid
-    (nothing serious from nwbinspector) and holds the same activity."""
+    (from nwbinspector nothing serious but ``serious``) and holds the same activity."""
     metrics = json.loads((folder / "metrics.json").read_text())
     with h5py.File(folder / "activity.h5", "r") as h5:
         assert REQUIRED_DATASETS <= set(h5.keys())
@@ -49,7 +49,7 @@ def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
     for key in ("n_rois", "n_neurons", "masked_frames"):
         assert key in metrics
     assert (folder / "qc.png").stat().st_size > 20_000 and (folder / "qc.pdf").exists()
-    assert serious_inspector_messages(folder / "activity.nwb") == []
+    assert serious_inspector_messages(folder / "activity.nwb") == list(serious)
     assert_same_activity(folder / "activity.nwb", folder / "activity.h5")
     return metrics, attrs
 
@@ -58,13 +58,13 @@ def check_session(folder: Path, n_frames: int) -> tuple[dict, dict]:
 def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
     sessions = yaml.safe_load((workflow_dir / TEST_CONFIG).read_text())["imaging"]["sessions"]
     assert [s["source"] for s in sessions] == ["synthetic", "nwb"]  # tiny and tiny_nwb
-    # activity.nwb needs a subject DANDI accepts (docs/imaging.md); these are test stand-ins.
+    # activity.nwb needs a subject (docs/imaging.md): pynapple's is unknown, as in config.yaml;
+    # the zebrafish one is a test stand-in.
     note = {"sex": "U", "age": "P1D/", "description": "test stand-in, not the recorded animal"}
     if PYNAPPLE.is_dir():
-        subject = {"subject_id": "pynapple", "species": "Mus musculus", **note}
         sessions.append(
             {"name": "pynapple", "source": "suite2p", "path": str(PYNAPPLE), "fs_hz": 10.0}
-            | {"subject": subject}
+            | {"subject": "unknown"}
         )
     if ZEBRAFISH.is_file():
         subject = {"subject_id": "fish3", "species": "Danio rerio", **note}
@@ -104,8 +104,13 @@ def test_imaging_stage_on_tiny_volume_and_real_inputs(workflow_dir):
             assert np.array_equal(a["positions"][()], b["positions"][()])
 
     if PYNAPPLE.is_dir():
-        metrics, _ = check_session(results / "imaging" / "pynapple", 2000)
+        species = (
+            "BEST_PRACTICE_VIOLATION check_subject_species_exists: Subject species is missing."
+        )
+        metrics, _ = check_session(results / "imaging" / "pynapple", 2000, serious=(species,))
         assert (metrics["n_rois"], metrics["n_neurons"]) == (219, 20)
+        log = (results / "logs" / "imaging_activity" / "pynapple.log").read_text()
+        assert "session 'pynapple': subject unknown (config): activity.nwb is not DANDI" in log
     if ZEBRAFISH.is_file():
         metrics, _ = check_session(results / "imaging" / "zebrafish", 620)
         assert metrics["n_neurons"] == 522
