@@ -251,7 +251,7 @@ def test_curve_band_is_the_normal_95_interval_over_networks():
     import matplotlib.pyplot as plt
     from neurocircuit.figures.resilience import _curve_panel, _score_curves
 
-    values = np.array([0.2, 0.5, 0.6, 0.9])
+    values = np.array([-0.4, -0.1, 0.0, 0.3])
     per_seed = [
         {"model": "rate_dale_eprop", "seed": seed, "level": level, "repeat": repeat,
          "pvar_ratio": (1.0 if level == 0 else value) + 0.1 * (repeat - 0.5)}
@@ -264,5 +264,5 @@ def test_curve_band_is_the_normal_95_interval_over_networks():
     plt.close(fig)
     half = 1.959964 * values.std(ddof=1) / 2.0  # repeats averaged first: n = 4 networks
     at_half = band[np.isclose(band[:, 0], 0.5), 1]
-    assert [at_half.min(), at_half.max()] == pytest.approx([0.55 - half, 0.55 + half])
-    assert n_below == 0 and lowest == pytest.approx(0.55 - half)
+    assert [at_half.min(), at_half.max()] == pytest.approx([-0.05 - half, -0.05 + half])
+    assert n_below == 0 and lowest == pytest.approx(-0.05 - half)
