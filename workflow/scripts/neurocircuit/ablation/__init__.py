@@ -47,7 +47,9 @@ factor only (Welch's t-tests, Holm–Bonferroni across all tests, Cohen's d with
 interval; see neurocircuit.statistics).
 
 Modules: :mod:`.orders` (the orders and masks), :mod:`.curves` (curves, areas, the fitted
-networks' curves), :mod:`.summary` (the summary table and its tests).
+networks' curves), :mod:`.summary` (the summary table and its tests), :mod:`.resilience`
+(NeuroTorch's resilience protocol and the mean-drive control; batched rollouts in
+:mod:`.resilience_rollout`).
 """
 
 from neurocircuit.ablation.curves import (
@@ -72,6 +74,17 @@ from neurocircuit.ablation.orders import (
     n_removed,
     removal_order,
 )
+from neurocircuit.ablation.resilience import (
+    AREA_COLUMNS,
+    CONTROLS,
+    CURVE_COLUMNS,
+    PAPER_LEVELS,
+    PAPER_REPEATS,
+    RESILIENCE_STRATEGIES,
+    resilience_areas,
+    resilience_curve,
+    truncated_area,
+)
 from neurocircuit.ablation.summary import (
     FACTORS,
     LEVEL_ORDER,
@@ -83,6 +96,12 @@ from neurocircuit.ablation.summary import (
 
 __all__ = [
     "ALL_STRATEGIES",
+    "AREA_COLUMNS",
+    "CONTROLS",
+    "CURVE_COLUMNS",
+    "PAPER_LEVELS",
+    "PAPER_REPEATS",
+    "RESILIENCE_STRATEGIES",
     "CLASS_STRATEGIES",
     "FACTORS",
     "GLOBAL_STRATEGIES",
@@ -102,8 +121,11 @@ __all__ = [
     "inhibitory_share",
     "n_removed",
     "removal_order",
+    "resilience_areas",
+    "resilience_curve",
     "rollout_score_function",
     "summarise_ablation_files",
     "summarise_ablations",
+    "truncated_area",
     "write_ablation_curves",
 ]
