@@ -266,3 +266,15 @@ def test_curve_band_is_the_normal_95_interval_over_networks():
     at_half = band[np.isclose(band[:, 0], 0.5), 1]
     assert [at_half.min(), at_half.max()] == pytest.approx([-0.05 - half, -0.05 + half])
     assert n_below == 0 and lowest == pytest.approx(-0.05 - half)
+
+
+def test_holm_family_is_per_data_set():
+    areas = synthetic_areas(synthetic_curves(teacher=False))
+    contrasts = primary_contrasts(list(PAPER_CONTRASTS))
+    alone = resilience_tests(areas, contrasts, STRATEGIES, [PAPER_MEASURE], exploratory=False)
+    both = resilience_tests(
+        pd.concat([areas, areas.assign(dataset="demo")]), contrasts, STRATEGIES, [PAPER_MEASURE]
+    )
+    for dataset in ("zebrafish", "demo"):
+        rows = both[(both["dataset"] == dataset) & (both["family"] == "primary")]
+        np.testing.assert_allclose(rows["p_holm"], alone["p_holm"])

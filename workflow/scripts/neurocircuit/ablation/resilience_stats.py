@@ -285,7 +285,7 @@ def _compare(a, b, n_resamples: int, seed: int, confidence: float) -> dict:
 def _with_factors(areas: pd.DataFrame) -> pd.DataFrame:
     """The fitted networks' areas with their factor columns (the teacher left out)."""
     _check_columns(areas, AREA_COLUMNS, "areas")
-    fitted = areas[areas["model"] != TEACHER]
+    fitted = areas[areas["model"] != TEACHER].reset_index(drop=True)
     factors = {}
     for model in fitted["model"].unique():
         try:
