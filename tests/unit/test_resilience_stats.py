@@ -278,3 +278,24 @@ def test_holm_family_is_per_data_set():
     for dataset in ("zebrafish", "demo"):
         rows = both[(both["dataset"] == dataset) & (both["family"] == "primary")]
         np.testing.assert_allclose(rows["p_holm"], alone["p_holm"])
+
+
+def test_a_contrast_without_networks_stays_in_sight_and_out_of_holm():
+    curves = synthetic_curves(teacher=False)
+    level0 = (curves["model"] == "rate_dale_eprop") & (curves["seed"] == 5) & (curves["level"] == 0)
+    assert (
+        filter_by_intact_pvar(curves.assign(pvar=curves["pvar"].mask(level0)))
+        .dropped.set_index("model")
+        .loc["rate_dale_eprop", "dropped_seeds"]
+        == "5"
+    )  # NaN intact pVar: dropped
+    areas = synthetic_areas(curves)
+    areas = areas[areas["model"] != "spiking_nodale_eprop"]
+    contrasts = primary_contrasts(list(PAPER_CONTRASTS))
+    tests = resilience_tests(areas, contrasts, STRATEGIES, [PAPER_MEASURE], exploratory=False)
+    missing = tests[tests["contrast"] == "dale_vs_nodale_spiking"]
+    assert len(missing) == 2 and missing["n_b"].eq(0).all() and missing["model_b"].eq("").all()
+    assert missing[["p", "p_holm", "ci_low"]].isna().all().all()
+    ran = tests[tests["p"].notna()]
+    np.testing.assert_allclose(ran["p_holm"], holm_by_hand(ran["p"].to_numpy()))  # m = 4
+    assert summary_line(tests).startswith("primary family: 4 of 6 test(s) ran")

@@ -94,6 +94,22 @@ def _curve_panel(ax, per_network, models: Sequence[str], x_limits) -> tuple[int,
     return n_below, lowest
 
 
+def _strategy_curves(ax, per_network, models: Sequence[str], strategy: str, score: str) -> None:
+    """The curve panel of one strategy: :func:`_curve_panel` within the paper's x-limits, the
+    y-axis from Y_FLOOR (or the lowest band) to above 1, and how many means fall off it."""
+    x_limits = X_LIMITS.get(strategy, (0.0, 1.0))
+    n_below, lowest = _curve_panel(ax, per_network, models, x_limits)
+    ax.axhline(1.0, color="#777777", linewidth=0.8, linestyle=":")
+    ax.axhline(0.0, color="#777777", linewidth=0.8)
+    ax.set_xlim(*x_limits)
+    ax.set_ylim(max(lowest - 0.05, Y_FLOOR), max(ax.get_ylim()[1], 1.1))
+    note = f" ({n_below} mean(s) below {Y_FLOOR:g} not shown)" if n_below else ""
+    ax.set_title(STRATEGY_TITLES.get(strategy, strategy) + note)
+    ax.set_ylabel(SCORE_LABELS.get(score, score))
+    ax.set_xlabel("fraction of connections removed")
+    ax.grid(alpha=0.3)
+
+
 def _format_p(p: float) -> str:
     if not np.isfinite(p):
         return "no test"
@@ -192,19 +208,8 @@ def plot_resilience(
     )  # fmt: skip
     rng = np.random.default_rng(0)
     for r, strategy in enumerate(strategies):
-        ax = axes[r, 0]
         per_network = _score_curves(curves[curves["strategy"] == strategy], measure.score)
-        x_limits = X_LIMITS.get(strategy, (0.0, 1.0))
-        n_below, lowest = _curve_panel(ax, per_network, models, x_limits)
-        ax.axhline(1.0, color="#777777", linewidth=0.8, linestyle=":")
-        ax.axhline(0.0, color="#777777", linewidth=0.8)
-        ax.set_xlim(*x_limits)
-        ax.set_ylim(max(lowest - 0.05, Y_FLOOR), max(ax.get_ylim()[1], 1.1))
-        note = f" ({n_below} mean(s) below {Y_FLOOR:g} not shown)" if n_below else ""
-        ax.set_title(STRATEGY_TITLES.get(strategy, strategy) + note)
-        ax.set_ylabel(SCORE_LABELS.get(measure.score, measure.score))
-        ax.set_xlabel("fraction of connections removed")
-        ax.grid(alpha=0.3)
+        _strategy_curves(axes[r, 0], per_network, models, strategy, measure.score)
         ax = axes[r, 1]
         rows = primary[primary["strategy"] == strategy]
         _violin_panel(ax, areas[areas["strategy"] == strategy], fitted, rows, rng)
@@ -217,7 +222,7 @@ def plot_resilience(
         for m in fitted
     ]  # fmt: skip
     if TEACHER in models:
-        handles.append(Line2D([], [], color="black", linewidth=2.5, label="teacher (curve; "
+        handles.append(Line2D([], [], color="black", linewidth=2.5, linestyle="--", label="teacher (curve; "
                               "dotted: its area)"))  # fmt: skip
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
                ncols=min(len(handles), 3), title="band: 95 % CI of the mean over networks; "
