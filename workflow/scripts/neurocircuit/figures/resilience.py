@@ -222,8 +222,8 @@ def plot_resilience(
         for m in fitted
     ]  # fmt: skip
     if TEACHER in models:
-        handles.append(Line2D([], [], color="black", linewidth=2.5, linestyle="--", label="teacher (curve; "
-                              "dotted: its area)"))  # fmt: skip
+        label = "teacher (curve; dotted: its area)"
+        handles.append(Line2D([], [], color="black", linewidth=2.5, linestyle="--", label=label))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
                ncols=min(len(handles), 3), title="band: 95 % CI of the mean over networks; "
                "violins: seeds, black bar: mean; brackets: primary tests")  # fmt: skip
