@@ -158,8 +158,9 @@ def test_batched_repeats_equal_looped_rollouts(network):
     model = network()
     target = recording(model)
     curves = resilience_curve(
-        model, target, "random", LEVELS, repeats=4, seed=2, controls=("none",), batch_size=7
-    )
+        model, target, "random", LEVELS, repeats=4, seed=2, controls=("none",), batch_size=7,
+        rollouts="batched",
+    )  # fmt: skip
     assert len(curves) == len(LEVELS) * 4
     key = np.abs(intact_weight(network_copy(model)).numpy())
     looped = []
@@ -214,12 +215,15 @@ def constant_source_spiking_network():
     return model
 
 
+@pytest.mark.parametrize("rollouts", ["batched", "looped"])
 @pytest.mark.parametrize("network", [constant_source_rate_network, constant_source_spiking_network])
-def test_mean_drive_restores_a_constant_input_exactly(network):
+def test_mean_drive_restores_a_constant_input_exactly(network, rollouts):
     model = network()
     target = recording(model, n_frames=60)
     target[0, 0] = 0.3
-    curves = resilience_curve(model, target, "weakest_global", [0.0, 0.25], controls=CONTROLS_BOTH)
+    curves = resilience_curve(
+        model, target, "weakest_global", [0.0, 0.25], controls=CONTROLS_BOTH, rollouts=rollouts
+    )
     removed = curves[curves["level"] == 0.25].set_index("control")
     assert removed.loc["mean_drive", "pvar_ratio"] == pytest.approx(1.0, abs=1e-9)
     assert abs(removed.loc["none", "pvar_ratio"] - 1.0) > 0.02
@@ -241,6 +245,19 @@ def test_mean_drive_restores_a_constant_input_exactly(network):
 
 
 CONTROLS_BOTH = ("none", "mean_drive")
+
+
+@pytest.mark.parametrize("network", [rate_network, spiking_network])
+def test_looped_rollouts_with_shifted_biases_equal_the_batched_input_shift(network):
+    model = network()
+    target = recording(model)
+    kwargs = dict(levels=LEVELS, repeats=3, seed=1, batch_size=4)
+    looped = resilience_curve(model, target, "random", rollouts="looped", **kwargs)
+    batched = resilience_curve(model, target, "random", rollouts="batched", **kwargs)
+    pd.testing.assert_frame_equal(looped, batched, check_exact=False, rtol=0, atol=1e-6)
+    drive = looped[looped["control"] == "mean_drive"]["pvar"].to_numpy()
+    plain = looped[looped["control"] == "none"]["pvar"].to_numpy()
+    assert np.abs(drive - plain).max() > 0.01  # the control changes the curves
 
 
 def test_mean_drive_changes_nothing_at_level_zero_and_matches_at_level_one():
@@ -279,5 +296,7 @@ def test_bad_inputs_give_clear_errors():
         resilience_curve(model, target, "random", [0.0, 1.5])
     with pytest.raises(ValueError, match="unknown control 'refit'"):
         resilience_curve(model, target, "random", LEVELS, controls=("refit",))
+    with pytest.raises(ValueError, match="rollouts must be one of"):
+        resilience_curve(model, target, "random", LEVELS, rollouts="fast")
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         resilience_curve(model, target, "random", LEVELS, repeats=0)

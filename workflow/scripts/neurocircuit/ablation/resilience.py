@@ -60,7 +60,10 @@ This module (same protocol, on the fitted activity networks of ``models.activity
   current b_in,i + m_i. What is then lost is the dynamics the removed connections carried, not
   each unit's mean level.
 - All (level, repeat) pairs of a strategy run as the batch of one rollout
-  (:mod:`.resilience_rollout`), ``batch_size`` at a time.
+  (:mod:`.resilience_rollout`), ``batch_size`` at a time, each element with its own W; or one
+  at a time through the network's own compiled kernels (``rollouts="looped"``, faster on the
+  CPU, where nothing is shared between elements anyway); "auto": batched on CUDA, looped on
+  the CPU (batched for the spiking full readout).
 """
 
 from __future__ import annotations
@@ -72,7 +75,12 @@ import pandas as pd
 import torch
 
 from neurocircuit.ablation.orders import _mask_from_order, removal_order
-from neurocircuit.ablation.resilience_rollout import batched_rollout, intact_weight, network_copy
+from neurocircuit.ablation.resilience_rollout import (
+    batched_rollout,
+    intact_weight,
+    looped_rollout,
+    network_copy,
+)
 
 RESILIENCE_STRATEGIES = ("weakest_global", "random")
 """NeuroTorch's ``smallest_rm`` and ``random_rm``."""
@@ -84,6 +92,7 @@ LABELS = ("dataset", "model", "seed")
 CURVE_COLUMNS = (*LABELS, "strategy", "control", "level", "repeat", "pvar", "pvar_ratio",
                  "pvar_per_neuron_median")  # fmt: skip
 AREA_COLUMNS = (*LABELS, "strategy", "control", "score", "area")
+ROLLOUTS = ("auto", "batched", "looped")
 AREA_SCORES = {"ratio": "pvar", "per_neuron": "pvar_per_neuron_median"}
 """Area table ``score`` -> the curve column it normalises (by its value at the first level)."""
 
@@ -100,7 +109,7 @@ def ranking_matrix(net) -> np.ndarray:
     """(N, N) magnitudes that ``weakest_global`` ranks, 0 where there is no connection: |W| of
     the effective recurrent matrix, or for ``dale_mode="learnable_sign"`` (W = M² · tanh(s))
     the raw |M|, as NeuroTorch ranks its Dale layers (module docstring)."""
-    weight = intact_weight(net).numpy()
+    weight = intact_weight(net).cpu().numpy()
     if net.dale and net.dale_mode == "learnable_sign":
         raw = net.parametrizations.weight.original.detach().cpu().numpy()
         return np.where(weight != 0, np.abs(raw), 0.0)
@@ -126,12 +135,12 @@ def mean_drive_shift(weight: torch.Tensor, masks: torch.Tensor, mean_activity) -
     activity. Added to the ablated network's recurrent input, it restores each unit's mean
     input (a rate unit's threshold b − g m, a spiking unit's bias current b_in + m)."""
     removed = weight.unsqueeze(0) * (1.0 - masks)
-    mean = torch.as_tensor(mean_activity, dtype=weight.dtype)
-    return removed @ mean
+    return removed @ torch.as_tensor(mean_activity).to(weight)
 
 
 def _check_inputs(net, target: np.ndarray, strategy, levels, repeats, controls) -> np.ndarray:
-    """``levels`` as a float array; clear errors for bad arguments."""
+    """``levels`` as a float array; clear errors for bad arguments (``rollouts``: see
+    :func:`_rollout_function`)."""
     if target.ndim != 2 or target.shape[1] != net.n_units or target.shape[0] < 3:
         raise ValueError(
             f"resilience: target must have shape (T >= 3, {net.n_units}), got {target.shape}"
@@ -167,6 +176,8 @@ def resilience_curve(
     labels: dict | None = None,
     batch_size: int = 64,
     dtype: torch.dtype = torch.float64,
+    rollouts: str = "auto",
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Resilience curves of one fitted activity network under one ``strategy``.
 
@@ -177,17 +188,20 @@ def resilience_curve(
     the network is rolled out from target[0] over T frames, once per control in ``controls``
     ("none"; "mean_drive": the removed mean input given back, see the module docstring), and
     ``score(prediction[1:], target[1:])`` returns pvar and pvar_per_neuron_median.
-    All pairs of a strategy run as the batch of one rollout, ``batch_size`` pairs at a time.
+    All pairs of a strategy run as the batch of one rollout, ``batch_size`` pairs at a time
+    (``rollouts`` "batched"), or one at a time on the network's own kernels ("looped"); "auto"
+    batches on CUDA and loops on the CPU. ``dtype`` and ``device``: of the network's copy.
 
     Returns a DataFrame with columns ``CURVE_COLUMNS``: ``labels`` (dataset, model, seed; empty
     strings / -1 where not given), strategy, control, level, repeat, pvar, pvar_ratio (pVar /
     the intact network's pVar; NaN when that is <= 0) and pvar_per_neuron_median.
     """
     target = np.asarray(target, dtype=np.float64)
-    net = network_copy(model, dtype)
+    net = network_copy(model, dtype, device)
     levels = _check_inputs(net, target, strategy, levels, repeats, controls)
+    run = _rollout_function(net, rollouts)
     weight = intact_weight(net)
-    intact = batched_rollout(net, target[0], target.shape[0], weight.unsqueeze(0))
+    intact = run(net, target[0], target.shape[0], torch.ones_like(weight).unsqueeze(0))
     intact_pvar = score(intact[1:, 0], target[1:])["pvar"]
     mean_activity = intact[:-1, 0].mean(axis=0)
     orders = removal_orders(net, strategy, int(repeats), int(seed))
@@ -196,12 +210,11 @@ def resilience_curve(
     for start in range(0, len(pairs), int(batch_size)):
         chunk = pairs[start : start + int(batch_size)]
         masks = torch.as_tensor(
-            np.stack([_mask_from_order(weight.shape, orders[r], lv) for lv, r in chunk]),
-            dtype=weight.dtype,
-        )
+            np.stack([_mask_from_order(tuple(weight.shape), orders[r], lv) for lv, r in chunk])
+        ).to(weight)
         for control in controls:
             shift = mean_drive_shift(weight, masks, mean_activity) if control != "none" else None
-            frames = batched_rollout(net, target[0], target.shape[0], weight * masks, shift)
+            frames = run(net, target[0], target.shape[0], masks, shift)
             for b, (level, repeat) in enumerate(chunk):
                 scores = score(frames[1:, b], target[1:])
                 rows.append({"strategy": strategy, "control": control, "level": float(level),
@@ -209,6 +222,22 @@ def resilience_curve(
     curves = pd.DataFrame(rows)
     curves["pvar_ratio"] = curves["pvar"] / intact_pvar if intact_pvar > 0 else np.nan
     return _with_labels(curves, labels)
+
+
+def _rollout_function(net, rollouts: str):
+    """``(net, x0, n_frames, masks, shift) -> (n_frames, B, N)`` for ``rollouts``."""
+    if rollouts not in ROLLOUTS:
+        raise ValueError(f"resilience: rollouts must be one of {ROLLOUTS}, got {rollouts!r}")
+    full_readout = getattr(net, "readout", "diagonal") == "full"
+    on_cuda = intact_weight(net).device.type == "cuda"
+    if rollouts == "looped" or (rollouts == "auto" and not on_cuda and not full_readout):
+        return looped_rollout
+    weight = intact_weight(net)
+
+    def batched(net, x0, n_frames, masks, shift=None):
+        return batched_rollout(net, x0, n_frames, weight * masks, shift)
+
+    return batched
 
 
 def _with_labels(curves: pd.DataFrame, labels: dict | None) -> pd.DataFrame:
