@@ -18,6 +18,7 @@ from neurocircuit.figures.style import (
     DALE_SIGN_COLOUR,
     DYNAMICS_LINESTYLE,
     LEARNING_MARKER,
+    LEARNING_NAMES,
     NO_DALE_COLOUR,
     apply_style,
     dale_colour,
@@ -68,6 +69,8 @@ LEVEL_NAMES = {
     "tbptt": "TBPTT",
     "eprop": "e-prop",
     "force": "FORCE",
+    "windows": "on windows",
+    "rollout": "one rollout",
 }
 
 
@@ -341,8 +344,7 @@ def _area_legend(fig, models: Sequence[str], has_teacher: bool, has_tests: bool)
     handles += [
         Line2D([], [], marker=LEARNING_MARKER.get(learning, LEARNING_MARKER["unknown"]),
                linestyle="none", color="#999999", markeredgecolor="black", label=f"seed, {name}")
-        for learning, name in (("eprop", "e-prop"), ("bptt", "BPTT"), ("tbptt", "TBPTT"),
-                               ("force", "FORCE"))
+        for learning, name in LEARNING_NAMES.items()
         if learning in {figure_traits(m).learning for m in models}
     ]  # fmt: skip
     if has_tests:

@@ -55,7 +55,18 @@ BASELINE_COLOURS = {
 SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 DYNAMICS_LINESTYLE = {"spiking": "-", "rate": "--", "unknown": ":"}
-LEARNING_MARKER = {"eprop": "o", "bptt": "s", "tbptt": "^", "force": "v", "unknown": "D"}
+LEARNING_MARKER = {"eprop": "o", "bptt": "s", "tbptt": "^", "force": "v", "unknown": "D",
+                   "bptt_windows": "P", "tbptt_windows": "X"}  # fmt: skip
+LEARNING_NAMES = {
+    "eprop": "e-prop",
+    "bptt": "BPTT",
+    "tbptt": "TBPTT",
+    "force": "FORCE",
+    "bptt_windows": "BPTT on windows",
+    "tbptt_windows": "TBPTT on windows",
+}
+"""A model's learning as the figures name it: the method, and for a windows-trained model
+(``*_windows``) the objective too."""
 
 
 class FigureTraits(NamedTuple):
@@ -87,7 +98,10 @@ def figure_traits(model: str) -> FigureTraits:
     except ValueError:
         return UNKNOWN_TRAITS
     learned_sign = spec.dale_mode == "learnable_sign"
-    return FigureTraits(spec.dynamics, spec.dale, spec.method or "unknown", learned_sign)
+    learning = spec.method or "unknown"
+    if spec.objective == "windows":
+        learning = f"{learning}_windows"
+    return FigureTraits(spec.dynamics, spec.dale, learning, learned_sign)
 
 
 def apply_style(font_size: float = 10.0) -> None:
@@ -130,10 +144,7 @@ def model_label(model: str) -> str:
     traits = figure_traits(model)
     if "unknown" in (traits.dynamics, traits.learning) or traits.dale is None:
         return model
-    learning = {"eprop": "e-prop", "bptt": "BPTT", "tbptt": "TBPTT", "force": "FORCE"}[
-        traits.learning
-    ]
-    return f"{traits.dynamics}, {traits.dale_label}, {learning}"
+    return f"{traits.dynamics}, {traits.dale_label}, {LEARNING_NAMES[traits.learning]}"
 
 
 def model_handles(models: Sequence[str]) -> list[Line2D]:

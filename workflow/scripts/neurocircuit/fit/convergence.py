@@ -7,9 +7,10 @@ import json
 
 import pandas as pd
 
+from neurocircuit.models.names import model_spec
 from neurocircuit.runtime import atomic_path
 
-RUN_LABELS = ("dataset", "model", "seed", "dynamics", "dale", "method", "objective")
+RUN_LABELS = ("dataset", "model", "seed", "dynamics", "dale", "method")
 METRICS_READ = (
     *RUN_LABELS,
     "baseline_pvar_mean",
@@ -21,6 +22,7 @@ METRICS_READ = (
 )
 CONVERGENCE_COLUMNS = (
     *RUN_LABELS,
+    "objective",
     "baseline_pvar_mean",
     "iterations_to_half_gain",
     "gain_reached",
@@ -49,6 +51,7 @@ def convergence_table(metrics_paths) -> pd.DataFrame:
     for path in metrics_paths:
         metrics = _read_metrics(path)
         row = {key: metrics[key] for key in METRICS_READ}
+        row["objective"] = model_spec(metrics["model"]).objective  # from the name: old files too
         rows.append({**row, "gain_reached": metrics["iterations_to_half_gain"] is not None})
     table = pd.DataFrame(rows, columns=list(CONVERGENCE_COLUMNS))
     table["iterations_to_half_gain"] = table["iterations_to_half_gain"].astype("Int64")
