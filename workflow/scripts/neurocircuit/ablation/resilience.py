@@ -8,10 +8,11 @@ What NeuroTorch's own code does (repository NeuroTorch/NeuroTorch_PaperWithCode,
   layer (the readout ``Linear`` is never touched). The ablated matrix is written back with
   ``set_forward_weights_data`` and the network rolled out again; nothing is refitted.
 - Which numbers are ranked: ``get_forward_weights_data`` returns the raw parameter
-  (NeuroTorch 0.0.2, ``modules/layers/base.py``: ``self._forward_weights.data``). For a Dale
-  layer the effective weight is W_raw² · tanh(s) (``forward_weights``), so ``smallest_rm`` ranks
-  by |W_raw|, not by the effective |W|: the sign factor |tanh(s_j)| of each presynaptic neuron
-  is ignored. Zeroing W_raw zeroes the effective weight.
+  (NeuroTorch 0.0.2, ``neurotorch/modules/layers/base.py``: ``self._forward_weights.data``;
+  the package is in benchmarks/.peers/neurotorch-0.0.2). For a Dale layer the effective weight
+  is W_raw² · tanh(s) (``forward_weights``; ``WilsonCowanLayer`` multiplies its input by it),
+  so ``smallest_rm`` ranks by |W_raw|, not by the effective |W|: the sign factor |tanh(s_j)| of
+  each presynaptic neuron is ignored. Zeroing W_raw zeroes the effective weight.
 - ``smallest_rm`` (``utils.py``, ``sparsify_matrix_smallest_rm``): k = int(f · (N² − z0))
   (floor; z0 = entries already ~0, ``np.isclose``), the k first entries of
   ``np.argsort(|W_raw|, axis=None)`` (quicksort: ties in any order; already-zero entries sort
@@ -24,8 +25,9 @@ What NeuroTorch's own code does (repository NeuroTorch/NeuroTorch_PaperWithCode,
   n_test 32, min_perf 0.8, strategies ``smallest_rm`` and ``random_rm``).
 - Score (``train_script.py``, ``test_model``): the network is rolled out from frame 0 over the
   whole sequence (32 identical copies in a batch: deterministic, so one rollout), frame 0 put in
-  front of the prediction, pVar = 1 − MSE / Var(target) pooled over all neurons and frames
-  (``nt.losses.PVarianceLoss``), frame 0 included in both.
+  front of the prediction, pVar = 1 − MSE / (Var(target) + 1e-5) pooled over all neurons and
+  frames (0.0.2 ``metrics/losses.py``, ``PVarianceLoss``: torch's var, ddof 1), frame 0
+  included in both.
 - Curve (``resilience_analyse_on_models``): per group (model type, Dale), the mean pVar over all
   curves at each level divided by the mean at the first level; 95 % CI =
   ``scipy.stats.norm.interval(0.95, mean, sd / sqrt(n))``, sd (pandas, ddof 1) also divided by
