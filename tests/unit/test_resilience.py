@@ -300,3 +300,53 @@ def test_bad_inputs_give_clear_errors():
         resilience_curve(model, target, "random", LEVELS, rollouts="fast")
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         resilience_curve(model, target, "random", LEVELS, repeats=0)
+
+
+# ---------------------------------------------------------------- the teacher
+@pytest.fixture(scope="module")
+def teacher_recording():
+    """A 40-neuron teacher recording (ΔF/F without the movie), as in test_fit_truth."""
+    from dataclasses import asdict
+
+    from neurocircuit.fit.recording import Preprocessing, preprocess
+    from neurocircuit.imaging.synthetic import (
+        SyntheticVolumeSpec,
+        calcium_kernel,
+        simulate_spikes,
+        spikes_to_dff,
+    )
+    from neurocircuit.imaging.teacher import build_teacher, teacher_event_rates, teacher_trajectory
+
+    spec = SyntheticVolumeSpec(n_neurons=40, n_volumes=300, population="teacher", n_ensembles=4)
+    rng = np.random.default_rng(3)
+    teacher = build_teacher(40, 4, rng=rng, noise=spec.teacher_noise)
+    latent, _ = teacher_trajectory(teacher, spec.n_volumes, 1.0 / spec.volume_rate_hz, rng)
+    dff = spikes_to_dff(
+        simulate_spikes(spec, rng, teacher_event_rates(spec, latent, rng)), calcium_kernel(spec)
+    )
+    arrays = {key: getattr(teacher, key) for key in ("weight", "sign", "group", "tau_s", "gain")}
+    truth = {"spec": asdict(spec),
+             "teacher": {**arrays, "threshold": teacher.threshold, "rates": latent}}  # fmt: skip
+    return truth, preprocess(dff.T, Preprocessing("per_neuron", 3.0))
+
+
+def test_the_teacher_s_curves_match_its_ablation_scorer(teacher_recording):
+    from neurocircuit.ablation.resilience_teacher import teacher_resilience_curve
+    from neurocircuit.fit.truth import teacher_rollout_score
+
+    truth, target = teacher_recording
+    curves = teacher_resilience_curve(
+        truth, np.arange(40), target, 3.0, "random", [0.0, 0.5, 1.0], repeats=2, seed=1
+    )
+    assert list(curves.columns) == list(CURVE_COLUMNS)
+    assert set(curves["model"]) == {"teacher"} and len(curves) == 3 * 2 * 2
+    weight, score = teacher_rollout_score(truth, np.arange(40), target, 3.0)
+    plain = curves[curves["control"] == "none"]
+    for row in plain.itertuples():
+        mask = ablation_mask(weight, "random", row.level, seed=1 + row.repeat)
+        assert row.pvar == pytest.approx(score(mask), abs=1e-12)
+    intact = curves[curves["level"] == 0.0]
+    assert np.allclose(intact["pvar_ratio"], 1.0) and intact["pvar"].iloc[0] > 0.3
+    full = curves[curves["level"] == 1.0].groupby("control")["pvar"].mean()
+    assert full["none"] < intact["pvar"].iloc[0] - 0.3  # no connections: no sequence
+    assert full["mean_drive"] != pytest.approx(full["none"], abs=1e-3)

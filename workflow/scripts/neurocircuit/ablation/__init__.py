@@ -49,7 +49,7 @@ interval; see neurocircuit.statistics).
 Modules: :mod:`.orders` (the orders and masks), :mod:`.curves` (curves, areas, the fitted
 networks' curves), :mod:`.summary` (the summary table and its tests), :mod:`.resilience`
 (NeuroTorch's resilience protocol and the mean-drive control; batched rollouts in
-:mod:`.resilience_rollout`).
+:mod:`.resilience_rollout`, the teacher's curves in :mod:`.resilience_teacher`).
 """
 
 from neurocircuit.ablation.curves import (
@@ -85,6 +85,7 @@ from neurocircuit.ablation.resilience import (
     resilience_curve,
     truncated_area,
 )
+from neurocircuit.ablation.resilience_teacher import teacher_resilience_curve
 from neurocircuit.ablation.summary import (
     FACTORS,
     LEVEL_ORDER,
@@ -126,6 +127,7 @@ __all__ = [
     "rollout_score_function",
     "summarise_ablation_files",
     "summarise_ablations",
+    "teacher_resilience_curve",
     "truncated_area",
     "write_ablation_curves",
 ]

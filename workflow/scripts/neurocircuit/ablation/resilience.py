@@ -223,7 +223,7 @@ def resilience_curve(
                              "repeat": repeat, **scores})  # fmt: skip
     curves = pd.DataFrame(rows)
     curves["pvar_ratio"] = curves["pvar"] / intact_pvar if intact_pvar > 0 else np.nan
-    return _with_labels(curves, labels)
+    return label_curves(curves, labels)
 
 
 def _rollout_function(net, rollouts: str):
@@ -242,7 +242,7 @@ def _rollout_function(net, rollouts: str):
     return batched
 
 
-def _with_labels(curves: pd.DataFrame, labels: dict | None) -> pd.DataFrame:
+def label_curves(curves: pd.DataFrame, labels: dict | None) -> pd.DataFrame:
     """``curves`` with the label columns in front and the columns in ``CURVE_COLUMNS`` order,
     sorted by control, repeat and level."""
     labels = labels or {}
