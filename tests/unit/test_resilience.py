@@ -350,3 +350,28 @@ def test_the_teacher_s_curves_match_its_ablation_scorer(teacher_recording):
     full = curves[curves["level"] == 1.0].groupby("control")["pvar"].mean()
     assert full["none"] < intact["pvar"].iloc[0] - 0.3  # no connections: no sequence
     assert full["mean_drive"] != pytest.approx(full["none"], abs=1e-3)
+
+
+def test_curves_of_a_fitted_model_file(tmp_path):
+    import h5py
+    from neurocircuit.ablation.resilience import fitted_resilience_curves
+    from neurocircuit.models.fitted import save_fitted_model
+
+    model = rate_network()
+    target = recording(model)
+    save_fitted_model(model, tmp_path / "model.pt", {})
+    with h5py.File(tmp_path / "prediction.h5", "w") as h5:
+        h5["target"] = target.T
+    settings = dict(strategies=["weakest_global", "random"], levels=[0.0, 0.5], repeats=2, seed=0)
+    labels = dict(dataset="d", model="rate_nodale_bptt", seed=3)
+    curves = fitted_resilience_curves(tmp_path / "model.pt", tmp_path / "prediction.h5",
+                                      settings, labels)  # fmt: skip
+    assert len(curves) == (2 + 2 * 2) * 2  # (1 + 2 orders) x 2 levels x 2 controls
+    assert set(curves["seed"]) == {3} and set(curves["dataset"]) == {"d"}
+    direct = resilience_curve(model, target, "random", [0.0, 0.5], 2, 0, labels=labels)
+    from_file = curves[curves["strategy"] == "random"].reset_index(drop=True)
+    assert np.allclose(from_file["pvar"], direct["pvar"], rtol=0, atol=1e-6)  # saved float32
+    with h5py.File(tmp_path / "prediction.h5", "w") as h5:
+        h5["target"] = target[:, :5].T
+    with pytest.raises(ValueError, match="prediction.h5: 5 neurons but the model"):
+        fitted_resilience_curves(tmp_path / "model.pt", tmp_path / "prediction.h5", settings)

@@ -306,3 +306,42 @@ def resilience_areas(curves: pd.DataFrame, decimals: int | None = 2) -> pd.DataF
     keys = [*LABELS, "strategy", "control", "score"]
     means = per_repeat.groupby(keys, sort=False)["area"].mean().reset_index()
     return means[list(AREA_COLUMNS)]
+
+
+# ---------------------------------------------------------------- files
+def fitted_resilience_curves(
+    model_path, prediction_path, settings: dict, labels: dict | None = None
+) -> pd.DataFrame:
+    """The curves of one fitted network (``model.pt``) on its recording (``target`` of its
+    ``prediction.h5``, (N, T) there), every strategy of ``settings`` one after the other:
+    ``settings`` holds ``strategies``, ``levels``, ``repeats``, ``seed`` and optionally
+    ``controls`` (default both). ``labels``: dataset, model, seed of the table."""
+    import h5py
+
+    from neurocircuit.models.fitted import load_fitted_model
+
+    model, _ = load_fitted_model(model_path)
+    try:
+        with h5py.File(prediction_path, "r") as h5:
+            target = np.asarray(h5["target"], dtype=np.float64).T
+    except (OSError, KeyError) as error:
+        raise ValueError(f"{prediction_path}: no readable 'target' dataset ({error})") from None
+    if target.shape[1] != model.n_units:
+        raise ValueError(
+            f"{prediction_path}: {target.shape[1]} neurons but the model in {model_path} has "
+            f"{model.n_units} units"
+        )
+    tables = [
+        resilience_curve(
+            model,
+            target,
+            strategy,
+            settings["levels"],
+            settings["repeats"],
+            settings["seed"],
+            controls=settings.get("controls", CONTROLS),
+            labels=labels,
+        )  # fmt: skip
+        for strategy in settings["strategies"]
+    ]
+    return pd.concat(tables, ignore_index=True)
