@@ -69,6 +69,8 @@ def test_truncated_area_on_a_hand_curve():
 
 def test_truncated_area_without_two_points_or_a_positive_start_is_nan():
     assert math.isnan(truncated_area([0.0, 0.5, 1.0], [0.5, -0.1, 0.3]))
+    assert truncated_area([0.0, 0.5, 1.0], [0.5, -0.1, 0.3], no_area=0.0) == 0.0
+    assert math.isnan(truncated_area([0.0, 0.5, 1.0], [-0.2, -0.1, -0.3], no_area=0.0))
     assert math.isnan(truncated_area([0.0, 0.5, 1.0], [-0.2, -0.1, -0.3]))
     assert math.isnan(truncated_area([0.0, 0.5, 1.0], [0.0, 0.1, 0.3]))
     # NaN points are left out, not a cut
@@ -274,7 +276,8 @@ def test_mean_drive_changes_nothing_at_level_zero_and_matches_at_level_one():
 # ---------------------------------------------------------------- areas and bad input
 def test_area_table_per_score_and_repeat_mean():
     rows = []
-    for repeat, values in enumerate(([0.8, 0.6, 0.2, -0.1, 0.4], [0.8, 0.8, 0.8, 0.8, 0.8])):
+    curves = ([0.8, 0.6, 0.2, -0.1, 0.4], [0.8, 0.8, 0.8, 0.8, 0.8], [0.8, -0.1, 0.5, 0.5, 0.5])
+    for repeat, values in enumerate(curves):
         for level, value in zip(LEVELS, values, strict=True):
             rows.append(dict(dataset="d", model="m", seed=0, strategy="random", control="none",
                              level=level, repeat=repeat, pvar=value, pvar_ratio=value / 0.8,
@@ -282,7 +285,9 @@ def test_area_table_per_score_and_repeat_mean():
     areas = resilience_areas(pd.DataFrame(rows, columns=list(CURVE_COLUMNS)))
     assert list(areas.columns) == list(AREA_COLUMNS)
     assert areas["score"].tolist() == ["ratio", "per_neuron"]
-    assert np.allclose(areas["area"], (0.34375 + 1.0) / 2)
+    assert np.allclose(areas["area"], (0.34375 + 1.0) / 2)  # the collapsed curve left out
+    counted = resilience_areas(pd.DataFrame(rows, columns=list(CURVE_COLUMNS)), no_area=0.0)
+    assert np.allclose(counted["area"], (0.34375 + 1.0 + 0.0) / 3)
 
 
 def test_bad_inputs_give_clear_errors():

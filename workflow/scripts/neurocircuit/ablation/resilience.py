@@ -254,15 +254,16 @@ def label_curves(curves: pd.DataFrame, labels: dict | None) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- areas
-def truncated_area(levels, values, decimals: int | None = 2) -> float:
+def truncated_area(levels, values, decimals: int | None = 2, no_area: float = np.nan) -> float:
     """NeuroTorch's area under one normalised resilience curve (module docstring).
 
     ``levels`` rounded to ``decimals`` (2 as NeuroTorch; None: not rounded) and sorted;
     ``values`` divided by their value at the first level; the points from the first ratio <= 0
     on dropped (that point included, no interpolation), NaN points dropped; the trapezoidal area
-    over the points left, not divided by their span. NaN when fewer than two points are left
-    (NeuroTorch leaves such a curve out) or when the first value is not > 0 (nothing to
-    normalise by).
+    over the points left, not divided by their span. ``no_area`` (default NaN: NeuroTorch
+    leaves such a curve out, which drops exactly the networks that collapse at the first
+    removal; 0 counts them) when fewer than two points are left; NaN when the first value is
+    not > 0 (nothing to normalise by).
     """
     x = np.asarray(levels, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
@@ -280,29 +281,34 @@ def truncated_area(levels, values, decimals: int | None = 2) -> float:
     x, ratio = x[:stop], ratio[:stop]
     kept = ~np.isnan(ratio)
     if kept.sum() < 2:
-        return float("nan")
+        return float(no_area)
     return float(np.trapezoid(ratio[kept], x[kept]))
 
 
-def truncated_areas_per_repeat(curves: pd.DataFrame, decimals: int | None = 2) -> pd.DataFrame:
+def truncated_areas_per_repeat(
+    curves: pd.DataFrame, decimals: int | None = 2, no_area: float = np.nan
+) -> pd.DataFrame:
     """:func:`truncated_area` of every curve (one per labels, strategy, control, repeat) and
     score: columns ``AREA_COLUMNS`` plus repeat, before repeats are averaged."""
     keys = [*LABELS, "strategy", "control", "repeat"]
     rows = []
     for key, curve in curves.groupby(keys, sort=False):
         for score, column in AREA_SCORES.items():
-            area = truncated_area(curve["level"], curve[column], decimals)
+            area = truncated_area(curve["level"], curve[column], decimals, no_area)
             rows.append({**dict(zip(keys, key, strict=True)), "score": score, "area": area})
     return pd.DataFrame(rows, columns=[*AREA_COLUMNS, "repeat"])
 
 
-def resilience_areas(curves: pd.DataFrame, decimals: int | None = 2) -> pd.DataFrame:
+def resilience_areas(
+    curves: pd.DataFrame, decimals: int | None = 2, no_area: float = np.nan
+) -> pd.DataFrame:
     """Area per (labels, strategy, control, score): columns ``AREA_COLUMNS``. ``score`` "ratio"
     is NeuroTorch's (pooled pVar over its value at level 0), "per_neuron" the same on the median
     per-neuron pVar. Random repeats: the mean of the per-repeat areas that exist (NeuroTorch
     keeps each repeat as a sample and leaves out curves without an area; NaN when none has
-    one)."""
-    per_repeat = truncated_areas_per_repeat(curves, decimals)
+    one). ``no_area``: the area of a curve whose second point is already <= 0 (see
+    :func:`truncated_area`; NaN as NeuroTorch, 0 to count the collapsed networks)."""
+    per_repeat = truncated_areas_per_repeat(curves, decimals, no_area)
     keys = [*LABELS, "strategy", "control", "score"]
     means = per_repeat.groupby(keys, sort=False)["area"].mean().reset_index()
     return means[list(AREA_COLUMNS)]
