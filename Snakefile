@@ -23,6 +23,7 @@ include: "workflow/rules/imaging.smk"
 include: "workflow/rules/classification.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/ablation.smk"
+include: "workflow/rules/resilience.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -12,6 +12,11 @@ RUN_FOLDER = {
 }
 ABLATION_TABLE = "results/ablation/{dataset}/{model}/seed{seed}.csv"
 TEACHER_FORECAST = "results/fit/{dataset}/teacher/forecast.csv"
+RESILIENCE_TABLES = {
+    "curves": "results/resilience/{dataset}/{model}/seed{seed}.csv",
+    "areas": "results/resilience/{dataset}/{model}/seed{seed}_areas.csv",
+}
+RESILIENCE_SUMMARY = "results/resilience/summary.csv"
 
 
 def expand(pattern: str, **values: list) -> list[str]:
@@ -141,11 +146,34 @@ def figure_targets(config: dict) -> list[str]:
     return figures
 
 
+def resilience_tables(config: dict, kind: str = "curves", dataset=None) -> list[str]:
+    """The resilience ``kind`` table ("curves" or "areas") of every network the resilience
+    stage ablates: each in-sample fit, then each teacher (optionally of one data set)."""
+    return [RESILIENCE_TABLES[kind].format(**run) for run in ablation_runs(config, dataset)]
+
+
+def resilience_targets(config: dict) -> list[str]:
+    """The resilience stage's outputs (rule ``resilience``, whether enabled or not): every
+    network's curves and areas, the summary, and each data set's figure of each measure."""
+    if not stage_runs(config, "fit"):
+        return []
+    figures = expand(
+        "results/figures/resilience/{dataset}/{measure}.{ext}",
+        dataset=config["fit"]["datasets"],
+        measure=[measure["name"] for measure in config["resilience"]["measures"]],
+        ext=["png", "pdf"],
+    )
+    tables = resilience_tables(config) + resilience_tables(config, "areas")
+    return tables + [RESILIENCE_SUMMARY] + figures
+
+
 def all_targets(config: dict) -> list[str]:
-    """Every final output of the configured study."""
+    """Every final output of the configured study (the resilience stage's when enabled)."""
+    resilience = resilience_targets(config) if config["resilience"]["enabled"] else []
     return (
         imaging_targets(config)
         + classification_targets(config)
         + fit_targets(config)
         + figure_targets(config)
+        + resilience
     )
