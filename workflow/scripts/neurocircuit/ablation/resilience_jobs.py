@@ -26,6 +26,8 @@ SUMMARY_SECTIONS = ("primary", "exploratory", "filter", "power")
 estimates, how many networks the intact-pVar filter dropped per model, and one line per data
 set on the primary family's power."""
 LABEL_TYPES = {"dataset": str, "model": str, "strategy": str, "control": str}
+COUNT_COLUMNS = ("n_a", "n_b", "n_networks", "n_dropped", "n_kept")
+"""Counts in the summary, written as integers (empty in the rows of other sections)."""
 
 
 def write_tables(curves: pd.DataFrame, curves_csv, areas_csv) -> pd.DataFrame:
@@ -170,6 +172,9 @@ def summarise_resilience_files(
     table = pd.concat(
         [tests, dropped, pd.DataFrame(power_rows(tests, datasets))], ignore_index=True
     )
+    for column in COUNT_COLUMNS:
+        if column in table.columns:
+            table[column] = table[column].astype("Int64")
     if logger:
         for row in power_rows(tests, datasets):
             logger.info("%s: %s", row["dataset"], row["note"])
