@@ -213,3 +213,25 @@ def one_thread_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def test_the_preset_is_the_papers_protocol_and_the_default_is_off():
+    """config/resilience.yaml: four e-prop groups with the paper's Dale form beside ours, 20
+    seeds, stop at pVar 0.91, the 0.8 filter, 32 random orders; its primary contrasts each
+    select one model (the check passes). config.yaml leaves the stage off."""
+    assert shipped_config()["resilience"]["enabled"] is False
+    preset = shipped_config("config/resilience.yaml")
+    assert preset["resilience"]["enabled"] is True
+    assert sorted(preset["fit"]["models"]) == sorted(
+        f"{dynamics}_{dale}_eprop"
+        for dynamics in ("rate", "spiking")
+        for dale in ("dalesign", "nodale", "dale")
+    )
+    assert preset["fit"]["seeds"] == list(range(20))
+    assert preset["fit"]["defaults"]["training"]["stop_pvar"] == 0.91
+    settings = resilience.curve_settings(preset)
+    assert (len(settings["levels"]), settings["repeats"]) == (21, 32)
+    summary = resilience.summary_settings(preset)
+    assert summary["filter_pvar"] == 0.8
+    assert {c["a"] for c in summary["primary_contrasts"] if c["factor"] == "dale"} == {"dalesign"}
+    assert len(targets.resilience_tables(preset)) == 6 * 20
