@@ -235,3 +235,28 @@ def test_the_preset_is_the_papers_protocol_and_the_default_is_off():
     assert summary["filter_pvar"] == 0.8
     assert {c["a"] for c in summary["primary_contrasts"] if c["factor"] == "dale"} == {"dalesign"}
     assert len(targets.resilience_tables(preset)) == 6 * 20
+
+
+@pytest.mark.usefixtures("one_thread_torch")
+def test_a_bad_input_ends_the_job_with_one_line(tmp_path, capsys):
+    fit = tiny_fit(tmp_path, "rate_nodale_bptt")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5:
+        h5["target"] = np.zeros((3, 60))
+    config = shipped_config("tests/config.test.yaml", resilience={"levels": 2})
+    params = Files(labels={"dataset": "toy", "model": "rate_nodale_bptt", "seed": 0},
+                   resilience_settings=resilience.curve_settings(config))  # fmt: skip
+    out = Files(curves=str(tmp_path / "c.csv"), areas=str(tmp_path / "a.csv"))
+    with pytest.raises(SystemExit) as stop:
+        run_script("resilience_curves", tmp_path, params=params, output=out,
+                   input=Files(model=str(fit["model"]), prediction=str(other)))  # fmt: skip
+    assert str(stop.value) == (
+        f"resilience_curves: {other}: 3 neurons but the model in {fit['model']} has 6 units"
+    )
+    assert "Traceback" not in capsys.readouterr().err
+    assert not list(tmp_path.glob("[ca].csv"))
+    summary = Files(summary_settings=resilience.summary_settings(config))
+    with pytest.raises(SystemExit, match=r"^resilience_summary: .*nowhere.csv: not a readable"):
+        run_script("resilience_summary", tmp_path, params=summary,
+                   input=Files(curves=[str(tmp_path / "nowhere.csv")], areas=[]),
+                   output=Files(summary=str(tmp_path / "s.csv")))  # fmt: skip
