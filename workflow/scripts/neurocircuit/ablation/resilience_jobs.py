@@ -204,6 +204,7 @@ def plot_resilience_files(
     if "section" not in summary.columns:
         raise ValueError(f"{summary_csv}: no 'section' column (not a resilience summary)")
     tests = summary[summary["section"].isin(["primary", "exploratory"])]
+    tests = tests.astype({"n_a": int, "n_b": int})  # counts (the other sections leave them empty)
     if not (kept.curves["dataset"] == dataset).any():
         raise ValueError(
             f"resilience figure: every network of {dataset} was dropped by the intact-pVar "
