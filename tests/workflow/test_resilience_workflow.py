@@ -260,3 +260,53 @@ def test_a_bad_input_ends_the_job_with_one_line(tmp_path, capsys):
         run_script("resilience_summary", tmp_path, params=summary,
                    input=Files(curves=[str(tmp_path / "nowhere.csv")], areas=[]),
                    output=Files(summary=str(tmp_path / "s.csv")))  # fmt: skip
+
+
+def test_the_teacher_script_scores_the_circuit_as_its_ablation_does(tmp_path):
+    """resilience_teacher on a small simulated teacher session: its intact and fully ablated
+    points are the scores of fit.truth's teacher scorer (the ablation stage's) on the same
+    recording, read and preprocessed as the job's params say."""
+    from neurocircuit.fit.recording import Preprocessing, preprocess
+    from neurocircuit.fit.truth import teacher_rollout_score
+    from neurocircuit.imaging.synthetic import (
+        SyntheticVolumeSpec,
+        read_ground_truth,
+        simulate_volume,
+        write_ground_truth,
+    )
+    from neurocircuit.workflow import fit
+
+    spec = SyntheticVolumeSpec(n_planes=2, height=64, width=64, n_volumes=200, n_neurons=16,
+                               population="teacher", n_ensembles=3, event_rate_hz=0.6)  # fmt: skip
+    recording = simulate_volume(spec, seed=1)
+    truth_path, activity = tmp_path / "ground_truth.h5", tmp_path / "activity.h5"
+    write_ground_truth(recording, truth_path, 1)
+    dff = recording.dff + 0.02 * np.random.default_rng(0).normal(size=recording.dff.shape)
+    with h5py.File(activity, "w") as h5:
+        h5["dff"], h5["time_s"] = dff, np.arange(spec.n_volumes) / spec.volume_rate_hz
+        h5["truth_index"] = np.arange(spec.n_neurons)
+    config = shipped_config("tests/config.test.yaml", resilience={"levels": 3, "random_repeats": 2})
+    tiny = SimpleNamespace(dataset="tiny")
+    params = Files(labels=resilience.teacher_labels(tiny),
+                   recording_settings=fit.recording_params(config, tiny),
+                   preprocessing_settings=fit.preprocessing_params(config, tiny),
+                   resilience_settings=resilience.curve_settings(config))  # fmt: skip
+    out = Files(curves=str(tmp_path / "seed0.csv"), areas=str(tmp_path / "seed0_areas.csv"))
+    run_script("resilience_teacher", tmp_path, params=params, output=out,
+               input=Files(truth=str(truth_path), activity=str(activity)))  # fmt: skip
+
+    curves = pd.read_csv(out.curves)
+    assert set(curves["model"]) == {"teacher"} and set(curves["dataset"]) == {"tiny"}
+    assert len(curves) == 2 * 3 * (1 + 2)  # controls x levels x (weakest + 2 random)
+    preset = Preprocessing(**params.preprocessing_settings)
+    target = preprocess(dff.T, preset)
+    weight, score = teacher_rollout_score(
+        read_ground_truth(truth_path), np.arange(16), target, preset.smoothing_sigma_frames
+    )
+    none = curves[curves["control"] == "none"].groupby("level")["pvar"]
+    assert none.min()[0.0] == pytest.approx(score(np.ones_like(weight)), abs=1e-9)
+    assert none.max()[0.0] == pytest.approx(score(np.ones_like(weight)), abs=1e-9)
+    assert none.min()[1.0] == pytest.approx(score(np.zeros_like(weight)), abs=1e-9)
+    assert score(np.ones_like(weight)) > score(np.zeros_like(weight)) + 0.1
+    areas = pd.read_csv(out.areas)
+    assert len(areas) == 2 * 2 * 2 and set(areas["score"]) == {"ratio", "per_neuron"}
