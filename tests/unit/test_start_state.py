@@ -182,3 +182,24 @@ def test_bad_input_is_named():
         ss.start_state(np.zeros((0, 3)), 3.0)
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
         ss.causal_smooth(np.zeros((4, 3)), -1.0)
+
+
+def test_a_spiking_heldout_rollout_burns_in_on_the_past_alone():
+    """The spiking held-out rollout starts as a forecast window does (teacher forcing over the
+    causal estimates of the last training frames): a future of NaN changes nothing, and it is
+    not the old start from the last frame with membranes at rest."""
+    from neurocircuit.fit.jobs import heldout_rollout
+    from neurocircuit.models.fitted import rollout
+
+    _, recorded = noisy_sine(n_frames=200, n_neurons=4, period=25.0, noise=0.1)
+    preprocessing = Preprocessing("per_neuron", 3.0)
+    model = build_network(parse_model_name("spiking_dale_bptt"), 4, {}, seed=0)
+    forecast = heldout_rollout(model, recorded, 160, preprocessing)
+    assert forecast.shape == (40, 4) and np.all(np.isfinite(forecast))
+    again = heldout_rollout(model, poisoned_from(recorded, 160), 160, preprocessing)
+    assert np.array_equal(again, forecast)
+    normalised = apply_minmax(recorded[:160], *minmax_range(recorded[:160], "per_neuron"))
+    frames = ss.causal_smooth(normalised, 3.0)[-64:]
+    assert np.allclose(forecast, fc.network_forecast(model, frames[:, None], 40)[:, 0])
+    cold = rollout(model, ss.start_state(normalised, 3.0), 41)[1:]
+    assert np.abs(cold - forecast).max() > 1e-3
