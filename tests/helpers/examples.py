@@ -13,7 +13,13 @@ import pandas as pd
 from neurocircuit.models.names import parse_model_name
 from neurocircuit.runtime import write_json
 
-FIT_MODELS = ("spiking_nodale_eprop", "spiking_dale_eprop", "rate_nodale_bptt", "rate_dale_bptt")
+FIT_MODELS = (
+    "spiking_nodale_eprop",
+    "spiking_dale_eprop",
+    "rate_nodale_bptt",
+    "rate_dale_bptt_windows",
+    "rate_dale_bptt",
+)
 CLASSIFICATION_MODELS = ("lif", "lif_dale")
 STRATEGIES = ("random", "weakest", "strongest", "hubs")
 

@@ -57,7 +57,7 @@ DIVERGING_CMAP = "RdBu_r"
 DYNAMICS_LINESTYLE = {"spiking": "-", "rate": "--", "unknown": ":"}
 LEARNING_MARKER = {"eprop": "o", "bptt": "s", "tbptt": "^", "force": "v", "unknown": "D",
                    "bptt_windows": "P", "tbptt_windows": "X"}  # fmt: skip
-LEARNING_NAMES = {
+LEARNING_NAMES = {  # in the figures' order
     "eprop": "e-prop",
     "bptt": "BPTT",
     "tbptt": "TBPTT",
@@ -185,9 +185,10 @@ def dale_colour(model: str) -> str:
 
 def sort_models(models: Iterable[str]) -> list[str]:
     """Models in a stable, meaningful order: spiking before rate, no-Dale before Dale, e-prop
-    before BPTT before TBPTT before FORCE, then by name."""
+    before BPTT before TBPTT before FORCE before the windows-trained ones, then by name."""
     order_dyn = {"spiking": 0, "rate": 1, "unknown": 2}
-    order_learn = {"eprop": 0, "bptt": 1, "tbptt": 2, "force": 3, "unknown": 4}
+    order_learn = {learning: i for i, learning in enumerate(LEARNING_NAMES)}
+    order_learn["unknown"] = len(order_learn)
 
     def key(model):
         t = figure_traits(model)
