@@ -52,5 +52,8 @@ def test_windows_fit_jobs_train_on_windows_and_keep_the_best_forecast(tmp_path, 
     assert heldout["heldout_best_iteration"] == int(
         history.loc[history["val_score"].idxmax(), "iteration"] + 1
     )
+    # the kept iteration's score is named for what it is: the validation windows' MAE
+    assert scores["best_training_pvar"] is None and heldout["heldout_validation_pvar"] is None
+    assert heldout["heldout_validation_forecast_mae"] == pytest.approx(-history["val_score"].max())
     saved = json.loads((run_dir / "heldout" / "scores.json").read_text())
     assert saved["n_fit_frames"] == 42 and saved["n_validation_frames"] == 6

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurocircuit.fit.heldout_rollout import heldout_rollout, recorded_frames
 from neurocircuit.fit.recording import (
     describe_preprocessing,
     load_activity,
@@ -29,7 +30,6 @@ from neurocircuit.fit.recording import (
     preprocess_split,
 )
 from neurocircuit.fit.settings import FitRun, FitSettings
-from neurocircuit.fit.start_state import heldout_start_state
 from neurocircuit.fit.training import (
     TrainedFit,
     history_rows,
@@ -64,15 +64,6 @@ def resolve_split(split: str) -> str:
     if split not in SPLITS:
         raise ValueError(f"fit: split must be 'in_sample' or 'heldout', got '{split}'")
     return split
-
-
-def recorded_frames(traces, preprocessing) -> np.ndarray:
-    """(T, N): ``traces`` min-max normalised with their own statistics, not smoothed (what a
-    ``_windows`` model trains on: the frames forecasts are scored against)."""
-    from neurocircuit.fit.recording import apply_minmax, minmax_range
-
-    traces = np.asarray(traces, dtype=np.float64)
-    return apply_minmax(traces, *minmax_range(traces, preprocessing.normalisation))
 
 
 def _train(
@@ -170,7 +161,15 @@ def _named_scores(prefix: str, prediction, target) -> dict:
     }
 
 
-def _training_summary(trained: TrainedFit, baseline_pvar: float) -> dict:
+def _best_scores(result, prefix: str, windows: bool) -> dict:
+    """The kept iteration's score under its own name: a pVar (the single rollout's training or
+    validation pVar) or, for a ``_windows`` model, the validation windows' forecast MAE."""
+    if windows:
+        return {f"{prefix}_pvar": None, f"{prefix}_forecast_mae": -float(result.best_score)}
+    return {f"{prefix}_pvar": result.best_score}
+
+
+def _training_summary(trained: TrainedFit, baseline_pvar: float, windows: bool = False) -> dict:
     """How training went; ``baseline_pvar``: the time-mean predictor's pVar on the frames the
     history scores (for iterations_to_half_gain)."""
     result = trained.result
@@ -178,7 +177,7 @@ def _training_summary(trained: TrainedFit, baseline_pvar: float) -> dict:
         "iterations_to_half_gain": iterations_to_half_gain(result.history, baseline_pvar),
         "iterations": result.epochs_run,
         "best_iteration": result.best_epoch,
-        "best_training_pvar": result.best_score,
+        **_best_scores(result, "best_training", windows),
         "stop_reason": result.stop_reason,
         "wall_time_s": float(sum(row["epoch_time_s"] for row in result.history)),
         "device": result.device,
@@ -245,7 +244,9 @@ def fit_in_sample_file(
         "frame_period_s": recording.frame_period_s,
         "interpolated_values": recording.interpolated_values,
         "dale_on_every_path": trained.model.dale_on_every_path(),
-        **_training_summary(trained, pvar(baselines["mean"], scored)),
+        **_training_summary(
+            trained, pvar(baselines["mean"], scored), run.spec.objective == WINDOWS
+        ),
         "settings": run.provenance(),
         "spec": run.spec.to_dict(),
         "versions": package_versions(),
@@ -380,7 +381,7 @@ def fit_heldout_file(
         "n_fit_frames": n_train - n_validation,
         "n_validation_frames": n_validation,
         "n_heldout_frames": int(test_part.shape[0]),
-        "heldout_validation_pvar": result.best_score,
+        **_best_scores(result, "heldout_validation", run.spec.objective == WINDOWS),
         "heldout_best_iteration": result.best_epoch,
         "heldout_iterations": result.epochs_run,
         "heldout_wall_time_s": float(sum(row["epoch_time_s"] for row in result.history)),
@@ -406,25 +407,6 @@ def fit_heldout_file(
     write_json(scores, outputs["scores"])
     _remove_checkpoint(resume_checkpoint_path(outputs["scores"], HELDOUT))
     return scores
-
-
-def heldout_rollout(model, traces, n_train: int, preprocessing, context: int = 64) -> np.ndarray:
-    """(T − n_train, N): the held-out network's rollout over the held-out frames, started as
-    every forecast window starts (:func:`neurocircuit.fit.forecast.network_start`): a rate
-    network from the causal start state at the last training frame
-    (:func:`heldout_start_state`); a spiking network after a burn-in of teacher forcing over
-    the causal estimates of the last ``context`` training frames. Reads no held-out frame."""
-    from neurocircuit.fit.forecast import network_forecast
-    from neurocircuit.fit.start_state import causal_smooth
-    from neurocircuit.models.activity import SpikingActivityNetwork
-
-    horizon = len(traces) - int(n_train)
-    if not isinstance(model, SpikingActivityNetwork):
-        start = heldout_start_state(traces, n_train, preprocessing)
-        return rollout(model, start, horizon + 1)[1:]
-    recorded = recorded_frames(np.asarray(traces)[: int(n_train)], preprocessing)
-    frames = causal_smooth(recorded, preprocessing.smoothing_sigma_frames)[-int(context) :]
-    return network_forecast(model, frames[:, None, :], horizon)[:, 0]
 
 
 def _heldout_baselines(train_part, test_part, settings: FitSettings, n_validation: int):
