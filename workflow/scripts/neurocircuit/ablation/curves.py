@@ -161,14 +161,10 @@ def rollout_score_function(model, target: np.ndarray) -> Callable[[np.ndarray], 
     return score
 
 
-def ablate_fitted_model(
-    model_path, prediction_path, output_csv, settings: dict, logger=None
-) -> pd.DataFrame:
-    """Ablation curves of one fitted network (``model.pt``) on its recording (``target`` of its
-    ``prediction.h5``), written to ``output_csv``. Connections are ranked by the network's
-    ``effective_connectivity()`` (what the ranked strategies see, and whose signs give each
-    connection's class). ``settings``: the ``ablation`` config section (fractions, strategies,
-    random_repeats, seed)."""
+def load_fitted_run(model_path, prediction_path):
+    """(model, target (T, N)) of a fitted run: its ``model.pt`` and the target its
+    ``prediction.h5`` scored, checked to have the model's number of units (one clear error
+    naming the file otherwise)."""
     import h5py
 
     from neurocircuit.models.fitted import load_fitted_model
@@ -184,6 +180,18 @@ def ablate_fitted_model(
             f"{prediction_path}: {target.shape[1]} neurons but the model in {model_path} has "
             f"{model.n_units} units"
         )
+    return model, target
+
+
+def ablate_fitted_model(
+    model_path, prediction_path, output_csv, settings: dict, logger=None
+) -> pd.DataFrame:
+    """Ablation curves of one fitted network (``model.pt``) on its recording (``target`` of its
+    ``prediction.h5``), written to ``output_csv``. Connections are ranked by the network's
+    ``effective_connectivity()`` (what the ranked strategies see, and whose signs give each
+    connection's class). ``settings``: the ``ablation`` config section (fractions, strategies,
+    random_repeats, seed)."""
+    model, target = load_fitted_run(model_path, prediction_path)
     weight = model.effective_connectivity().numpy()
     if logger:
         logger.info(

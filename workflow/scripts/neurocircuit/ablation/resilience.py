@@ -322,21 +322,9 @@ def fitted_resilience_curves(
     ``prediction.h5``, (N, T) there), every strategy of ``settings`` one after the other:
     ``settings`` holds ``strategies``, ``levels``, ``repeats``, ``seed`` and optionally
     ``controls`` (default both). ``labels``: dataset, model, seed of the table."""
-    import h5py
+    from neurocircuit.ablation.curves import load_fitted_run
 
-    from neurocircuit.models.fitted import load_fitted_model
-
-    model, _ = load_fitted_model(model_path)
-    try:
-        with h5py.File(prediction_path, "r") as h5:
-            target = np.asarray(h5["target"], dtype=np.float64).T
-    except (OSError, KeyError) as error:
-        raise ValueError(f"{prediction_path}: no readable 'target' dataset ({error})") from None
-    if target.shape[1] != model.n_units:
-        raise ValueError(
-            f"{prediction_path}: {target.shape[1]} neurons but the model in {model_path} has "
-            f"{model.n_units} units"
-        )
+    model, target = load_fitted_run(model_path, prediction_path)
     tables = [
         resilience_curve(
             model,

@@ -68,18 +68,11 @@ def write_teacher_resilience(
     (read with ``recording_settings``, preprocessed with ``preprocessing_settings``), under the
     same strategies, levels, repeats and controls as the fits; written like theirs."""
     from neurocircuit.ablation.resilience_teacher import teacher_resilience_curve
-    from neurocircuit.fit.recording import Preprocessing, load_activity, preprocess
-    from neurocircuit.fit.truth import has_teacher
-    from neurocircuit.imaging.synthetic import read_ground_truth
+    from neurocircuit.fit.truth import read_teacher_recording
 
-    truth = read_ground_truth(truth_path)
-    if not has_teacher(truth):
-        raise ValueError(f"{truth_path}: the synthetic recording has no teacher to ablate")
-    loaded = load_activity(activity_path, **recording_settings)
-    if loaded.truth_index is None:
-        raise ValueError(f"{activity_path}: no truth_index (rows not matched to the truth)")
-    preset = Preprocessing(**preprocessing_settings)
-    target = preprocess(loaded.traces, preset)
+    truth, loaded, preset, target = read_teacher_recording(
+        truth_path, activity_path, recording_settings, preprocessing_settings
+    )
     if logger:
         logger.info("teacher of %s: %d recorded units", truth_path, target.shape[1])
     tables = [

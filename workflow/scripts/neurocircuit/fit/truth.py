@@ -285,16 +285,13 @@ def teacher_rollout_score(truth: dict, truth_index: np.ndarray, target: np.ndarr
     return teacher.weight, score
 
 
-def ablate_teacher(
-    truth_path, activity_path, output_csv, recording_settings: dict,
-    preprocessing_settings: dict, ablation_settings: dict, logger=None,
-):  # fmt: skip
-    """Ablation curves of the teacher (model ``teacher``) on the recording a fit sees, written
-    to ``output_csv``: the same strategies, fractions and table as the fitted networks'
-    (neurocircuit.ablation), so its curve can be drawn and summarised beside theirs.
-    ``recording_settings``: frame period and crop of the data set; ``preprocessing_settings``:
-    its preset; ``ablation_settings``: fractions, strategies, random_repeats, seed."""
-    from neurocircuit.ablation import write_ablation_curves
+def read_teacher_recording(
+    truth_path, activity_path, recording_settings: dict, preprocessing_settings: dict
+):
+    """(truth, recording, preprocessing, target (T, N)) of a synthetic session whose teacher is
+    ablated: its ground truth (one clear error without a teacher), the recording read with
+    ``recording_settings`` (its rows matched to the truth) and preprocessed with
+    ``preprocessing_settings``, as the fits see it."""
     from neurocircuit.fit.recording import Preprocessing, load_activity, preprocess
     from neurocircuit.imaging.synthetic import read_ground_truth
 
@@ -305,7 +302,23 @@ def ablate_teacher(
     if loaded.truth_index is None:
         raise ValueError(f"{activity_path}: no truth_index (rows not matched to the truth)")
     preset = Preprocessing(**preprocessing_settings)
-    target = preprocess(loaded.traces, preset)
+    return truth, loaded, preset, preprocess(loaded.traces, preset)
+
+
+def ablate_teacher(
+    truth_path, activity_path, output_csv, recording_settings: dict,
+    preprocessing_settings: dict, ablation_settings: dict, logger=None,
+):  # fmt: skip
+    """Ablation curves of the teacher (model ``teacher``) on the recording a fit sees, written
+    to ``output_csv``: the same strategies, fractions and table as the fitted networks'
+    (neurocircuit.ablation), so its curve can be drawn and summarised beside theirs.
+    ``recording_settings``: frame period and crop of the data set; ``preprocessing_settings``:
+    its preset; ``ablation_settings``: fractions, strategies, random_repeats, seed."""
+    from neurocircuit.ablation import write_ablation_curves
+
+    truth, loaded, preset, target = read_teacher_recording(
+        truth_path, activity_path, recording_settings, preprocessing_settings
+    )
     weight, score = teacher_rollout_score(
         truth, loaded.truth_index, target, preset.smoothing_sigma_frames
     )
