@@ -133,6 +133,27 @@ def test_learnable_sign_dale_ranks_the_raw_parameter():
     assert list(order) != list(by_weight)
 
 
+@pytest.mark.parametrize("dale_mode", ["fixed", "learnable_sign"])
+def test_class_balanced_weakest_keeps_both_classes_at_the_same_share(dale_mode):
+    model = rate_network(n=10, dale=True, dale_mode=dale_mode)
+    net = network_copy(model)
+    weight = intact_weight(net).numpy().ravel()
+    key = ranking_matrix(net).ravel()
+    order = removal_orders(net, "weakest", 1, 0)[0]
+    assert sorted(order) == sorted(np.flatnonzero(weight))
+    inhibitory = weight[order] < 0
+    assert 0 < inhibitory.sum() < inhibitory.size
+    for members in (inhibitory, ~inhibitory):  # within a class: the smallest ranked first
+        assert np.all(np.diff(key[order[members]]) >= 0)
+    # after every prefix both classes have lost the same share, to one connection
+    lost_i = np.cumsum(inhibitory) / inhibitory.sum()
+    lost_e = np.cumsum(~inhibitory) / (~inhibitory).sum()
+    assert np.max(np.abs(lost_i - lost_e)) <= 1.0 / min(inhibitory.sum(), (~inhibitory).sum())
+    # unlike the global order, which takes the smaller class's weakest all together
+    glob = removal_orders(net, "weakest_global", 1, 0)[0]
+    assert list(glob) != list(order)
+
+
 def test_random_repeats_are_seeded():
     model = rate_network()
     target = recording(model)

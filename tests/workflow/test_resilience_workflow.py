@@ -58,7 +58,7 @@ def test_dry_run_plans_resilience_only_when_enabled_or_asked(tmp_path):
 def test_params_hold_what_each_job_reads_and_refuse_pooled_groups():
     config = shipped_config("tests/config.test.yaml", resilience={"levels": 5})
     assert resilience.curve_settings(config) == {
-        "strategies": ["weakest_global", "random"],
+        "strategies": ["weakest_global", "random", "weakest"],
         "levels": [0.0, 0.25, 0.5, 0.75, 1.0],
         "repeats": 32,
         "seed": 0,
@@ -67,6 +67,8 @@ def test_params_hold_what_each_job_reads_and_refuse_pooled_groups():
     summary = resilience.summary_settings(config)
     assert sorted(summary) == ["filter_pvar", "measures", "primary_contrasts", "strategies"]
     assert summary["filter_pvar"] == 0.8 and len(summary["primary_contrasts"]) == 3
+    # the primary family: the paper's two orders; the class-balanced one is exploratory
+    assert summary["strategies"] == ["weakest_global", "random"]
     paper = SimpleNamespace(measure="paper")
     assert resilience.figure_measure(config, paper)["control"] == "none"
     assert targets.resilience_tables(config)[-1] == "results/resilience/tiny/teacher/seed0.csv"
@@ -85,6 +87,23 @@ def test_params_hold_what_each_job_reads_and_refuse_pooled_groups():
         {"name": "x", "factor": "dale", "a": "dale", "b": "dail"}]})  # fmt: skip
     with pytest.raises(ConfigError, match="unknown level b='dail'"):
         resilience.summary_settings(unknown)
+    outside = shipped_config("tests/config.test.yaml", resilience={
+        "strategies": ["random"], "primary_strategies": ["weakest_global"]})  # fmt: skip
+    with pytest.raises(ConfigError, match="primary_strategies: weakest_global is not in"):
+        resilience.summary_settings(outside)
+
+
+def test_resilience_models_and_seeds_choose_the_networks_ablated():
+    fit_models = shipped_config("tests/config.test.yaml")["fit"]["models"]
+    config = shipped_config(
+        "tests/config.test.yaml", resilience={"models": fit_models[:1], "seeds": [0, 4]}
+    )
+    fits = [run for run in targets.resilience_runs(config) if run["model"] != "teacher"]
+    assert [(r["model"], r["seed"]) for r in fits] == [(fit_models[0], 0), (fit_models[0], 4)]
+    assert targets.resilience_tables(config)[1].endswith(f"{fit_models[0]}/seed4.csv")
+    stray = shipped_config("tests/config.test.yaml", resilience={"models": ["rate_dale_force"]})
+    with pytest.raises(ConfigError, match="^resilience.models: rate_dale_force is not one of"):
+        resilience.summary_settings(stray)
 
 
 class Files(list):
@@ -157,7 +176,8 @@ def _curves_and_areas(tmp_path, config, models) -> tuple[list, list, list]:
             json.loads(fit["scores"].read_text())["pvar"], abs=1e-4
         )
         assert np.allclose(start["pvar_ratio"], 1.0)
-        assert len(table) == 2 * 3 * (1 + 2)  # controls x levels x (weakest + 2 random)
+        # controls x levels x (weakest_global + 2 random + class-balanced weakest)
+        assert len(table) == 2 * 3 * (1 + 2 + 1)
         curves.append(out.curves)
         areas.append(out.areas)
         intact.append(float(start["pvar"].iloc[0]))
@@ -172,7 +192,7 @@ def test_rule_scripts_run_end_to_end_on_tiny_fits(tmp_path):
                             resilience=overlay)  # fmt: skip
     curves, areas, intact = _curves_and_areas(tmp_path, config, models)
     weakest = pd.read_csv(areas[0])
-    assert set(weakest["score"]) == {"ratio", "per_neuron"} and len(weakest) == 2 * 2 * 2
+    assert set(weakest["score"]) == {"ratio", "per_neuron"} and len(weakest) == 3 * 2 * 2
 
     # the filter halfway between the two intact pVars drops exactly the weaker network
     config["resilience"]["filter_pvar"] = float(np.mean(intact))
@@ -297,7 +317,7 @@ def test_the_teacher_script_scores_the_circuit_as_its_ablation_does(tmp_path):
 
     curves = pd.read_csv(out.curves)
     assert set(curves["model"]) == {"teacher"} and set(curves["dataset"]) == {"tiny"}
-    assert len(curves) == 2 * 3 * (1 + 2)  # controls x levels x (weakest + 2 random)
+    assert len(curves) == 2 * 3 * (1 + 2 + 1)  # controls x levels x (weakest_global, 2 random, weakest)
     preset = Preprocessing(**params.preprocessing_settings)
     target = preprocess(dff.T, preset)
     weight, score = teacher_rollout_score(
@@ -309,4 +329,4 @@ def test_the_teacher_script_scores_the_circuit_as_its_ablation_does(tmp_path):
     assert none.min()[1.0] == pytest.approx(score(np.zeros_like(weight)), abs=1e-9)
     assert score(np.ones_like(weight)) > score(np.zeros_like(weight)) + 0.1
     areas = pd.read_csv(out.areas)
-    assert len(areas) == 2 * 2 * 2 and set(areas["score"]) == {"ratio", "per_neuron"}
+    assert len(areas) == 3 * 2 * 2 and set(areas["score"]) == {"ratio", "per_neuron"}

@@ -84,8 +84,11 @@ from neurocircuit.ablation.resilience_rollout import (
     network_copy,
 )
 
-RESILIENCE_STRATEGIES = ("weakest_global", "random")
-"""NeuroTorch's ``smallest_rm`` and ``random_rm``."""
+RESILIENCE_STRATEGIES = ("weakest_global", "random", "weakest")
+"""NeuroTorch's ``smallest_rm`` and ``random_rm``, and the class-balanced control of the first:
+``weakest`` removes the weakest connections of each class (excitatory, inhibitory) at the same
+pace, each ranked by |w| over its class's mean (:func:`.orders.removal_order`)."""
+PAPER_STRATEGIES = ("weakest_global", "random")
 CONTROLS = ("none", "mean_drive")
 PAPER_LEVELS = tuple(np.linspace(0.0, 1.0, 100))
 """NeuroTorch's sparsity levels, ``np.linspace(0, 1, 100)``."""
@@ -119,11 +122,16 @@ def ranking_matrix(net) -> np.ndarray:
 
 
 def removal_orders(net, strategy: str, repeats: int, seed: int) -> list[np.ndarray]:
-    """Flat indices of W's connections in removal order: one order for ``weakest_global``,
-    ``repeats`` for ``random`` (seeds seed, seed + 1, ...)."""
+    """Flat indices of W's connections in removal order: one order for ``weakest_global`` and
+    ``weakest``, ``repeats`` for ``random`` (seeds seed, seed + 1, ...). ``weakest`` ranks the
+    same magnitudes as ``weakest_global``, each connection in the class of its effective
+    sign, so that both classes lose the same share at every level."""
     key = ranking_matrix(net)
     if strategy == "weakest_global":
         return [removal_order(key, "weakest_global")]
+    if strategy == "weakest":
+        signed = key * np.sign(intact_weight(net).cpu().numpy())
+        return [removal_order(signed, "weakest")]
     if strategy == "random":
         return [removal_order(key, "random", seed + repeat) for repeat in range(repeats)]
     raise ValueError(
@@ -185,8 +193,8 @@ def resilience_curve(
 
     ``model``: a ``RateActivityNetwork`` or ``SpikingActivityNetwork`` (not modified);
     ``target``: (T, N) the recording it was fitted to, in [0, 1]. Every (level, repeat) removes
-    round(level · n) connections of W in the strategy's order (``weakest_global``: one
-    deterministic order, repeat 0; ``random``: ``repeats`` orders, seeds seed, seed + 1, ...),
+    round(level · n) connections of W in the strategy's order (``weakest_global``, ``weakest``:
+    one deterministic order, repeat 0; ``random``: ``repeats`` orders, seeds seed, seed + 1, ...),
     the network is rolled out from target[0] over T frames, once per control in ``controls``
     ("none"; "mean_drive": the removed mean input given back, see the module docstring), and
     ``score(prediction[1:], target[1:])`` returns pvar and pvar_per_neuron_median.

@@ -65,7 +65,17 @@ def check_contrasts(config: dict) -> None:
     names = [measure["name"] for measure in section["measures"]]
     if len(set(names)) < len(names):
         raise ConfigError(f"resilience.measures: a name is used twice ({', '.join(names)})")
-    factors = {model: model_spec(model).factors() for model in config["fit"]["models"]}
+    outside = [s for s in section["primary_strategies"] if s not in section["strategies"]]
+    if outside:
+        raise ConfigError(
+            f"resilience.primary_strategies: {outside[0]} is not in resilience.strategies "
+            f"({', '.join(section['strategies'])})"
+        )
+    unknown = [m for m in section.get("models") or [] if m not in config["fit"]["models"]]
+    if unknown:
+        raise ConfigError(f"resilience.models: {unknown[0]} is not one of fit.models")
+    models = section.get("models") or config["fit"]["models"]
+    factors = {model: model_spec(model).factors() for model in models}
     for contrast in contrasts:
         for level in (contrast.a, contrast.b):
             chosen = sorted(m for m, f in factors.items() if contrast.selects(f, level))
@@ -77,15 +87,15 @@ def check_contrasts(config: dict) -> None:
 
 
 def summary_settings(config: dict, wildcards=None) -> dict:
-    """What the summary job reads: the primary contrasts, the measures, the strategies tested
-    and the intact-pVar threshold (checked first: :func:`check_contrasts`)."""
+    """What the summary job reads: the primary contrasts, the measures, the strategies of the
+    primary family and the intact-pVar threshold (checked first: :func:`check_contrasts`)."""
     check_contrasts(config)
     section = config["resilience"]
     return canonical(
         {
             "primary_contrasts": section["primary_contrasts"],
             "measures": section["measures"],
-            "strategies": list(section["strategies"]),
+            "strategies": list(section["primary_strategies"]),
             "filter_pvar": filter_threshold(config),
         }
     )

@@ -146,10 +146,27 @@ def figure_targets(config: dict) -> list[str]:
     return figures
 
 
+def resilience_runs(config: dict, dataset=None) -> list[dict]:
+    """Every network the resilience stage ablates: each in-sample fit of ``resilience.models``
+    and ``resilience.seeds`` (null: fit.models, fit.seeds), then each teacher (optionally of
+    one data set)."""
+    section = config["resilience"]
+    models = section.get("models") or config["fit"]["models"]
+    seeds = section.get("seeds") or config["fit"]["seeds"]
+    fits = [
+        {"dataset": d, "model": m, "seed": s}
+        for d in config["fit"]["datasets"]
+        if dataset in (None, d)
+        for m in models
+        for s in seeds
+    ]
+    return fits + teacher_runs(config, dataset)
+
+
 def resilience_tables(config: dict, kind: str = "curves", dataset=None) -> list[str]:
     """The resilience ``kind`` table ("curves" or "areas") of every network the resilience
-    stage ablates: each in-sample fit, then each teacher (optionally of one data set)."""
-    return [RESILIENCE_TABLES[kind].format(**run) for run in ablation_runs(config, dataset)]
+    stage ablates (:func:`resilience_runs`)."""
+    return [RESILIENCE_TABLES[kind].format(**run) for run in resilience_runs(config, dataset)]
 
 
 def resilience_targets(config: dict) -> list[str]:
