@@ -36,6 +36,7 @@ X_LIMITS = {"weakest_global": (0.0, 1.0), "random": (0.0, 0.6)}
 STRATEGY_TITLES = {
     "weakest_global": "smallest |w| first",
     "random": "random removal",
+    "weakest": "smallest |w| first, classes balanced",
 }
 SCORE_LABELS = {
     "ratio": "pVar / intact pVar",
@@ -91,7 +92,19 @@ def _curve_panel(ax, per_network, models: Sequence[str], x_limits) -> tuple[int,
             stats.index, stats["mean"] - half, stats["mean"] + half, color=colour, alpha=0.18,
             linewidth=0,
         )  # fmt: skip
+        _floor_tick(ax, stats["mean"], colour, x_limits)
     return n_below, lowest
+
+
+def _floor_tick(ax, means: pd.Series, colour, x_limits) -> None:
+    """A short bar at the panel's right edge at the model's mean with every recurrent
+    connection removed (level 1): the floor that an area is read against (above Y_FLOOR)."""
+    full = means[np.isclose(means.index.to_numpy(dtype=float), 1.0)]
+    if full.empty or not full.iloc[0] >= Y_FLOOR:
+        return
+    span = x_limits[1] - x_limits[0]
+    ax.plot([x_limits[1] - 0.04 * span, x_limits[1]], [full.iloc[0]] * 2, color=colour,
+            linewidth=4, solid_capstyle="butt", alpha=0.8)  # fmt: skip
 
 
 def _strategy_curves(ax, per_network, models: Sequence[str], strategy: str, score: str) -> None:
@@ -225,8 +238,9 @@ def plot_resilience(
         label = "teacher (curve; dotted: its area)"
         handles.append(Line2D([], [], color="black", linewidth=2.5, linestyle="--", label=label))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
-               ncols=min(len(handles), 3), title="band: 95 % CI of the mean over networks; "
-               "violins: seeds, black bar: mean; brackets: primary tests")  # fmt: skip
+               ncols=min(len(handles), 3), title="band: 95 % CI of the mean over networks; bar at "
+               "the right edge: every recurrent connection removed;\nviolins: seeds, black bar: "
+               "mean; brackets: primary tests (Holm)")  # fmt: skip
     fig.suptitle(_measure_title(measure, dataset))
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)
