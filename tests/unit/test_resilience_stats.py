@@ -19,6 +19,7 @@ from neurocircuit.ablation.resilience_stats import (
     welch_interval,
 )
 from neurocircuit.figures.resilience import plot_resilience
+from neurocircuit.statistics import welch_test
 from scipy import stats
 
 MODELS = ("spiking_nodale_eprop", "spiking_dale_eprop", "rate_nodale_eprop", "rate_dale_eprop")
@@ -118,6 +119,18 @@ def test_welch_interval_matches_scipy():
     assert abs(low - pooled.low) > 1e-3  # Welch's, not the pooled-variance interval
     low99, high99 = welch_interval(a, b, confidence=0.99)
     assert low99 < low and high99 > high
+
+
+def test_seeds_that_gave_one_network_are_no_sample():
+    # three seeds of a deterministic start: the same area up to rounding in each group
+    a = 0.4567 + np.array([0.0, 1e-16, -1e-16])
+    b = 0.3921 + np.array([5e-17, 0.0, 0.0])
+    assert np.isnan(welch_interval(a, b)).all()
+    result = welch_test(a, b)
+    assert np.isnan(result["p"]) and np.isnan(result["t"])
+    assert result["difference"] == pytest.approx(0.0646)
+    # a real, if small, spread is tested
+    assert welch_test(a + [0.0, 1e-4, -1e-4], b)["p"] < 1e-3
 
 
 def test_minimum_detectable_effect_known_values():

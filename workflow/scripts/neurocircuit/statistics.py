@@ -33,9 +33,23 @@ def _finite(values) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
+CONSTANT_RELATIVE_SD = 1e-9
+"""Samples whose standard error is below this fraction of their largest |value| are constant:
+seeds that gave the same network up to rounding (a deterministic start) are one sample, and a
+t-test on rounding noise would find anything."""
+
+
+def both_constant(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the standard error of mean_a − mean_b is 0 up to :data:`CONSTANT_RELATIVE_SD`
+    of the values' scale."""
+    se2 = a.var(ddof=1) / a.size + b.var(ddof=1) / b.size
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max()))
+    return bool(se2 <= (CONSTANT_RELATIVE_SD * scale) ** 2)
+
+
 def welch_t(group_a, group_b) -> tuple[float, float, float]:
     """Welch's ``(t, df, p)`` of two samples (each at least 2 values); NaN where both samples
-    are constant (the standard error is 0)."""
+    are constant (:func:`both_constant`: replicates that are one network computed again)."""
     from scipy import stats
 
     a, b = _finite(group_a), _finite(group_b)
@@ -43,7 +57,7 @@ def welch_t(group_a, group_b) -> tuple[float, float, float]:
         raise ValueError(f"Welch's t-test needs >= 2 values per group, got {a.size} and {b.size}")
     var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se2 = var_a + var_b
-    if se2 == 0:
+    if both_constant(a, b):
         return float("nan"), float("nan"), float("nan")
     t = (a.mean() - b.mean()) / np.sqrt(se2)
     df = se2**2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))

@@ -47,6 +47,7 @@ from neurocircuit.statistics import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,
     MIN_REPLICATES,
+    both_constant,
     holm_adjust,
     welch_test,
 )
@@ -263,7 +264,7 @@ def welch_interval(group_a, group_b, confidence: float = CONFIDENCE) -> tuple[fl
         raise ValueError(f"a Welch interval needs >= 2 values per group, got {a.size}, {b.size}")
     var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se2 = var_a + var_b
-    if se2 == 0:
+    if both_constant(a, b):
         return float("nan"), float("nan")
     df = se2**2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
     half = stats.t.ppf((1.0 + confidence) / 2.0, df) * np.sqrt(se2)

@@ -93,6 +93,10 @@ def _curve_panel(ax, per_network, models: Sequence[str], x_limits) -> tuple[int,
             linewidth=0,
         )  # fmt: skip
         _floor_tick(ax, stats["mean"], colour, x_limits)
+        off_axis = shown.index[shown["mean"] < Y_FLOOR]
+        if len(off_axis):  # where the mean leaves the axis: a triangle on the floor
+            ax.plot([off_axis[0]], [Y_FLOOR], marker="v", color=colour, markersize=9,
+                    markeredgecolor="black", clip_on=False, zorder=5)  # fmt: skip
     return n_below, lowest
 
 
@@ -116,7 +120,7 @@ def _strategy_curves(ax, per_network, models: Sequence[str], strategy: str, scor
     ax.axhline(0.0, color="#777777", linewidth=0.8)
     ax.set_xlim(*x_limits)
     ax.set_ylim(max(lowest - 0.05, Y_FLOOR), max(ax.get_ylim()[1], 1.1))
-    note = f" ({n_below} mean(s) below {Y_FLOOR:g} not shown)" if n_below else ""
+    note = f" ({n_below} mean(s) below {Y_FLOOR:g}, from the ▼ on)" if n_below else ""
     ax.set_title(STRATEGY_TITLES.get(strategy, strategy) + note)
     ax.set_ylabel(SCORE_LABELS.get(score, score))
     ax.set_xlabel("fraction of connections removed")
@@ -239,8 +243,10 @@ def plot_resilience(
         handles.append(Line2D([], [], color="black", linewidth=2.5, linestyle="--", label=label))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
                ncols=min(len(handles), 3), title="band: 95 % CI of the mean over networks; bar at "
-               "the right edge: every recurrent connection removed;\nviolins: seeds, black bar: "
-               "mean; brackets: primary tests (Holm)")  # fmt: skip
+               "the right edge: every recurrent connection removed; ▼: the mean leaves the axis "
+               "(pVar < 0: the rollout is further\nfrom the data than the data's own mean, as a "
+               "network that goes quiet or saturates; a curve's area stops at its first value "
+               "<= 0);\nviolins: seeds, black bar: mean; brackets: primary tests (Holm)")  # fmt: skip
     fig.suptitle(_measure_title(measure, dataset))
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)
