@@ -317,7 +317,8 @@ def test_the_teacher_script_scores_the_circuit_as_its_ablation_does(tmp_path):
 
     curves = pd.read_csv(out.curves)
     assert set(curves["model"]) == {"teacher"} and set(curves["dataset"]) == {"tiny"}
-    assert len(curves) == 2 * 3 * (1 + 2 + 1)  # controls x levels x (weakest_global, 2 random, weakest)
+    # controls x levels x (weakest_global, 2 random, weakest)
+    assert len(curves) == 2 * 3 * (1 + 2 + 1)
     preset = Preprocessing(**params.preprocessing_settings)
     target = preprocess(dff.T, preset)
     weight, score = teacher_rollout_score(

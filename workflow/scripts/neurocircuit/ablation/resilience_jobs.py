@@ -140,7 +140,8 @@ def summarise_resilience_files(
 ) -> pd.DataFrame:
     """results/resilience/summary.csv: every network's areas through the intact-pVar filter
     (``settings["filter_pvar"]``), then the primary contrasts (``primary_contrasts``) under
-    every primary strategy (``settings["strategies"]``) and measure (Welch's tests, Holm over the primary family of each data set)
+    every primary strategy (``settings["strategies"]``) and measure (Welch's tests, Holm over
+    the primary family of each data set)
     and the exploratory estimates (``resilience_stats.resilience_tests``), the filter's counts
     per model and the power line per data set, in one table with a ``section`` column
     (:data:`SUMMARY_SECTIONS`). Returns it."""

@@ -246,7 +246,8 @@ def plot_resilience(
                "the right edge: every recurrent connection removed; ▼: the mean leaves the axis "
                "(pVar < 0: the rollout is further\nfrom the data than the data's own mean, as a "
                "network that goes quiet or saturates; a curve's area stops at its first value "
-               "<= 0);\nviolins: seeds, black bar: mean; brackets: primary tests (Holm)")  # fmt: skip
+               "<= 0);\nviolins: seeds, black bar: mean; brackets: primary tests (Holm)",
+               )  # fmt: skip
     fig.suptitle(_measure_title(measure, dataset))
     fig.tight_layout()
     save_figure(fig, png_path, pdf_path, dpi)
