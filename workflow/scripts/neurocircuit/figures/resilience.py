@@ -46,6 +46,9 @@ CONTROL_LABELS = {"none": "no control", "mean_drive": "mean drive restored"}
 Y_FLOOR = -0.5
 """Lowest value drawn on the curves' axis: a mean below it (a network that diverges) would
 squash every other curve; the panel says how many points fall below."""
+Y_CEILING = 1.6
+"""Highest value drawn: the band of a group whose few networks disagree (n = 3) would
+otherwise stretch the axis far above the curves."""
 Z_95 = 1.959963984540054
 """The normal 97.5 % quantile: the paper's 95 % interval is mean ± 1.96 · sd / sqrt(n)."""
 
@@ -119,7 +122,7 @@ def _strategy_curves(ax, per_network, models: Sequence[str], strategy: str, scor
     ax.axhline(1.0, color="#777777", linewidth=0.8, linestyle=":")
     ax.axhline(0.0, color="#777777", linewidth=0.8)
     ax.set_xlim(*x_limits)
-    ax.set_ylim(max(lowest - 0.05, Y_FLOOR), max(ax.get_ylim()[1], 1.1))
+    ax.set_ylim(max(lowest - 0.05, Y_FLOOR), min(max(ax.get_ylim()[1], 1.1), Y_CEILING))
     note = f" ({n_below} mean(s) below {Y_FLOOR:g}, from the ▼ on)" if n_below else ""
     ax.set_title(STRATEGY_TITLES.get(strategy, strategy) + note)
     ax.set_ylabel(SCORE_LABELS.get(score, score))
