@@ -281,6 +281,27 @@ def test_curve_band_is_the_normal_95_interval_over_networks():
     assert n_below == 0 and lowest == pytest.approx(-0.05 - half)
 
 
+def test_curve_panel_marks_the_floor_and_where_a_mean_leaves_the_axis():
+    import matplotlib.pyplot as plt
+    from neurocircuit.figures.resilience import Y_FLOOR, _curve_panel
+
+    means = {0.0: 1.0, 0.25: 0.5, 0.5: -2.0, 0.75: -3.0, 1.0: 0.2}
+    rows = [{"model": "rate_dale_eprop", "seed": seed, "level": level, "value": value + 0.01 * seed}
+            for seed in range(3) for level, value in means.items()]  # fmt: skip
+    fig, ax = plt.subplots()
+    n_below, _ = _curve_panel(ax, pd.DataFrame(rows), ["rate_dale_eprop"], (0.0, 1.0))
+    lines = {line.get_marker(): line for line in ax.get_lines()}
+    plt.close(fig)
+    assert n_below == 2
+    # the first level whose mean is under the floor gets the triangle, on the floor
+    triangle = lines["v"].get_xydata()
+    assert triangle.tolist() == [[0.5, Y_FLOOR]]
+    # the floor bar: the mean with every connection removed, at the panel's right edge
+    bars = [line.get_xydata() for line in ax.get_lines() if line.get_linewidth() == 4]
+    assert len(bars) == 1 and bars[0][:, 1] == pytest.approx([0.21, 0.21])
+    assert bars[0][:, 0].max() == 1.0
+
+
 def test_holm_family_is_per_data_set():
     areas = synthetic_areas(synthetic_curves(teacher=False))
     contrasts = primary_contrasts(list(PAPER_CONTRASTS))
