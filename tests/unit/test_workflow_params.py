@@ -181,7 +181,10 @@ def test_fit_params_hold_the_run_settings_of_their_model(demo):
     settings = fit.fit_settings(demo, RUN)
     assert settings["training"]["epochs"] == 300
     spiking = fit.fit_settings(demo, Wildcards(dataset="synthetic", model="spiking_dale_eprop"))
-    assert spiking["training"]["epochs"] == 300  # the demo gives every fit the same budget
+    # the demo's spiking e-prop networks need 1000 iterations to learn anything (config/demo.yaml)
+    assert spiking["training"]["epochs"] == 1000
+    bptt = fit.fit_settings(demo, Wildcards(dataset="synthetic", model="spiking_dale_bptt"))
+    assert bptt["training"]["epochs"] == 300
     assert spiking["network"]["spiking"]["tau_out"] == 10.0  # the demo's, over config.yaml's 50
     force = fit.fit_settings(demo, Wildcards(dataset="synthetic", model="rate_nodale_force"))
     assert force["training"]["force"]["alpha"] == 10.0 and "lr" not in force["training"]

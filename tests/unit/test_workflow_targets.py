@@ -55,15 +55,18 @@ def test_no_teacher_without_a_teacher_population():
 
 def test_demo_targets_are_every_final_output(demo):
     every = targets.all_targets(demo)
-    assert len(every) == len(set(every)) == 77
+    # 77 of the stages, 31 of the demo's resilience: (4 models x 3 seeds + the teacher) x
+    # (curves, areas), the summary, 2 measures x (png, pdf)
+    assert len(every) == len(set(every)) == 77 + 31
     assert every[:4] == [
         f"results/imaging/synthetic/{name}"
         for name in ("activity.h5", "activity.nwb", "metrics.json", "qc.png")
     ]
     assert "results/classification/summary.csv" in every
     assert "results/ablation/summary.csv" in every
-    assert sum(path.startswith("results/figures/") for path in every) == 42
-    assert every[-1] == "results/figures/ablation/synthetic/areas.pdf"
+    assert sum(path.startswith("results/figures/") for path in every) == 42 + 4
+    assert "results/resilience/synthetic/rate_dale_eprop/seed2_areas.csv" in every
+    assert every[-1] == "results/figures/resilience/synthetic/controlled.pdf"
 
 
 def test_a_stage_without_runs_has_no_targets_and_ablation_can_be_off(demo):
