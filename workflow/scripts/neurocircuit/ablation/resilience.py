@@ -88,7 +88,6 @@ RESILIENCE_STRATEGIES = ("weakest_global", "random", "weakest")
 """NeuroTorch's ``smallest_rm`` and ``random_rm``, and the class-balanced control of the first:
 ``weakest`` removes the weakest connections of each class (excitatory, inhibitory) at the same
 pace, each ranked by |w| over its class's mean (:func:`.orders.removal_order`)."""
-PAPER_STRATEGIES = ("weakest_global", "random")
 CONTROLS = ("none", "mean_drive")
 PAPER_LEVELS = tuple(np.linspace(0.0, 1.0, 100))
 """NeuroTorch's sparsity levels, ``np.linspace(0, 1, 100)``."""
