@@ -361,3 +361,40 @@ def test_matches_neurotorch_itself():
         network.gain_parameter.fill_(math.log(math.e - 1.0))  # g = softplus(.) = 1
         ours = network(x0, 21)[1:, 0]
     torch.testing.assert_close(ours, torch.cat(peer), rtol=0, atol=1e-6)
+
+
+def test_learnable_sign_dale_matches_neurotorch_itself():
+    """Where NeuroTorch 0.0.2 is installed: its force_dale_law layer (W = W_raw² · tanh(s), one
+    sign parameter per presynaptic neuron, tanh its default sign_activation) gives the same
+    effective weights and the same autonomous rollout as our dale_mode "learnable_sign"."""
+    nt = pytest.importorskip("neurotorch")
+    torch.manual_seed(1)
+    n = 5
+    layer = nt.WilsonCowanLayer(
+        n, n, std_weights=1, dt=0.02, r=0.1, mean_r=0.5, std_r=0.2, mu=0.0, mean_mu=0.0,
+        std_mu=1.0, tau=0.1, learn_r=True, learn_mu=True, learn_tau=True, hh_init="inputs",
+        device=torch.device("cpu"), force_dale_law=True, activation="sigmoid",
+        use_recurrent_connection=False,
+    ).build()  # fmt: skip
+    with torch.no_grad():
+        layer.r = torch.linspace(0.1, 0.9, n)[None, :]
+        raw, sign = layer._forward_weights.detach(), layer._forward_sign.detach()
+        assert sign.numel() == n and torch.unique(torch.sign(sign)).numel() == 2
+        x0 = torch.rand(1, n)
+        output, state, peer = x0, None, []
+        for _ in range(20):
+            output, state = layer(output, state)
+            peer.append(output)
+        network = RateActivityNetwork(
+            n, dt=0.02, tau=0.1, wilson_cowan="neurotorch", dale=True,
+            dale_mode="learnable_sign",
+        )  # fmt: skip
+        dale = network.parametrizations.weight[0]
+        dale.sign_parameter.copy_(sign.reshape(n))
+        network.parametrizations.weight.original.copy_(raw.t())  # [pre, post] -> [post, pre]
+        torch.testing.assert_close(network.weight, layer.forward_weights.t(), rtol=0, atol=1e-7)
+        network.threshold.copy_(layer.mu[0])
+        network.transition_parameter.copy_(torch.logit(layer.r[0]))
+        network.gain_parameter.fill_(math.log(math.e - 1.0))  # g = softplus(.) = 1
+        ours = network(x0, 21)[1:, 0]
+    torch.testing.assert_close(ours, torch.cat(peer), rtol=0, atol=1e-6)
