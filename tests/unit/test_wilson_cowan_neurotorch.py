@@ -335,66 +335,55 @@ def test_short_fit_runs(method):
     assert all(np.isfinite(float(row["train_score"])) for row in run.result.history)
 
 
-def test_matches_neurotorch_itself():
-    """Where NeuroTorch 0.0.2 is installed: its WilsonCowanLayer's autonomous rollout (its
-    output fed back as input and state) equals the neurotorch form with g = 1."""
+def neurotorch_rollout(force_dale_law: bool, seed: int, n: int = 5, n_steps: int = 20):
+    """NeuroTorch 0.0.2's own WilsonCowanLayer (skipped where it is not installed), its
+    autonomous rollout (output fed back as input and state) from a random x0, and a
+    neurotorch-form network of ours (``dale``: learnable sign) with its time constants,
+    thresholds and transition copied (g = 1). Returns (layer, x0, peer frames, network)."""
     nt = pytest.importorskip("neurotorch")
-    torch.manual_seed(0)
-    n = 5
+    torch.manual_seed(seed)
     layer = nt.WilsonCowanLayer(
         n, n, std_weights=1, dt=0.02, r=0.1, mean_r=0.5, std_r=0.2, mu=0.0, mean_mu=0.0,
         std_mu=1.0, tau=0.1, learn_r=True, learn_mu=True, learn_tau=True, hh_init="inputs",
-        device=torch.device("cpu"), force_dale_law=False, activation="sigmoid",
+        device=torch.device("cpu"), force_dale_law=force_dale_law, activation="sigmoid",
         use_recurrent_connection=False,
     ).build()  # fmt: skip
+    dale = {"dale": True, "dale_mode": "learnable_sign"} if force_dale_law else {}
+    network = RateActivityNetwork(n, dt=0.02, tau=0.1, wilson_cowan="neurotorch", **dale)
     with torch.no_grad():
         layer.r = torch.linspace(0.1, 0.9, n)[None, :]
         x0 = torch.rand(1, n)
         output, state, peer = x0, None, []
-        for _ in range(20):
+        for _ in range(n_steps):
             output, state = layer(output, state)
             peer.append(output)
-        network = RateActivityNetwork(n, dt=0.02, tau=0.1, wilson_cowan="neurotorch")
-        network.weight.copy_(layer.forward_weights.t())  # NeuroTorch's W is [pre, post]
         network.threshold.copy_(layer.mu[0])
         network.transition_parameter.copy_(torch.logit(layer.r[0]))
         network.gain_parameter.fill_(math.log(math.e - 1.0))  # g = softplus(.) = 1
-        ours = network(x0, 21)[1:, 0]
-    torch.testing.assert_close(ours, torch.cat(peer), rtol=0, atol=1e-6)
+    return layer, x0, torch.cat(peer), network
+
+
+def test_matches_neurotorch_itself():
+    """Where NeuroTorch 0.0.2 is installed: its WilsonCowanLayer's autonomous rollout (its
+    output fed back as input and state) equals the neurotorch form with g = 1."""
+    layer, x0, peer, network = neurotorch_rollout(force_dale_law=False, seed=0)
+    with torch.no_grad():
+        network.weight.copy_(layer.forward_weights.t())  # NeuroTorch's W is [pre, post]
+        ours = network(x0, peer.shape[0] + 1)[1:, 0]
+    torch.testing.assert_close(ours, peer, rtol=0, atol=1e-6)
 
 
 def test_learnable_sign_dale_matches_neurotorch_itself():
     """Where NeuroTorch 0.0.2 is installed: its force_dale_law layer (W = W_raw² · tanh(s), one
     sign parameter per presynaptic neuron, tanh its default sign_activation) gives the same
     effective weights and the same autonomous rollout as our dale_mode "learnable_sign"."""
-    nt = pytest.importorskip("neurotorch")
-    torch.manual_seed(1)
-    n = 5
-    layer = nt.WilsonCowanLayer(
-        n, n, std_weights=1, dt=0.02, r=0.1, mean_r=0.5, std_r=0.2, mu=0.0, mean_mu=0.0,
-        std_mu=1.0, tau=0.1, learn_r=True, learn_mu=True, learn_tau=True, hh_init="inputs",
-        device=torch.device("cpu"), force_dale_law=True, activation="sigmoid",
-        use_recurrent_connection=False,
-    ).build()  # fmt: skip
+    layer, x0, peer, network = neurotorch_rollout(force_dale_law=True, seed=1)
+    n = network.n_units
     with torch.no_grad():
-        layer.r = torch.linspace(0.1, 0.9, n)[None, :]
         raw, sign = layer._forward_weights.detach(), layer._forward_sign.detach()
         assert sign.numel() == n and torch.unique(torch.sign(sign)).numel() == 2
-        x0 = torch.rand(1, n)
-        output, state, peer = x0, None, []
-        for _ in range(20):
-            output, state = layer(output, state)
-            peer.append(output)
-        network = RateActivityNetwork(
-            n, dt=0.02, tau=0.1, wilson_cowan="neurotorch", dale=True,
-            dale_mode="learnable_sign",
-        )  # fmt: skip
-        dale = network.parametrizations.weight[0]
-        dale.sign_parameter.copy_(sign.reshape(n))
+        network.parametrizations.weight[0].sign_parameter.copy_(sign.reshape(n))
         network.parametrizations.weight.original.copy_(raw.t())  # [pre, post] -> [post, pre]
         torch.testing.assert_close(network.weight, layer.forward_weights.t(), rtol=0, atol=1e-7)
-        network.threshold.copy_(layer.mu[0])
-        network.transition_parameter.copy_(torch.logit(layer.r[0]))
-        network.gain_parameter.fill_(math.log(math.e - 1.0))  # g = softplus(.) = 1
-        ours = network(x0, 21)[1:, 0]
-    torch.testing.assert_close(ours, torch.cat(peer), rtol=0, atol=1e-6)
+        ours = network(x0, peer.shape[0] + 1)[1:, 0]
+    torch.testing.assert_close(ours, peer, rtol=0, atol=1e-6)
