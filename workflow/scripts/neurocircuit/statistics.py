@@ -47,6 +47,18 @@ def both_constant(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(se2 <= (CONSTANT_RELATIVE_SD * scale) ** 2)
 
 
+def welch_se_df(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The Welch–Satterthwaite standard error of mean_a − mean_b and its degrees of freedom
+    (finite samples of at least 2 values each); NaN, NaN where both samples are constant
+    (:func:`both_constant`). The one place Welch's test and interval take them from."""
+    if both_constant(a, b):
+        return float("nan"), float("nan")
+    var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se2 = var_a + var_b
+    df = se2**2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
+    return float(np.sqrt(se2)), float(df)
+
+
 def welch_t(group_a, group_b) -> tuple[float, float, float]:
     """Welch's ``(t, df, p)`` of two samples (each at least 2 values); NaN where both samples
     are constant (:func:`both_constant`: replicates that are one network computed again)."""
@@ -55,12 +67,10 @@ def welch_t(group_a, group_b) -> tuple[float, float, float]:
     a, b = _finite(group_a), _finite(group_b)
     if a.size < 2 or b.size < 2:
         raise ValueError(f"Welch's t-test needs >= 2 values per group, got {a.size} and {b.size}")
-    var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se2 = var_a + var_b
-    if both_constant(a, b):
+    se, df = welch_se_df(a, b)
+    if not np.isfinite(se):
         return float("nan"), float("nan"), float("nan")
-    t = (a.mean() - b.mean()) / np.sqrt(se2)
-    df = se2**2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
+    t = (a.mean() - b.mean()) / se
     return float(t), float(df), float(2.0 * stats.t.sf(abs(t), df))
 
 

@@ -47,8 +47,8 @@ from neurocircuit.statistics import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,
     MIN_REPLICATES,
-    both_constant,
     holm_adjust,
+    welch_se_df,
     welch_test,
 )
 
@@ -262,12 +262,10 @@ def welch_interval(group_a, group_b, confidence: float = CONFIDENCE) -> tuple[fl
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if a.size < 2 or b.size < 2:
         raise ValueError(f"a Welch interval needs >= 2 values per group, got {a.size}, {b.size}")
-    var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se2 = var_a + var_b
-    if both_constant(a, b):
+    se, df = welch_se_df(a, b)
+    if not np.isfinite(se):
         return float("nan"), float("nan")
-    df = se2**2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
-    half = stats.t.ppf((1.0 + confidence) / 2.0, df) * np.sqrt(se2)
+    half = stats.t.ppf((1.0 + confidence) / 2.0, df) * se
     difference = a.mean() - b.mean()
     return float(difference - half), float(difference + half)
 

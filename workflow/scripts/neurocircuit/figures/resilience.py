@@ -84,7 +84,8 @@ def _curve_panel(ax, per_network, models: Sequence[str], x_limits) -> tuple[int,
         stats = rows.groupby("level")["value"].agg(["mean", "std", "count"])
         half = Z_95 * stats["std"].fillna(0.0) / np.sqrt(stats["count"])
         shown = stats[(stats.index >= x_limits[0]) & (stats.index <= x_limits[1])]
-        n_below += int((shown["mean"] < Y_FLOOR).sum())
+        off_axis = shown.index[shown["mean"] < Y_FLOOR]
+        n_below += len(off_axis)
         if not shown.empty:
             lowest = min(lowest, float((shown["mean"] - half[shown.index]).min()))
         colour = dale_colour(model)
@@ -96,7 +97,6 @@ def _curve_panel(ax, per_network, models: Sequence[str], x_limits) -> tuple[int,
             linewidth=0,
         )  # fmt: skip
         _floor_tick(ax, stats["mean"], colour, x_limits)
-        off_axis = shown.index[shown["mean"] < Y_FLOOR]
         if len(off_axis):  # where the mean leaves the axis: a triangle on the floor
             ax.plot([off_axis[0]], [Y_FLOOR], marker="v", color=colour, markersize=9,
                     markeredgecolor="black", clip_on=False, zorder=5)  # fmt: skip

@@ -8,6 +8,7 @@ import numpy as np
 
 from neurocircuit.config import ConfigError
 from neurocircuit.workflow.common import canonical
+from neurocircuit.workflow.targets import resilience_models, resilience_tables
 
 LEVEL_DECIMALS = 10
 """Fractions removed are np.linspace(0, 1, levels) rounded to this many decimals (exact in
@@ -71,10 +72,10 @@ def check_contrasts(config: dict) -> None:
             f"resilience.primary_strategies: {outside[0]} is not in resilience.strategies "
             f"({', '.join(section['strategies'])})"
         )
-    unknown = [m for m in section.get("models") or [] if m not in config["fit"]["models"]]
+    models = resilience_models(config)
+    unknown = [m for m in models if m not in config["fit"]["models"]]
     if unknown:
         raise ConfigError(f"resilience.models: {unknown[0]} is not one of fit.models")
-    models = section.get("models") or config["fit"]["models"]
     factors = {model: model_spec(model).factors() for model in models}
     for contrast in contrasts:
         for level in (contrast.a, contrast.b):
@@ -122,8 +123,6 @@ def figure_settings(config: dict) -> dict:
 
 def dataset_tables(config: dict, wildcards, kind: str) -> list[str]:
     """The ``kind`` tables ("curves" or "areas") of every network of the figure's data set."""
-    from neurocircuit.workflow.targets import resilience_tables
-
     return resilience_tables(config, kind, wildcards.dataset)
 
 

@@ -146,21 +146,18 @@ def figure_targets(config: dict) -> list[str]:
     return figures
 
 
+def resilience_models(config: dict) -> list[str]:
+    """The fitted models the resilience stage ablates: ``resilience.models`` (null: fit.models)."""
+    return config["resilience"].get("models") or config["fit"]["models"]
+
+
 def resilience_runs(config: dict, dataset=None) -> list[dict]:
-    """Every network the resilience stage ablates: each in-sample fit of ``resilience.models``
-    and ``resilience.seeds`` (null: fit.models, fit.seeds), then each teacher (optionally of
-    one data set)."""
-    section = config["resilience"]
-    models = section.get("models") or config["fit"]["models"]
-    seeds = section.get("seeds") or config["fit"]["seeds"]
-    fits = [
-        {"dataset": d, "model": m, "seed": s}
-        for d in config["fit"]["datasets"]
-        if dataset in (None, d)
-        for m in models
-        for s in seeds
-    ]
-    return fits + teacher_runs(config, dataset)
+    """Every network the resilience stage ablates: each in-sample fit of
+    :func:`resilience_models` and ``resilience.seeds`` (null: fit.seeds), then each teacher
+    (optionally of one data set)."""
+    seeds = config["resilience"].get("seeds") or config["fit"]["seeds"]
+    fit = {**config["fit"], "models": resilience_models(config), "seeds": seeds}
+    return stage_runs({"fit": fit}, "fit", dataset) + teacher_runs(config, dataset)
 
 
 def resilience_tables(config: dict, kind: str = "curves", dataset=None) -> list[str]:
